@@ -1,0 +1,150 @@
+"""Money: a Decimal amount in an ISO 4217 currency, rounded explicitly to the minor unit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from arrears.domain.errors import DomainError
+
+# Minor units per ISO 4217 for the currencies lenders here book in.
+MINOR_UNITS: dict[str, int] = {
+    "CNY": 2,
+    "HKD": 2,
+    "USD": 2,
+    "GBP": 2,
+    "EUR": 2,
+    "SGD": 2,
+    "JPY": 0,
+    "KRW": 0,
+}
+
+# The rounding used wherever the domain makes a new amount (interest, penalty, instalments).
+DEFAULT_ROUNDING = ROUND_HALF_UP
+
+
+class CurrencyUnknown(DomainError):
+    def __init__(self, code: str) -> None:
+        known = ", ".join(sorted(MINOR_UNITS))
+        super().__init__(f"unknown currency {code!r}; use one of {known}")
+
+
+class CurrencyMismatch(DomainError):
+    def __init__(self, left: str, right: str) -> None:
+        super().__init__(f"cannot combine {left} with {right}; convert first")
+
+
+class AmountInvalid(DomainError):
+    pass
+
+
+def minor_units(currency: str) -> int:
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise CurrencyUnknown(currency) from None
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def parse_amount(text: str, currency: str) -> Decimal:
+    """Parse a decimal string as an amount in currency; more decimals than the minor unit is an error."""
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, AttributeError):
+        raise AmountInvalid(f"{text!r} is not a decimal amount (write e.g. 1234.50)") from None
+    if not value.is_finite():
+        raise AmountInvalid(f"{text!r} is not a finite amount")
+    if value != value.quantize(quantum(currency), rounding=DEFAULT_ROUNDING):
+        raise AmountInvalid(
+            f"{text!r} has more decimals than {currency} allows ({minor_units(currency)})"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        minor_units(self.currency)
+        if not isinstance(self.amount, Decimal):
+            raise AmountInvalid(f"money amounts are Decimal, got {type(self.amount).__name__}")
+
+    @classmethod
+    def of(cls, amount: str | int | Decimal, currency: str, rounding: str = DEFAULT_ROUNDING) -> Money:
+        value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+        return cls(value.quantize(quantum(currency), rounding=rounding), currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls.of(0, currency)
+
+    @classmethod
+    def from_minor(cls, units: int, currency: str) -> Money:
+        return cls(Decimal(units).scaleb(-minor_units(currency)), currency)
+
+    def to_minor(self) -> int:
+        return int(self.amount.scaleb(minor_units(self.currency)).to_integral_value(DEFAULT_ROUNDING))
+
+    def rounded(self, rounding: str = DEFAULT_ROUNDING) -> Money:
+        return Money(self.amount.quantize(quantum(self.currency), rounding=rounding), self.currency)
+
+    def _same(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise CurrencyMismatch(self.currency, other.currency)
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        return Money(self.amount * Decimal(factor), self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount >= other.amount
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def min(self, other: Money) -> Money:
+        return self if self <= other else other
+
+    def max(self, other: Money) -> Money:
+        return self if self >= other else other
+
+    def __str__(self) -> str:
+        return f"{self.amount:.{minor_units(self.currency)}f} {self.currency}"
+
+
+def split_evenly(total: Money, parts: int) -> list[Money]:
+    """Split total into parts equal amounts; the last part absorbs the rounding."""
+    if parts < 1:
+        raise AmountInvalid(f"cannot split into {parts} parts; use at least 1")
+    each = Money.of(total.amount / parts, total.currency)
+    head = [each] * (parts - 1)
+    last = total - each * (parts - 1)
+    return [*head, last]

@@ -1,0 +1,295 @@
+"""The core schema (SQLAlchemy Core). Amount columns hold integers in the currency's minor
+unit (fen, cents); rates hold integers in parts per million (0.18 -> 180000). Personal data
+columns end in `_enc` (AES-GCM ciphertext) or `_index` (keyed blind index)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def money(name: str, **kw: object) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default=text("0"), **kw)  # type: ignore[arg-type]
+
+
+borrowers = Table(
+    "borrowers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name_enc", LargeBinary),
+    Column("phone_enc", LargeBinary),
+    Column("phone_index", String(32), index=True),
+    Column("email_enc", LargeBinary),
+    Column("id_number_enc", LargeBinary),
+    Column("address_enc", LargeBinary),
+    Column("timezone", String(64), nullable=False, server_default="Asia/Shanghai"),
+    Column("language", String(16), nullable=False, server_default="zh-CN"),
+    Column("region", String(32)),
+    Column("risk_score", Integer),
+    # set when the borrower's own number proves wrong or out of service
+    Column("phone_status", String(16), nullable=False, server_default="ok"),
+    Column("anonymised_on", Date),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("borrower_id", String(64), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("name_enc", LargeBinary),
+    Column("relationship", String(32), nullable=False),
+    Column("phone_enc", LargeBinary),
+    Column("phone_index", String(32), index=True),
+    Column("consent", Boolean, nullable=False, server_default=text("false")),
+    # active | refused | wrong_number | opted_out
+    Column("status", String(16), nullable=False, server_default="active"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("borrower_id", String(64), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("product", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    money("principal"),
+    Column("annual_rate_ppm", Integer, nullable=False, server_default=text("0")),
+    Column("penalty_rate_ppm", Integer, nullable=False, server_default=text("0")),
+    Column("opened_on", Date, nullable=False),
+    # state written by the daily run
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("dpd", Integer, nullable=False, server_default=text("0")),
+    Column("bucket", String(8), nullable=False, server_default="M0"),
+    money("overdue_amount"),
+    money("outstanding"),
+    money("credit_balance"),
+    Column("penalty_accrued_through", Date),
+    Column("state_as_of", Date),
+)
+
+due_items = Table(
+    "due_items",
+    metadata,
+    Column("account_id", String(64), ForeignKey("accounts.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("due_on", Date, nullable=False),
+    money("principal"),
+    money("interest"),
+    money("fee"),
+    money("penalty"),
+    money("paid_principal"),
+    money("paid_interest"),
+    money("paid_fee"),
+    money("paid_penalty"),
+    money("waived"),
+    Index("ix_due_items_due_on", "due_on"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False, index=True),
+    money("amount"),
+    Column("currency", String(3), nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("source", String(16), nullable=False, server_default="host"),
+    Column("posted_on", Date),
+    Index("ix_payments_unposted", "posted_on", "received_on"),
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("payment_id", String(64), ForeignKey("payments.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # due item seq; 0 = credit balance
+    Column("component", String(16), primary_key=True),
+    Column("account_id", String(64), nullable=False, index=True),
+    money("amount"),
+)
+
+delinquency_history = Table(
+    "delinquency_history",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("dpd", Integer, nullable=False),
+    Column("bucket", String(8), nullable=False),
+    money("overdue_amount"),
+    Index("ix_delinquency_history_as_of", "as_of"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("borrower_id", String(64), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("opened_on", Date, nullable=False),
+    Column("closed_on", Date),
+    # open | cured | paid_off | settled | charged_off
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("currency", String(3), nullable=False),
+    money("overdue_at_open"),
+    Column("dpd", Integer, nullable=False, server_default=text("0")),
+    Column("bucket", String(8), nullable=False, server_default="M0"),
+    money("overdue_amount"),
+    Column("strategy", String(64), nullable=False, server_default="seed"),
+    Column("variant", String(32), nullable=False, server_default="champion"),
+    Column("hardship", String(32)),
+    Column("hardship_note", Text),
+    Column("unreachable_on", Date),
+    Column("last_contact_on", Date),
+    Column("queue", String(32), nullable=False, server_default="early"),
+    Column("assigned_to", String(64)),
+    Index(
+        "uq_cases_open_borrower",
+        "borrower_id",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+)
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("business_date", Date, nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("target_type", String(16), nullable=False),  # borrower | contact
+    Column("target_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),  # sms | email | push | letter | call
+    Column("template", String(64), nullable=False),
+    # planned | queued | sent | delivered | failed | done | deferred | blocked | cancelled
+    Column("status", String(16), nullable=False, server_default="planned"),
+    Column("rule_id", String(64)),
+    Column("reason", Text),
+    Column("scheduled_at", DateTime(timezone=True)),
+    Column("priority", Integer, nullable=False, server_default=text("50")),
+    Column("completed_at", DateTime(timezone=True)),
+    UniqueConstraint("case_id", "business_date", "step", "target_type", "target_id", "channel"),
+    Index("ix_actions_business_date_status", "business_date", "status"),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("action_id", Integer, ForeignKey("actions.id")),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target_type", String(16), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("hardship", String(32)),
+    Column("note", Text),
+    Column("agent", String(64)),
+)
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("made_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    money("amount"),
+    Column("currency", String(3), nullable=False),
+    # open | kept | partly_kept | broken
+    Column("status", String(16), nullable=False, server_default="open"),
+    money("paid_amount"),
+    Column("settled_on", Date),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("cases.id"), nullable=False, index=True),
+    # proposed | active | completed | broken | cancelled
+    Column("status", String(16), nullable=False, server_default="proposed"),
+    Column("proposed_on", Date, nullable=False),
+    Column("activated_on", Date),
+    Column("ended_on", Date),
+    Column("currency", String(3), nullable=False),
+    money("total"),
+    money("waived"),
+    Column("instalments", Integer, nullable=False),
+    Column("first_due_on", Date, nullable=False),
+    Column("grace_days", Integer, nullable=False, server_default=text("3")),
+    Column("waive_penalty", Boolean, nullable=False, server_default=text("false")),
+    Column("waive_interest", Boolean, nullable=False, server_default=text("false")),
+    Column("proposed_by", String(64)),
+    Column("approved_by", String(64)),
+    Column("reason", Text),
+)
+
+plan_instalments = Table(
+    "plan_instalments",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("plans.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("due_on", Date, nullable=False),
+    money("amount"),
+    money("paid_amount"),
+    # pending | paid | missed
+    Column("status", String(16), nullable=False, server_default="pending"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action_id", Integer, ForeignKey("actions.id"), unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("target_type", String(16), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    # pending | sending | sent | delivered | failed | dead | unknown | blocked
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", DateTime(timezone=True)),
+    Column("provider_id", String(128)),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_outbox_status_not_before", "status", "not_before"),
+)
+
+run_log = Table(
+    "run_log",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("rows", Integer, nullable=False, server_default=text("0")),
+)
