@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import typer
 
 from arrears.bootstrap import App, bootstrap
 from arrears.config import Settings
 
-# Modules under arrears.cli that define `register(app)`; add yours here.
-COMMAND_MODULES = ["db", "importing", "run", "demo"]
 
 
 def build() -> typer.Typer:
@@ -25,8 +24,11 @@ def build() -> typer.Typer:
     ) -> None:
         ctx.obj = bootstrap(Settings.from_env(database))
 
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"arrears.cli.{name}").register(app)
+    # every module under arrears.cli that defines `register(app)` adds its commands
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"arrears.cli.{info.name}")
+        if hasattr(module, "register"):
+            module.register(app)
     return app
 
 

@@ -1,7 +1,15 @@
-"""The one metadata: the core tables plus each area's tables (imported for their side effect
-of registering on `metadata`)."""
+"""The one metadata: the core tables (`tables`) plus each area's `tables_<area>` module, imported
+here for its side effect of registering on `metadata`."""
 
+import importlib
+import pkgutil
+
+from arrears import store
 from arrears.store import tables
 from arrears.store.tables import metadata
+
+for _info in sorted(pkgutil.iter_modules(store.__path__), key=lambda m: m.name):
+    if _info.name.startswith("tables_"):
+        importlib.import_module(f"arrears.store.{_info.name}")
 
 __all__ = ["metadata", "tables"]
