@@ -81,6 +81,13 @@ accounts = Table(
     Column("annual_rate_ppm", Integer, nullable=False, server_default=text("0")),
     Column("penalty_rate_ppm", Integer, nullable=False, server_default=text("0")),
     Column("opened_on", Date, nullable=False),
+    # oldest_first_penalty_fee_interest_principal | interest_principal_penalty_fee
+    Column(
+        "waterfall",
+        String(48),
+        nullable=False,
+        server_default="oldest_first_penalty_fee_interest_principal",
+    ),
     # state written by the daily run
     Column("status", String(16), nullable=False, server_default="active"),
     Column("dpd", Integer, nullable=False, server_default=text("0")),

@@ -1,0 +1,76 @@
+"""Open a case for each newly delinquent borrower, refresh open cases, close cured ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection
+
+from arrears.engine.sql import Dialect, dated
+
+
+@dataclass(frozen=True)
+class CaseChanges:
+    opened: int
+    closed: int
+
+
+def update_cases(conn: Connection, as_of: date) -> CaseChanges:
+    sql = Dialect.of(conn)
+    d = sql.date_param("d")
+    opened = conn.execute(
+        dated(
+            f"""INSERT INTO cases (borrower_id, opened_on, status, currency, overdue_at_open,
+                                   dpd, bucket, overdue_amount, strategy, variant, queue)
+                SELECT a.borrower_id, {d}, 'open', MIN(a.currency), SUM(a.overdue_amount),
+                       MAX(a.dpd), MAX(a.bucket), SUM(a.overdue_amount), 'seed', 'champion',
+                       'early'
+                FROM accounts a
+                WHERE a.dpd > 0
+                  AND NOT EXISTS (SELECT 1 FROM cases c
+                                  WHERE c.borrower_id = a.borrower_id AND c.status = 'open')
+                GROUP BY a.borrower_id
+                ON CONFLICT DO NOTHING""",
+            "d",
+        ),
+        {"d": as_of},
+    ).rowcount
+    conn.execute(
+        dated(
+            """UPDATE cases SET dpd = agg.dpd, bucket = agg.bucket, overdue_amount = agg.overdue
+               FROM (SELECT borrower_id, MAX(dpd) AS dpd, MAX(bucket) AS bucket,
+                            SUM(overdue_amount) AS overdue
+                     FROM accounts GROUP BY borrower_id) AS agg
+               WHERE cases.borrower_id = agg.borrower_id AND cases.status = 'open'
+                 AND (cases.dpd <> agg.dpd OR cases.overdue_amount <> agg.overdue)""",
+        ),
+    )
+    closed = conn.execute(
+        dated(
+            f"""UPDATE cases SET
+                    status = CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'cured' END,
+                    closed_on = {d}
+                FROM (SELECT borrower_id, MAX(dpd) AS dpd, SUM(outstanding) AS outstanding
+                      FROM accounts GROUP BY borrower_id) AS agg
+                WHERE cases.borrower_id = agg.borrower_id AND cases.status = 'open'
+                  AND agg.dpd = 0
+                  AND NOT EXISTS (SELECT 1 FROM plans p
+                                  WHERE p.case_id = cases.id AND p.status = 'active')""",
+            "d",
+        ),
+        {"d": as_of},
+    ).rowcount
+    # A borrower whose own number is known wrong is unreachable from the first day.
+    conn.execute(
+        dated(
+            f"""UPDATE cases SET unreachable_on = {d}
+                WHERE status = 'open'
+                  AND (unreachable_on IS NULL OR unreachable_on < {d})
+                  AND borrower_id IN (SELECT id FROM borrowers
+                                      WHERE phone_status IN ('wrong', 'out_of_service'))""",
+            "d",
+        ),
+        {"d": as_of},
+    )
+    return CaseChanges(opened=opened or 0, closed=closed or 0)

@@ -1,0 +1,45 @@
+"""Write an outbox row for every allowed message action of the day, in the run's transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection
+
+from arrears.engine.sql import Dialect, dated
+
+MESSAGE_CHANNELS = ("sms", "email", "push", "letter")
+
+
+def enqueue_messages(conn: Connection, as_of: date) -> int:
+    sql = Dialect.of(conn)
+    d = sql.date_param("d")
+    channels = ", ".join(f"'{c}'" for c in MESSAGE_CHANNELS)
+    language = (
+        "COALESCE((SELECT b.language FROM cases c JOIN borrowers b ON b.id = c.borrower_id "
+        "WHERE c.id = a.case_id), 'zh-CN')"
+    )
+    inserted = conn.execute(
+        dated(
+            f"""INSERT INTO outbox (action_id, channel, template, language, target_type,
+                                   target_id, status, not_before, created_at)
+                SELECT a.id, a.channel, a.template, {language}, a.target_type, a.target_id,
+                       'pending', a.scheduled_at, a.scheduled_at
+                FROM actions a
+                WHERE a.business_date = {d} AND a.status = 'planned'
+                  AND a.channel IN ({channels}) AND a.scheduled_at IS NOT NULL
+                ON CONFLICT DO NOTHING""",
+            "d",
+        ),
+        {"d": as_of},
+    ).rowcount
+    conn.execute(
+        dated(
+            f"""UPDATE actions SET status = 'queued'
+                WHERE business_date = {d} AND status = 'planned' AND channel IN ({channels})
+                  AND id IN (SELECT action_id FROM outbox)""",
+            "d",
+        ),
+        {"d": as_of},
+    )
+    return inserted or 0

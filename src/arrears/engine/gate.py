@@ -1,0 +1,36 @@
+"""The compliance gate as the daily run sees it: a function over the day's planned actions.
+
+The real gate is the rule pack's (`arrears.services.compliance`), wired in `bootstrap`; this
+module holds the protocol and the fallback used only when no rule pack is configured.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from arrears.engine.sql import Dialect, dated
+
+
+class DayGate(Protocol):
+    def __call__(self, conn: Connection, business_date: date, rule_pack: str) -> object: ...
+
+
+def schedule_without_rules(conn: Connection, business_date: date, rule_pack: str) -> int:
+    """No rule pack: every planned action is scheduled at the start of the business day (UTC)."""
+    sql = Dialect.of(conn)
+    d = sql.date_param("d")
+    start = f"{d} || ' 01:00:00'" if sql.sqlite else f"({d} + TIME '01:00')"
+    return (
+        conn.execute(
+            dated(
+                f"UPDATE actions SET scheduled_at = {start} "
+                f"WHERE business_date = {d} AND status = 'planned' AND scheduled_at IS NULL",
+                "d",
+            ),
+            {"d": business_date},
+        ).rowcount
+        or 0
+    )

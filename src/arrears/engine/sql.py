@@ -1,0 +1,45 @@
+"""The few SQL spellings that differ between SQLite and PostgreSQL; everything else is shared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Date, TextClause, bindparam, text
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    @classmethod
+    def of(cls, conn: Connection) -> Dialect:
+        return cls(conn.dialect.name)
+
+    @property
+    def sqlite(self) -> bool:
+        return self.name == "sqlite"
+
+    def days_between(self, later: str, earlier: str) -> str:
+        """Whole days from earlier to later (both date expressions)."""
+        if self.sqlite:
+            return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+        return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
+
+    def add_days(self, day: str, days: str) -> str:
+        if self.sqlite:
+            return f"date({day}, ({days}) || ' days')"
+        return f"(CAST({day} AS DATE) + ({days}))"
+
+    def least(self, *args: str) -> str:
+        return f"{'min' if self.sqlite else 'LEAST'}({', '.join(args)})"
+
+    def greatest(self, *args: str) -> str:
+        return f"{'max' if self.sqlite else 'GREATEST'}({', '.join(args)})"
+
+    def date_param(self, name: str) -> str:
+        return f":{name}" if self.sqlite else f"CAST(:{name} AS DATE)"
+
+
+def dated(sql: str, *names: str) -> TextClause:
+    """A text statement whose date parameters are typed, so both drivers bind them right."""
+    return text(sql).bindparams(*(bindparam(n, type_=Date) for n in names))
