@@ -114,7 +114,10 @@ def seed_steps(sql: Dialect) -> list[Step]:
 def _insert_sql(sql: Dialect, step: Step, only_cases: bool) -> str:
     d = sql.date_param("d")
     if step.target == "contact":
-        source = "cases c JOIN borrowers b ON b.id = c.borrower_id JOIN contacts ct ON ct.borrower_id = b.id"
+        source = (
+            "cases c JOIN borrowers b ON b.id = c.borrower_id "
+            "JOIN contacts ct ON ct.borrower_id = b.id"
+        )
         target = "'contact', ct.id"
     else:
         source = "cases c JOIN borrowers b ON b.id = c.borrower_id"

@@ -19,9 +19,11 @@ COMPONENTS = ("penalty", "fee", "interest", "principal")
 # Rank of each component within one due item, per waterfall.
 _RANK = """CASE a.waterfall
     WHEN 'interest_principal_penalty_fee' THEN
-        CASE c.component WHEN 'interest' THEN 1 WHEN 'principal' THEN 2 WHEN 'penalty' THEN 3 ELSE 4 END
+        CASE c.component WHEN 'interest' THEN 1 WHEN 'principal' THEN 2
+                         WHEN 'penalty' THEN 3 ELSE 4 END
     ELSE
-        CASE c.component WHEN 'penalty' THEN 1 WHEN 'fee' THEN 2 WHEN 'interest' THEN 3 ELSE 4 END
+        CASE c.component WHEN 'penalty' THEN 1 WHEN 'fee' THEN 2
+                         WHEN 'interest' THEN 3 ELSE 4 END
 END"""
 
 
