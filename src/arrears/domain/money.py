@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from arrears.domain.errors import DomainError
 
@@ -141,10 +141,14 @@ class Money:
 
 
 def split_evenly(total: Money, parts: int) -> list[Money]:
-    """Split total into parts equal amounts; the last part absorbs the rounding."""
+    """Split total into parts equal amounts; the last part absorbs the rounding.
+
+    The equal parts are rounded down, so the last part is never smaller than the others and
+    never negative (0.05 in 10 parts: nine of 0.00 and one of 0.05).
+    """
     if parts < 1:
         raise AmountInvalid(f"cannot split into {parts} parts; use at least 1")
-    each = Money.of(total.amount / parts, total.currency)
+    each = Money.of(total.amount / parts, total.currency, rounding=ROUND_DOWN)
     head = [each] * (parts - 1)
     last = total - each * (parts - 1)
     return [*head, last]
