@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import typer
+
+from arrears.cli import app_of
+from arrears.services.reports import actions_as_of, cases_as_of
+
+
+def parse_date(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run-day")
+    def run_day_cmd(
+        ctx: typer.Context,
+        as_of: str = typer.Option(..., "--as-of", help="Business date, YYYY-MM-DD."),
+    ) -> None:
+        """Run the daily loop for one business date over the whole portfolio."""
+        wired = app_of(ctx)
+        report = wired.run_day(parse_date(as_of))
+        for key, value in report.as_dict().items():
+            typer.echo(f"{key:>20}: {value}")
+
+    @app.command("cases")
+    def cases_cmd(
+        ctx: typer.Context,
+        as_of: str = typer.Option(..., "--as-of"),
+        as_json: bool = typer.Option(False, "--json", help="One JSON document."),
+    ) -> None:
+        """Cases open on a business date."""
+        with app_of(ctx).engine.connect() as conn:
+            rows = cases_as_of(conn, parse_date(as_of))
+        _print(
+            rows, as_json, ["case_id", "borrower_id", "dpd", "bucket", "overdue_amount", "status"]
+        )
+
+    @app.command("actions")
+    def actions_cmd(
+        ctx: typer.Context,
+        as_of: str = typer.Option(..., "--as-of"),
+        as_json: bool = typer.Option(False, "--json", help="One JSON document."),
+    ) -> None:
+        """Actions the run planned for a business date, with their status."""
+        with app_of(ctx).engine.connect() as conn:
+            rows = actions_as_of(conn, parse_date(as_of))
+        _print(
+            rows,
+            as_json,
+            ["action_id", "case_id", "target_type", "target_id", "channel", "template", "status"],
+        )
+
+
+def _print(rows: list[dict[str, object]], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    typer.echo("  ".join(columns))
+    for row in rows:
+        typer.echo("  ".join(str(row[c]) for c in columns))

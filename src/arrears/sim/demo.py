@@ -1,0 +1,54 @@
+"""`arrears demo`: a seeded portfolio, sixty business days of the collection loop, a report."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from arrears.analytics.loop import LoopReport, loop_report
+from arrears.bootstrap import App
+from arrears.sim.floor import Floor
+from arrears.sim.load import load_portfolio
+from arrears.sim.portfolio import generate
+from arrears.sim.story import STORY_BORROWER, add_case_study, timeline
+from arrears.store import migrate
+
+DEFAULT_START = date(2026, 9, 1)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    report: LoopReport
+    timeline: list[str]
+    start: date
+    end: date
+
+
+def run_demo(
+    app: App,
+    *,
+    borrowers: int = 2000,
+    days: int = 60,
+    seed: int = 7,
+    start: date = DEFAULT_START,
+    deliver: Callable[[App, date], object] | None = None,
+    progress: Callable[[date], None] | None = None,
+) -> DemoResult:
+    migrate.upgrade(app.engine)
+    portfolio = generate(seed, borrowers, start, days)
+    script = add_case_study(portfolio)
+    load_portfolio(app.engine, app.keyring, portfolio)
+    floor = Floor(app, portfolio, random.Random(seed), {STORY_BORROWER: script})
+    end = start + timedelta(days=days - 1)
+    for offset in range(days):
+        d = start + timedelta(days=offset)
+        app.run_day(d)
+        if deliver is not None:
+            deliver(app, d)
+        floor.work_day(d)
+        if progress is not None:
+            progress(d)
+    with app.engine.connect() as conn:
+        return DemoResult(loop_report(conn, start, end), timeline(conn, start), start, end)
