@@ -289,7 +289,11 @@ outbox = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # the dispatcher's claim: which worker holds the row in `sending`, and until when
+    Column("claimed_by", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
     Index("ix_outbox_status_not_before", "status", "not_before"),
+    Index("ix_outbox_provider_id", "provider_id"),
 )
 
 run_log = Table(
