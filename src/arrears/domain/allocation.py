@@ -65,7 +65,8 @@ class Allocation:
     credit: Money  # left over once every item is paid
 
     def allocated(self) -> Money:
-        return sum((line.amount for line in self.lines), self.credit - self.credit)
+        """What went to due items (the payment less the credit)."""
+        return sum((line.amount for line in self.lines), Money.zero(self.credit.currency))
 
 
 def payment_order(items: Sequence[DueItem], as_of: date) -> list[int]:

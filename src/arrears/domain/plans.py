@@ -48,8 +48,8 @@ class PlanTransitionInvalid(DomainError):
     def __init__(self, current: PlanStatus, target: PlanStatus) -> None:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: it is final"
         super().__init__(
-            f"a {current} plan cannot become {target} (allowed from {current}: {allowed}); "
-            "propose a new plan instead"
+            f"the plan is {current} and cannot become {target} (allowed from {current}: "
+            f"{allowed}); propose a new plan instead"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from decimal import Decimal
 
@@ -124,7 +125,7 @@ def test_any_schedule_repays_the_principal_exactly_and_never_goes_negative(
     assert sum((i.principal for i in items), Money.zero("CNY")) == principal
     assert all(i.principal.amount >= 0 and i.interest.amount >= 0 for i in items)
     assert [i.seq for i in items] == list(range(1, months + 1))
-    assert all(a.due_on < b.due_on for a, b in zip(items, items[1:], strict=False))
+    assert all(a.due_on < b.due_on for a, b in itertools.pairwise(items))
 
 
 @given(loans)
