@@ -1,8 +1,13 @@
 """Products and their due items: every credit facility is normalised into dated due items.
 
 A due item is what one instalment (or one card statement) asks of the borrower on one date,
-split into components, with what has been paid of each component and what a repayment plan
-has waived. Items are immutable; paying returns a new item.
+split into components, with what has been settled of each component. Items are immutable;
+paying returns a new item.
+
+A waiver (a repayment plan forgiving penalty or interest) settles the component like a payment
+does — it is recorded in `paid_<component>` — and the forgiven amount is noted in `waived`, so
+`waived` is the part of the paid amounts that no money came in for (`cash_paid()` excludes it).
+The ledger and the daily run store it the same way.
 """
 
 from __future__ import annotations
@@ -31,16 +36,6 @@ class Component(StrEnum):
     principal = "principal"
 
 
-# The order in which a single `waived` amount is attributed to components: a plan waives
-# penalty first, then interest; fee and principal only if the waiver is larger than both.
-WAIVER_ORDER: tuple[Component, ...] = (
-    Component.penalty,
-    Component.interest,
-    Component.fee,
-    Component.principal,
-)
-
-
 class DueItemInvalid(DomainError):
     pass
 
@@ -61,9 +56,8 @@ _ZERO_DEFAULT = Money(Decimal(0), "CNY")
 class DueItem:
     """One dated demand of an account.
 
-    `waived` is a single amount (as the ledger stores it); it is attributed to the unpaid part
-    of the components in WAIVER_ORDER (penalty, interest, fee, principal). Amounts left at
-    their default are zero in the currency of `principal`.
+    `paid_*` include what a plan waived; `waived` says how much of them was forgiven rather
+    than paid. Amounts left at their default are zero in the currency of `principal`.
     """
 
     seq: int
@@ -96,11 +90,10 @@ class DueItem:
                     f"due item {self.seq}: paid {self.paid(component)} of {component} but only "
                     f"{self.due(component)} was due; move the excess to another item"
                 )
-        unpaid = sum((self.due(c) - self.paid(c) for c in Component), Money.zero(currency))
-        if self.waived > unpaid:
+        if self.waived > self.total_paid():
             raise DueItemInvalid(
-                f"due item {self.seq}: waived {self.waived} but only {unpaid} is unpaid; "
-                "waive at most the unpaid amount"
+                f"due item {self.seq}: waived {self.waived} but only {self.total_paid()} is "
+                "settled; a waiver settles the component (paid_*) and is noted in waived"
             )
 
     @property
@@ -121,21 +114,20 @@ class DueItem:
     def total_paid(self) -> Money:
         return self.paid_principal + self.paid_interest + self.paid_fee + self.paid_penalty
 
-    def waived_of(self, component: Component) -> Money:
-        """The part of `waived` attributed to component (see WAIVER_ORDER)."""
-        left = self.waived
-        for c in WAIVER_ORDER:
-            share = left.min(self.due(c) - self.paid(c))
-            if c == component:
-                return share
-            left = left - share
-        raise AssertionError(component)  # pragma: no cover - every component is in the order
+    def cash_paid(self) -> Money:
+        """What the borrower actually paid: the settled amounts less the waiver."""
+        return self.total_paid() - self.waived
 
     def outstanding_of(self, component: Component) -> Money:
-        return self.due(component) - self.paid(component) - self.waived_of(component)
+        return self.due(component) - self.paid(component)
 
     def outstanding(self) -> Money:
-        return self.total_due() - self.total_paid() - self.waived
+        return self.total_due() - self.total_paid()
+
+    def with_waived(self, component: Component) -> DueItem:
+        """This item with the unpaid part of component forgiven (settled, noted in waived)."""
+        forgiven = self.outstanding_of(component)
+        return replace(self.with_paid(component, forgiven), waived=self.waived + forgiven)
 
     def is_settled(self) -> bool:
         return self.outstanding().is_zero()

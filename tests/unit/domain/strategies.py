@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import strategies as st
 
 from arrears.domain.money import Money
-from arrears.domain.products import DueItem
+from arrears.domain.products import Component, DueItem
 
 START = date(2024, 1, 10)
 
@@ -24,7 +24,7 @@ def due_item(draw: st.DrawFn, seq: int, due_on: date) -> DueItem:
         Money.from_minor(draw(st.integers(0, c.to_minor())), "CNY")
         for c in (principal, interest, fee, penalty)
     ]
-    return DueItem(
+    item = DueItem(
         seq=seq,
         due_on=due_on,
         principal=principal,
@@ -36,6 +36,11 @@ def due_item(draw: st.DrawFn, seq: int, due_on: date) -> DueItem:
         paid_fee=paid[2],
         paid_penalty=paid[3],
     )
+    # sometimes a plan has forgiven the rest of the penalty and/or the interest
+    for component in (Component.penalty, Component.interest):
+        if draw(st.integers(0, 4)) == 0:
+            item = item.with_waived(component)
+    return item
 
 
 @st.composite

@@ -106,10 +106,12 @@ def test_partly_paid_components_get_only_what_is_left() -> None:
 
 
 def test_a_waived_amount_is_not_collected() -> None:
-    waived = DueItem(1, date(2024, 3, 10), cny("100"), cny("10"), penalty=cny("5"), waived=cny("8"))
+    item = DueItem(1, date(2024, 3, 10), cny("100"), cny("10"), penalty=cny("5"))
+    waived = item.with_waived(Component.penalty)
     result = allocate([waived], cny("200"), DEFAULT, as_of=date(2024, 3, 20))
-    assert result.lines == [AllocationLine(1, INT, cny("7")), AllocationLine(1, N, cny("100"))]
-    assert result.credit == cny("93")
+    assert result.lines == [AllocationLine(1, INT, cny("10")), AllocationLine(1, N, cny("100"))]
+    assert result.credit == cny("90")
+    assert result.items[0].cash_paid() == cny("110")
 
 
 @pytest.mark.parametrize("amount", ["0", "-1"])

@@ -112,10 +112,9 @@ def test_an_old_residue_within_tolerance_does_not_age_a_new_miss() -> None:
 
 
 def test_waived_amounts_are_not_overdue() -> None:
-    item = DueItem(
-        1, DUE, cny("100"), penalty=cny("30"), paid_principal=cny("100"), waived=cny("30")
-    )
-    assert assess([item], DUE + timedelta(days=10)).dpd == 0
+    item = DueItem(1, DUE, cny("100"), penalty=cny("30"), paid_principal=cny("100"))
+    assert assess([item], DUE + timedelta(days=10)).dpd == 10
+    assert assess([item.with_waived(Component.penalty)], DUE + timedelta(days=10)).dpd == 0
 
 
 def test_a_custom_scheme() -> None:

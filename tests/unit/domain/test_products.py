@@ -36,28 +36,30 @@ def test_defaults_are_zero_in_the_items_currency() -> None:
     assert item.outstanding() == Money.of(1000, "JPY")
 
 
-def test_outstanding_is_due_less_paid_less_waived() -> None:
-    item = DueItem(
-        1, D, cny("100"), cny("10"), cny("5"), cny("3"), paid_principal=cny("20"), waived=cny("4")
-    )
+def test_outstanding_is_due_less_settled() -> None:
+    item = DueItem(1, D, cny("100"), cny("10"), cny("5"), cny("3"), paid_principal=cny("20"))
     assert item.total_due() == cny("118")
-    assert item.outstanding() == cny("94")
-    # the waiver goes to penalty first (3), then interest (1)
-    assert item.outstanding_of(Component.penalty) == cny("0")
-    assert item.outstanding_of(Component.interest) == cny("9")
-    assert item.outstanding_of(Component.fee) == cny("5")
+    assert item.outstanding() == cny("98")
     assert item.outstanding_of(Component.principal) == cny("80")
+    assert item.outstanding_of(Component.penalty) == cny("3")
     assert sum((item.outstanding_of(c) for c in Component), cny("0")) == item.outstanding()
 
 
-def test_waiver_is_attributed_to_what_is_still_unpaid() -> None:
-    # penalty 10 of which 4 paid; the plan waived the unpaid 6 of penalty and all 10 of interest
-    item = DueItem(
-        1, D, cny("100"), cny("10"), penalty=cny("10"), paid_penalty=cny("4"), waived=cny("16")
-    )
-    assert item.outstanding_of(Component.penalty) == cny("0")
-    assert item.outstanding_of(Component.interest) == cny("0")
-    assert item.outstanding() == cny("100")
+def test_a_waiver_settles_the_component_and_is_noted_apart_from_cash() -> None:
+    # penalty 10 of which 4 paid in cash; a plan forgives the rest of penalty and all interest
+    item = DueItem(1, D, cny("100"), cny("10"), penalty=cny("10"), paid_penalty=cny("4"))
+    forgiven = item.with_waived(Component.penalty).with_waived(Component.interest)
+    assert forgiven.waived == cny("16")
+    assert (forgiven.paid_penalty, forgiven.paid_interest) == (cny("10"), cny("10"))
+    assert forgiven.outstanding() == cny("100")
+    assert forgiven.outstanding_of(Component.penalty).is_zero()
+    assert forgiven.cash_paid() == cny("4")
+    # as the ledger stores it after a plan's write-off
+    stored = DueItem(
+        1, D, cny("100"), cny("10"), penalty=cny("10"),
+        paid_penalty=cny("10"), paid_interest=cny("10"), waived=cny("16"),
+    )  # fmt: skip
+    assert stored == forgiven
 
 
 def test_with_paid_returns_a_new_item_and_refuses_overpayment() -> None:
@@ -79,7 +81,7 @@ def test_with_paid_returns_a_new_item_and_refuses_overpayment() -> None:
         ({"interest": Money.of(1, "USD")}, "cannot combine"),
         ({"fee": Money.of(-1, "CNY")}, "never negative"),
         ({"paid_interest": Money.of("10.01", "CNY")}, "only 10.00 CNY was due"),
-        ({"waived": Money.of("110.01", "CNY")}, "waive at most"),
+        ({"waived": Money.of("0.01", "CNY")}, "only 0.00 CNY is settled"),
     ],
 )
 def test_inconsistent_items_are_refused(kwargs: dict[str, Money], message: str) -> None:
