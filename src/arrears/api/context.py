@@ -1,0 +1,85 @@
+"""What every request handler needs: the wired App, the clock and the business date.
+
+The web edge is where the clock is read; services receive `now` / `as_of` explicitly."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from fastapi import Request
+from sqlalchemy import Connection, Engine, func, select
+
+from arrears.bootstrap import App
+from arrears.store.tables import run_log
+
+OtpSender = Callable[[str, str], None]  # (phone E.164, message text)
+
+
+def file_otp_sender(outbox_dir: Path) -> OtpSender:
+    """The default: one-time codes are written to the file sink, one line per message."""
+
+    def send(phone: str, message: str) -> None:
+        outbox_dir.mkdir(parents=True, exist_ok=True)
+        with (outbox_dir / "otp.log").open("a", encoding="utf-8") as fh:
+            fh.write(f"{phone}\t{message}\n")
+
+    return send
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    app: App
+    business_date: date | None = None  # fixed (demo, tests); else the last run date
+    clock: Callable[[], datetime] = _utc_now
+    otp_sender: OtpSender | None = None
+    cookie_secure: bool | None = None  # None: secure when the request came over https
+    _secret: bytes | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.engine
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = hmac.new(
+                self.app.keyring.index_key, b"arrears-web-v1", hashlib.sha256
+            ).digest()
+        return self._secret
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self, conn: Connection) -> date:
+        """The business date the floor works on: fixed, else the last date the daily run ran."""
+        if self.business_date is not None:
+            return self.business_date
+        last = conn.scalar(select(func.max(run_log.c.business_date)))
+        if isinstance(last, str):
+            return date.fromisoformat(last)
+        return last or self.now().date()
+
+    def send_otp(self, phone: str, message: str) -> None:
+        sender = self.otp_sender or file_otp_sender(self.app.settings.outbox_dir)
+        sender(phone, message)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+
+def context_of(request: Request) -> Context:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, Context)
+    return ctx

@@ -1,0 +1,538 @@
+"""HTTP API v1: the lender's systems feed borrowers, contacts, accounts, due items and payments,
+and read cases, interactions, promises and plans."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from sqlalchemy import Connection, and_, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from arrears.api import queries as q
+from arrears.api.context import Context, context_of
+from arrears.api.problems import PROBLEM_RESPONSES, FieldError, ProblemError, field_error
+from arrears.api.schemas import (
+    AccountIn,
+    AccountOut,
+    BorrowerIn,
+    BorrowerOut,
+    CaseOut,
+    CasePage,
+    ContactIn,
+    ContactOut,
+    DueItemsIn,
+    DueItemsOut,
+    Id,
+    InstalmentOut,
+    InteractionOut,
+    PaymentIn,
+    PaymentOut,
+    PlanOut,
+    PromiseOut,
+    WebhookIn,
+    WebhookOut,
+)
+from arrears.api.security import require
+from arrears.domain.money import AmountInvalid, CurrencyUnknown, Money, parse_amount
+from arrears.domain.phone import PhoneInvalid, mask_name, mask_phone, normalise_phone
+from arrears.services.auth import Integration, Scope, sha256
+from arrears.store import tables as t
+from arrears.store.tables_web import idempotency_keys, webhooks
+
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+
+Ctx = Annotated[Context, Depends(context_of)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="unique per payment; the same key twice posts once",
+    ),
+]
+
+
+def _money(text: str, currency: str, field: str, *, positive: bool = False) -> int:
+    try:
+        value = parse_amount(text, currency)
+    except CurrencyUnknown as exc:
+        raise field_error("body.currency", str(exc)) from None
+    except AmountInvalid as exc:
+        raise field_error(field, str(exc)) from None
+    if value < 0 or (positive and value == 0):
+        raise field_error(
+            field, "must be greater than zero" if positive else "must not be negative"
+        )
+    return Money(value, currency).to_minor()
+
+
+def _ppm(text: str, field: str) -> int:
+    rate = Decimal(text)
+    if rate > 1:
+        raise field_error(field, "an annual rate is a fraction: 0.18 means 18%")
+    return int((rate * 1_000_000).to_integral_value())
+
+
+def _phone(text: str, field: str) -> str:
+    try:
+        return normalise_phone(text)
+    except PhoneInvalid as exc:
+        raise field_error(field, str(exc)) from None
+
+
+# --- borrowers and contacts -------------------------------------------------------------------
+
+
+@router.put("/borrowers/{borrower_id}", response_model=BorrowerOut, tags=["borrowers"])
+def put_borrower(
+    borrower_id: Annotated[Id, Path()],
+    body: BorrowerIn,
+    ctx: Ctx,
+    _: Annotated[Integration, Depends(require(Scope.BORROWERS_WRITE))],
+) -> BorrowerOut:
+    """Create or replace a borrower's details (personal data is encrypted at rest)."""
+    ring = ctx.app.keyring
+    phone = _phone(body.phone, "body.phone")
+    with ctx.begin() as conn:
+        q.upsert(
+            conn,
+            t.borrowers,
+            ["id"],
+            {
+                "id": borrower_id,
+                "name_enc": ring.encrypt(body.name),
+                "phone_enc": ring.encrypt(phone),
+                "phone_index": ring.blind_index(phone),
+                "email_enc": ring.encrypt(body.email),
+                "id_number_enc": ring.encrypt(body.id_number),
+                "address_enc": ring.encrypt(body.address),
+                "timezone": body.timezone,
+                "language": body.language,
+                "region": body.region,
+                "risk_score": body.risk_score,
+            },
+        )
+        row = conn.execute(select(t.borrowers).where(t.borrowers.c.id == borrower_id)).one()
+    return BorrowerOut(
+        id=borrower_id,
+        name_masked=mask_name(body.name),
+        phone_masked=mask_phone(phone),
+        phone_status=row.phone_status,
+        language=row.language,
+        region=row.region,
+        risk_score=row.risk_score,
+    )
+
+
+def _borrower_exists(conn: Connection, borrower_id: str, field: str) -> None:
+    if conn.scalar(select(t.borrowers.c.id).where(t.borrowers.c.id == borrower_id)) is None:
+        raise ProblemError(
+            404 if field == "path.borrower_id" else 422,
+            "borrower-unknown",
+            f"no borrower {borrower_id!r}; PUT /api/v1/borrowers/{borrower_id} first",
+            errors=[FieldError(field=field, detail="unknown borrower")],
+        )
+
+
+@router.put(
+    "/borrowers/{borrower_id}/contacts/{contact_id}", response_model=ContactOut, tags=["borrowers"]
+)
+def put_contact(
+    borrower_id: Annotated[Id, Path()],
+    contact_id: Annotated[Id, Path()],
+    body: ContactIn,
+    ctx: Ctx,
+    _: Annotated[Integration, Depends(require(Scope.BORROWERS_WRITE))],
+) -> ContactOut:
+    """Create or replace a designated contact. Setting status opted_out stops all calls to them;
+    a contact the agents marked refused or wrong_number keeps that status."""
+    ring = ctx.app.keyring
+    phone = _phone(body.phone, "body.phone")
+    with ctx.begin() as conn:
+        _borrower_exists(conn, borrower_id, "path.borrower_id")
+        owner = conn.scalar(select(t.contacts.c.borrower_id).where(t.contacts.c.id == contact_id))
+        if owner is not None and owner != borrower_id:
+            raise field_error("path.contact_id", "this contact belongs to another borrower", 409)
+        current = conn.scalar(select(t.contacts.c.status).where(t.contacts.c.id == contact_id))
+        status = body.status
+        if current in ("refused", "wrong_number", "opted_out") and status == "active":
+            status = current  # agents' findings and opt-outs are not undone by a feed
+        q.upsert(
+            conn,
+            t.contacts,
+            ["id"],
+            {
+                "id": contact_id,
+                "borrower_id": borrower_id,
+                "name_enc": ring.encrypt(body.name),
+                "relationship": body.relationship,
+                "phone_enc": ring.encrypt(phone),
+                "phone_index": ring.blind_index(phone),
+                "consent": body.consent,
+                "status": status,
+            },
+        )
+    return ContactOut(
+        id=contact_id,
+        borrower_id=borrower_id,
+        name_masked=mask_name(body.name),
+        relationship=body.relationship,
+        phone_masked=mask_phone(phone),
+        consent=body.consent,
+        status=status,
+    )
+
+
+# --- accounts and due items ---------------------------------------------------------------------
+
+
+def _account_out(row: Any) -> AccountOut:
+    c = row.currency
+    return AccountOut(
+        id=row.id,
+        borrower_id=row.borrower_id,
+        product=row.product,
+        currency=c,
+        principal=q.amount(row.principal, c),
+        status=row.status,
+        dpd=row.dpd,
+        bucket=row.bucket,
+        overdue_amount=q.amount(row.overdue_amount, c),
+        outstanding=q.amount(row.outstanding, c),
+    )
+
+
+@router.put("/accounts/{account_id}", response_model=AccountOut, tags=["accounts"])
+def put_account(
+    account_id: Annotated[Id, Path()],
+    body: AccountIn,
+    ctx: Ctx,
+    _: Annotated[Integration, Depends(require(Scope.ACCOUNTS_WRITE))],
+) -> AccountOut:
+    """Create or update an account (its state — DPD, bucket, amounts — is the daily run's)."""
+    principal = _money(body.principal, body.currency, "body.principal")
+    annual = _ppm(body.annual_rate, "body.annual_rate")
+    penalty = _ppm(body.penalty_rate, "body.penalty_rate")
+    with ctx.begin() as conn:
+        _borrower_exists(conn, body.borrower_id, "body.borrower_id")
+        existing = conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+        if existing is not None and existing.borrower_id != body.borrower_id:
+            raise field_error("body.borrower_id", "an account cannot move to another borrower", 409)
+        if existing is not None and existing.currency != body.currency:
+            raise field_error("body.currency", f"the account is booked in {existing.currency}", 409)
+        q.upsert(
+            conn,
+            t.accounts,
+            ["id"],
+            {
+                "id": account_id,
+                "borrower_id": body.borrower_id,
+                "product": body.product,
+                "currency": body.currency,
+                "principal": principal,
+                "annual_rate_ppm": annual,
+                "penalty_rate_ppm": penalty,
+                "opened_on": body.opened_on,
+            },
+        )
+        row = conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).one()
+    return _account_out(row)
+
+
+@router.put("/accounts/{account_id}/due-items", response_model=DueItemsOut, tags=["accounts"])
+def put_due_items(
+    account_id: Annotated[Id, Path()],
+    body: DueItemsIn,
+    ctx: Ctx,
+    _: Annotated[Integration, Depends(require(Scope.ACCOUNTS_WRITE))],
+) -> DueItemsOut:
+    """Create or update the account's due items by sequence number; paid parts are kept."""
+    seqs = [item.seq for item in body.items]
+    if len(set(seqs)) != len(seqs):
+        raise field_error("body.items", "each seq appears once")
+    with ctx.begin() as conn:
+        currency = conn.scalar(select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
+        if currency is None:
+            raise ProblemError(
+                404, "account-unknown", f"no account {account_id!r}; PUT the account first"
+            )
+        for n, item in enumerate(body.items):
+            values = {
+                "account_id": account_id,
+                "seq": item.seq,
+                "due_on": item.due_on,
+                "principal": _money(item.principal, currency, f"body.items.{n}.principal"),
+                "interest": _money(item.interest, currency, f"body.items.{n}.interest"),
+                "fee": _money(item.fee, currency, f"body.items.{n}.fee"),
+            }
+            q.upsert(conn, t.due_items, ["account_id", "seq"], values)
+    return DueItemsOut(account_id=account_id, items=len(body.items))
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+
+@router.post("/payments", response_model=PaymentOut, status_code=201, tags=["payments"])
+def post_payment(
+    body: PaymentIn,
+    idempotency_key: IdempotencyKey,
+    response: Response,
+    ctx: Ctx,
+    integration: Annotated[Integration, Depends(require(Scope.PAYMENTS_WRITE))],
+) -> PaymentOut:
+    """Record a payment received; the daily run posts it by the account's waterfall. The same
+    Idempotency-Key twice records it once (the second answer replays the first, status 200)."""
+    request_hash = sha256(body.model_dump_json())
+    payment_id = (
+        body.payment_id or "api-" + sha256(f"{integration.token_id}:{idempotency_key}")[:24]
+    )
+    out = PaymentOut(
+        payment_id=payment_id,
+        account_id=body.account_id,
+        amount="0",
+        currency=body.currency,
+        received_on=body.received_on,
+    )
+    now = ctx.now()
+    try:
+        with ctx.begin() as conn:
+            minor = _money(body.amount, body.currency, "body.amount", positive=True)
+            out.amount = q.amount(minor, body.currency)
+            # the key row first: a concurrent twin waits on it and then sees the conflict
+            conn.execute(
+                insert(idempotency_keys).values(
+                    token_id=integration.token_id,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    status_code=201,
+                    response=out.model_dump_json(),
+                    created_at=now,
+                )
+            )
+            currency = conn.scalar(
+                select(t.accounts.c.currency).where(t.accounts.c.id == body.account_id)
+            )
+            if currency is None:
+                raise field_error("body.account_id", f"no account {body.account_id!r}")
+            if currency != body.currency:
+                raise field_error("body.currency", f"the account is booked in {currency}")
+            if conn.scalar(select(t.payments.c.id).where(t.payments.c.id == payment_id)):
+                raise field_error("body.payment_id", "a payment with this id exists already", 409)
+            conn.execute(
+                insert(t.payments).values(
+                    id=payment_id,
+                    account_id=body.account_id,
+                    amount=minor,
+                    currency=body.currency,
+                    received_on=body.received_on,
+                    source="api",
+                )
+            )
+    except IntegrityError:
+        with ctx.begin() as conn:
+            stored = conn.execute(
+                select(idempotency_keys).where(
+                    and_(
+                        idempotency_keys.c.token_id == integration.token_id,
+                        idempotency_keys.c.key == idempotency_key,
+                    )
+                )
+            ).first()
+        if stored is None:
+            raise field_error(
+                "body.payment_id", "a payment with this id exists already", 409
+            ) from None
+        if stored.request_hash != request_hash:
+            raise ProblemError(
+                422,
+                "idempotency-key-reused",
+                "this Idempotency-Key was used for a different payment; use a new key",
+                errors=[FieldError(field="header.Idempotency-Key", detail="reused")],
+            ) from None
+        replay = PaymentOut.model_validate_json(stored.response)
+        replay.replayed = True
+        response.status_code = 200
+        return replay
+    return out
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def _case_out(row: Any) -> CaseOut:
+    return CaseOut(
+        id=row.id,
+        borrower_id=row.borrower_id,
+        status=row.status,
+        opened_on=row.opened_on,
+        closed_on=row.closed_on,
+        currency=row.currency,
+        dpd=row.dpd,
+        bucket=row.bucket,
+        overdue_amount=q.amount(row.overdue_amount, row.currency),
+        queue=row.queue,
+        assigned_to=row.assigned_to,
+        strategy=row.strategy,
+        variant=row.variant,
+        hardship=row.hardship,
+    )
+
+
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Reader = Annotated[Integration, Depends(require(Scope.CASES_READ))]
+
+
+def _case_or_404(conn: Connection, case_id: int) -> Any:
+    row = q.case_row(conn, case_id)
+    if row is None:
+        raise ProblemError(404, "case-unknown", f"no case {case_id}")
+    return row
+
+
+@router.get("/cases", response_model=CasePage, tags=["cases"])
+def get_cases(
+    ctx: Ctx,
+    _: Reader,
+    status: Annotated[
+        str | None, Query(pattern=r"^(open|cured|paid_off|settled|charged_off)$")
+    ] = None,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CasePage:
+    """Cases in id order, a page at a time."""
+    with ctx.begin() as conn:
+        rows = q.list_cases(conn, status, after, limit)
+    items = [_case_out(r) for r in rows]
+    return CasePage(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, tags=["cases"])
+def get_case(case_id: CaseId, ctx: Ctx, _: Reader) -> CaseOut:
+    with ctx.begin() as conn:
+        return _case_out(_case_or_404(conn, case_id))
+
+
+@router.get("/cases/{case_id}/interactions", response_model=list[InteractionOut], tags=["cases"])
+def get_interactions(case_id: CaseId, ctx: Ctx, _: Reader) -> list[InteractionOut]:
+    """Calls and messages of the case (notes stay in the workbench)."""
+    with ctx.begin() as conn:
+        _case_or_404(conn, case_id)
+        rows = q.interactions_of(conn, case_id)
+    return [
+        InteractionOut(
+            id=r.id,
+            occurred_at=r.occurred_at.isoformat()
+            if isinstance(r.occurred_at, datetime)
+            else str(r.occurred_at),
+            business_date=r.business_date,
+            channel=r.channel,
+            target_type=r.target_type,
+            outcome=r.outcome,
+            hardship=r.hardship,
+            agent=r.agent,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/cases/{case_id}/promises", response_model=list[PromiseOut], tags=["cases"])
+def get_promises(case_id: CaseId, ctx: Ctx, _: Reader) -> list[PromiseOut]:
+    with ctx.begin() as conn:
+        _case_or_404(conn, case_id)
+        rows = q.promises_of(conn, case_id)
+    return [
+        PromiseOut(
+            id=r.id,
+            made_on=r.made_on,
+            due_on=r.due_on,
+            amount=q.amount(r.amount, r.currency),
+            currency=r.currency,
+            status=r.status,
+            paid_amount=q.amount(r.paid_amount, r.currency),
+        )
+        for r in rows
+    ]
+
+
+@router.get("/cases/{case_id}/plans", response_model=list[PlanOut], tags=["cases"])
+def get_plans(case_id: CaseId, ctx: Ctx, _: Reader) -> list[PlanOut]:
+    with ctx.begin() as conn:
+        _case_or_404(conn, case_id)
+        plans = q.plans_of(conn, case_id)
+    return [
+        PlanOut(
+            id=p.id,
+            status=p.status,
+            proposed_on=p.proposed_on,
+            activated_on=p.activated_on,
+            currency=p.currency,
+            total=q.amount(p.total, p.currency),
+            waived=q.amount(p.waived, p.currency),
+            instalments=[
+                InstalmentOut(
+                    seq=i.seq,
+                    due_on=i.due_on,
+                    amount=q.amount(i.amount, p.currency),
+                    paid_amount=q.amount(i.paid_amount, p.currency),
+                    status=i.status,
+                )
+                for i in inst
+            ],
+        )
+        for p, inst in plans
+    ]
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+Hooker = Annotated[Integration, Depends(require(Scope.WEBHOOKS_WRITE))]
+
+
+@router.post("/webhooks", response_model=WebhookOut, status_code=201, tags=["webhooks"])
+def post_webhook(body: WebhookIn, ctx: Ctx, _: Hooker) -> WebhookOut:
+    """Subscribe a URL to events. Each delivery carries `X-Arrears-Signature: t=<unix>,
+    v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`; the secret is shown once."""
+    secret = "whsec_" + secrets.token_urlsafe(24)
+    events: list[str] = sorted(set(body.events))
+    with ctx.begin() as conn:
+        hook_id = conn.execute(
+            insert(webhooks)
+            .values(
+                url=body.url,
+                secret_enc=ctx.app.keyring.encrypt(secret),
+                events=" ".join(events),
+                active=True,
+                created_at=ctx.now(),
+            )
+            .returning(webhooks.c.id)
+        ).scalar_one()
+    return WebhookOut(id=hook_id, url=body.url, events=events, active=True, secret=secret)
+
+
+@router.get("/webhooks", response_model=list[WebhookOut], tags=["webhooks"])
+def get_webhooks(ctx: Ctx, _: Hooker) -> list[WebhookOut]:
+    with ctx.begin() as conn:
+        rows = list(conn.execute(select(webhooks).order_by(webhooks.c.id)))
+    return [WebhookOut(id=r.id, url=r.url, events=r.events.split(), active=r.active) for r in rows]
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
+def delete_webhook(
+    webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], ctx: Ctx, _: Hooker, request: Request
+) -> Response:
+    from arrears.store.tables_web import webhook_deliveries
+
+    with ctx.begin() as conn:
+        conn.execute(
+            delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
+        )
+        gone = conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount
+    if not gone:
+        raise ProblemError(404, "webhook-unknown", f"no webhook {webhook_id}")
+    return Response(status_code=204)

@@ -1,0 +1,242 @@
+"""People who sign in: roles, what each role may do, teams and the queues they work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection, insert, select, update
+
+from arrears.services.auth import hash_password
+from arrears.store.tables_web import team_queues, teams, users
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    TEAM_LEAD = "team_lead"
+    MANAGER = "manager"
+    COMPLIANCE = "compliance"
+
+
+class Permission(StrEnum):
+    WORK_CASES = "work_cases"  # take next case, record outcomes, promises, plans
+    SEE_ALL_CASES = "see_all_cases"  # open any case (read), not only the own queue
+    SEE_TEAM_CASES = "see_team_cases"  # open any case of the team's queues
+    REVEAL_PII = "reveal_pii"  # unmask personal data, with a reason, audited
+    ASSIGN = "assign"  # assign and reassign cases
+    APPROVE_PLANS = "approve_plans"
+    VIEW_FLOOR = "view_floor"
+    VIEW_PORTFOLIO = "view_portfolio"
+    VIEW_COMPLIANCE = "view_compliance"
+    MANAGE_USERS = "manage_users"
+
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset({Permission.WORK_CASES}),
+    Role.TEAM_LEAD: frozenset(
+        {
+            Permission.WORK_CASES,
+            Permission.SEE_TEAM_CASES,
+            Permission.REVEAL_PII,
+            Permission.ASSIGN,
+            Permission.APPROVE_PLANS,
+            Permission.VIEW_FLOOR,
+        }
+    ),
+    Role.MANAGER: frozenset(
+        {Permission.SEE_ALL_CASES, Permission.VIEW_FLOOR, Permission.VIEW_PORTFOLIO}
+    ),
+    Role.COMPLIANCE: frozenset(
+        {Permission.SEE_ALL_CASES, Permission.REVEAL_PII, Permission.VIEW_COMPLIANCE}
+    ),
+    Role.ADMIN: frozenset({Permission.MANAGE_USERS}),
+}
+
+
+class UserUnknown(LookupError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no user {username!r}; list users with `arrears users list`")
+
+
+class UserExists(ValueError):
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"user {username!r} exists already; pick another name or `arrears users passwd`"
+        )
+
+
+class RoleUnknown(ValueError):
+    def __init__(self, role: str) -> None:
+        super().__init__(f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}")
+
+
+class PasswordTooWeak(ValueError):
+    def __init__(self) -> None:
+        super().__init__("the password needs at least 10 characters")
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    display_name: str
+    role: Role
+    team_id: str | None
+    language: str
+    plan_max_instalments: int
+    plan_max_waiver_minor: int
+    active: bool
+
+    def can(self, permission: Permission) -> bool:
+        return self.active and permission in PERMISSIONS[self.role]
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise RoleUnknown(text) from None
+
+
+def _user(row: object) -> User:
+    m = row._mapping  # type: ignore[attr-defined]
+    return User(
+        username=m["username"],
+        display_name=m["display_name"],
+        role=Role(m["role"]),
+        team_id=m["team_id"],
+        language=m["language"],
+        plan_max_instalments=m["plan_max_instalments"],
+        plan_max_waiver_minor=m["plan_max_waiver_minor"],
+        active=bool(m["active"]),
+    )
+
+
+def get_user(conn: Connection, username: str) -> User:
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise UserUnknown(username)
+    return _user(row)
+
+
+def find_user(conn: Connection, username: str) -> User | None:
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    return None if row is None else _user(row)
+
+
+def list_users(conn: Connection) -> list[User]:
+    return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+
+
+def add_team(conn: Connection, team_id: str, name: str, queues: list[str]) -> None:
+    if conn.execute(select(teams.c.id).where(teams.c.id == team_id)).first() is None:
+        conn.execute(insert(teams).values(id=team_id, name=name))
+    have = set(conn.scalars(select(team_queues.c.queue).where(team_queues.c.team_id == team_id)))
+    for queue in queues:
+        if queue not in have:
+            conn.execute(insert(team_queues).values(team_id=team_id, queue=queue))
+
+
+def team_queue_names(conn: Connection, team_id: str | None) -> list[str]:
+    if team_id is None:
+        return []
+    return list(
+        conn.scalars(
+            select(team_queues.c.queue)
+            .where(team_queues.c.team_id == team_id)
+            .order_by(team_queues.c.queue)
+        )
+    )
+
+
+def add_user(
+    conn: Connection,
+    username: str,
+    password: str,
+    role: Role | str,
+    *,
+    display_name: str | None = None,
+    team_id: str | None = None,
+    language: str = "zh-CN",
+    plan_max_instalments: int = 2,
+    plan_max_waiver_minor: int = 0,
+    at: datetime | None = None,
+) -> User:
+    role = parse_role(str(role))
+    if len(password) < 10:
+        raise PasswordTooWeak()
+    if find_user(conn, username) is not None:
+        raise UserExists(username)
+    conn.execute(
+        insert(users).values(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hash_password(password),
+            role=role.value,
+            team_id=team_id,
+            language=language,
+            plan_max_instalments=plan_max_instalments,
+            plan_max_waiver_minor=plan_max_waiver_minor,
+            active=True,
+            created_at=at or datetime.now(UTC),
+        )
+    )
+    return get_user(conn, username)
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    if len(password) < 10:
+        raise PasswordTooWeak()
+    done = conn.execute(
+        update(users)
+        .where(users.c.username == username)
+        .values(password_hash=hash_password(password))
+    ).rowcount
+    if not done:
+        raise UserUnknown(username)
+
+
+def set_active(conn: Connection, username: str, active: bool) -> None:
+    if not conn.execute(
+        update(users).where(users.c.username == username).values(active=active)
+    ).rowcount:
+        raise UserUnknown(username)
+
+
+def set_role(conn: Connection, username: str, role: Role | str, team_id: str | None) -> None:
+    role = parse_role(str(role))
+    if not conn.execute(
+        update(users).where(users.c.username == username).values(role=role.value, team_id=team_id)
+    ).rowcount:
+        raise UserUnknown(username)
+
+
+# The demo's people: one of every role; the passwords are documented in docs/web.md.
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
+    ("admin", Role.ADMIN, "管理员 Admin", None),
+    ("agent", Role.AGENT, "催收员 李娜 (agent)", "team-early"),
+    ("agent2", Role.AGENT, "催收员 王强 (agent2)", "team-early"),
+    ("agent3", Role.AGENT, "Late-stage agent (agent3)", "team-late"),
+    ("lead", Role.TEAM_LEAD, "组长 陈静 (lead)", "team-early"),
+    ("lead2", Role.TEAM_LEAD, "Late-stage lead (lead2)", "team-late"),
+    ("manager", Role.MANAGER, "经理 Manager", None),
+    ("compliance", Role.COMPLIANCE, "合规 Compliance", None),
+)
+DEMO_TEAMS: tuple[tuple[str, str, list[str]], ...] = (
+    ("team-early", "早期催收 Early collections", ["early"]),
+    ("team-late", "后期催收 Late collections", ["late", "legal"]),
+)
+
+
+def seed_demo_users(conn: Connection, password: str = DEMO_PASSWORD) -> list[str]:
+    """Create the demo teams and one user of every role (idempotent); returns the usernames."""
+    for team_id, name, queues in DEMO_TEAMS:
+        add_team(conn, team_id, name, queues)
+    made = []
+    for username, role, display, team in DEMO_USERS:
+        if find_user(conn, username) is None:
+            add_user(conn, username, password, role, display_name=display, team_id=team)
+        made.append(username)
+    return made

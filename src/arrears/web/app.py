@@ -1,0 +1,143 @@
+"""The one FastAPI application: the HTTP API under /api/v1 and the server-rendered pages."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arrears.api import problems
+from arrears.api.context import Context, OtpSender
+from arrears.api.routes import router as api_router
+from arrears.bootstrap import App
+from arrears.web.render import render
+from arrears.web.session import (
+    CsrfFailed,
+    PageForbidden,
+    PageNotFound,
+    SignInNeeded,
+    request_lang,
+)
+
+PAGE_MODULES = (
+    "pages_auth",
+    "pages_agent",
+    "pages_lead",
+    "pages_manager",
+    "pages_compliance",
+    "pages_admin",
+    "pages_borrower",
+)
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # borrower links carry their token in the path: never leak it to another site
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(
+    app: App,
+    *,
+    business_date: date | None = None,
+    clock: Callable[[], datetime] | None = None,
+    otp_sender: OtpSender | None = None,
+    cookie_secure: bool | None = None,
+) -> FastAPI:
+    """The web application and API over the App's database and key ring."""
+    api = FastAPI(
+        title="arrears",
+        version="1.0.0",
+        summary="Collections platform: feed accounts and payments, read cases, receive events.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    ctx = Context(
+        app, business_date=business_date, otp_sender=otp_sender, cookie_secure=cookie_secure
+    )
+    if clock is not None:
+        ctx.clock = clock
+    api.state.ctx = ctx
+
+    api.add_exception_handler(problems.ProblemError, problems.on_problem)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await problems.on_validation(request, exc)
+        assert isinstance(exc, RequestValidationError)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _error_page(request, 422, detail)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await problems.on_http(request, exc)
+        assert isinstance(exc, StarletteHTTPException)
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    async def on_sign_in(request: Request, exc: Exception) -> Response:
+        if request.method == "GET":
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return _error_page(request, 401, "sign in first")
+
+    async def on_forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageForbidden)
+        return _error_page(request, 403, exc.detail)
+
+    async def on_not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageNotFound)
+        return _error_page(request, 404, exc.detail)
+
+    async def on_csrf(request: Request, exc: Exception) -> Response:
+        return _error_page(request, 403, "the form has expired (CSRF check); reload and retry")
+
+    api.add_exception_handler(RequestValidationError, on_validation)
+    api.add_exception_handler(StarletteHTTPException, on_http)
+    api.add_exception_handler(SignInNeeded, on_sign_in)
+    api.add_exception_handler(PageForbidden, on_forbidden)
+    api.add_exception_handler(PageNotFound, on_not_found)
+    api.add_exception_handler(CsrfFailed, on_csrf)
+
+    @api.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    api.include_router(api_router)
+    for name in PAGE_MODULES:
+        try:
+            module = importlib.import_module(f"arrears.web.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"arrears.web.{name}":
+                raise
+            continue
+        api.include_router(module.router)
+    api.mount(
+        "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
+    )
+    return api
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    ctx = request.app.state.ctx
+    viewer = getattr(request.state, "viewer", None)
+    lang = viewer.lang if viewer else request_lang(request, ctx)
+    return render(
+        request, "error.html", lang, status_code=status, status=status, detail=detail, viewer=viewer
+    )
