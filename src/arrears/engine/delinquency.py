@@ -1,8 +1,9 @@
 """DPD, bucket, overdue and outstanding amounts of every account, in a few statements.
 
-DPD as of D counts days from the due date of the oldest item due before D that is still unpaid;
-it is 0 while the total overdue is within the tolerance. An account whose borrower keeps an
-active repayment plan is re-aged: its DPD is that of the plan's oldest unpaid instalment.
+DPD as of D counts days from the due date of the oldest item due before D at which the running
+overdue, oldest first, passes the tolerance (as `arrears.domain.delinquency.assess` does); it is
+0 while the total overdue is within the tolerance. An account whose borrower keeps an active
+repayment plan is re-aged: its DPD is that of the plan's oldest unpaid instalment.
 """
 
 from __future__ import annotations
@@ -24,15 +25,23 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> int:
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     dpd = sql.days_between(d, "agg.oldest_due")
-    delinquent = f"agg.overdue > {config.tolerance_minor}"
-    new_dpd = f"CASE WHEN {delinquent} THEN {dpd} ELSE 0 END"
+    new_dpd = f"CASE WHEN agg.oldest_due IS NOT NULL THEN {dpd} ELSE 0 END"
     status = "CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END"
+    # DPD counts from the oldest item at which the running overdue, oldest first, passes the
+    # tolerance: a small residue on an old item does not age a later miss.
+    overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
+    running = f"""
+        SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
+               SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                   AS running
+        FROM due_items i
+    """
     agg = f"""
-        SELECT i.account_id,
-               SUM(CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END) AS overdue,
-               SUM({_OWED}) AS outstanding,
-               MIN(CASE WHEN i.due_on < {d} AND {_OWED} > 0 THEN i.due_on END) AS oldest_due
-        FROM due_items i GROUP BY i.account_id
+        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
+               MIN(CASE WHEN r.due_on < {d} AND r.overdue_part > 0
+                         AND r.running > {config.tolerance_minor} THEN r.due_on END) AS oldest_due
+        FROM ({running}) AS r GROUP BY r.account_id
     """
     changed = conn.execute(
         dated(
