@@ -42,7 +42,7 @@ def _one(conn: Connection, sql: str, **params: object) -> Row:  # type: ignore[t
 
 def loop_report(conn: Connection, start: date, end: date) -> LoopReport:
     p = {"start": start, "end": end}
-    buckets = dict(
+    buckets: dict[str, int] = dict(
         conn.execute(
             text("SELECT bucket, COUNT(*) FROM accounts WHERE dpd > 0 GROUP BY bucket ORDER BY 1")
         ).all()

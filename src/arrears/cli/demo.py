@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import typer
 
-from arrears.bootstrap import bootstrap
+from arrears.bootstrap import App, bootstrap
 from arrears.cli import app_of
 from arrears.domain.money import Money
 from arrears.sim.demo import DemoResult, run_demo
@@ -30,7 +32,9 @@ def register(app: typer.Typer) -> None:
             DEMO_DB.unlink(missing_ok=True)
             wired = bootstrap(replace(wired.settings, database_url=f"sqlite:///{DEMO_DB}"))
         typer.echo(f"arrears demo: {borrowers} borrowers, {days} days, seed {seed}")
-        typer.echo(f"database: {wired.settings.database_url}  rule pack: {wired.settings.rule_pack}")
+        typer.echo(
+            f"database: {wired.settings.database_url}  rule pack: {wired.settings.rule_pack}"
+        )
         began = time.monotonic()
         result = run_demo(
             wired,
@@ -48,7 +52,7 @@ def register(app: typer.Typer) -> None:
             serve_app(wired, demo_users=True)
 
 
-def _deliverer():  # type: ignore[no-untyped-def]
+def _deliverer() -> Callable[[App, date], object]:
     from arrears.services.dispatch import deliver_for_demo
 
     return deliver_for_demo
@@ -56,7 +60,10 @@ def _deliverer():  # type: ignore[no-untyped-def]
 
 def _print(result: DemoResult, seconds: float) -> None:
     r = result.report
-    cny = lambda minor: str(Money.from_minor(minor, "CNY"))  # noqa: E731
+
+    def cny(minor: int) -> str:
+        return str(Money.from_minor(minor, "CNY"))
+
     lines = [
         "",
         f"== Collection loop {result.start} → {result.end} ==",
@@ -67,7 +74,8 @@ def _print(result: DemoResult, seconds: float) -> None:
         f"day-1 reminder rate              {r.day1_reminder_rate:.1%}",
         f"day-1 contact rate               {r.day1_contact_rate:.1%}",
         f"promises settled / kept rate     {r.promises_settled} / {r.ptp_kept_rate:.1%}",
-        f"plans agreed / completed / broken {r.plans_activated} / {r.plans_completed} / {r.plans_broken}",
+        f"plans agreed/completed/broken    {r.plans_activated} / {r.plans_completed}"
+        f" / {r.plans_broken}",
         f"recovered / overdue at open      {cny(r.recovered)} / {cny(r.overdue_at_open)}"
         f" ({r.recovery_rate:.1%})",
         "actions held by the rule pack:",

@@ -35,7 +35,7 @@ class Script:
     borrower_answers: bool = False
     contact_passes_message: bool = True
     hardship: HardshipKind = HardshipKind.ILLNESS
-    note: str = "Borrower fell ill and lost income; looking for a new job. Will repay when employed."
+    note: str = "Fell ill and lost her income; looking for a new job; will repay when employed."
     plan_instalments: int = 3
     plan_interval_days: int = 14
 
@@ -142,9 +142,9 @@ class Floor:
                 note = script.note if script else "Contact says the borrower is unwell."
             self._record(conn, d, task, Outcome.CONTACT_REACHED, hardship=hardship, note=note)
             behaviour = BEHAVIOURS[person.profile]
-            if hardship is None and not self._busy(task.case_id, d):
-                if self.rng.random() < behaviour.pays_after_reminder:
-                    self._pay_overdue(conn, task.case_id, task.borrower_id, d + timedelta(2))
+            passes_on = self.rng.random() < behaviour.pays_after_reminder
+            if hardship is None and not self._busy(task.case_id, d) and passes_on:
+                self._pay_overdue(conn, task.case_id, task.borrower_id, d + timedelta(2))
         elif roll < CONTACT_PASSES_MESSAGE + CONTACT_REFUSES:
             self._record(conn, d, task, Outcome.CONTACT_REFUSED)
         else:
@@ -168,10 +168,11 @@ class Floor:
         )
         behaviour = BEHAVIOURS[self.portfolio.people[task.borrower_id].profile]
         keeps = 1.0 if task.borrower_id in self.scripts else behaviour.keeps_plan
+        pi = t.plan_instalments.c
         for seq, due_on, amount in conn.execute(
-            select(t.plan_instalments.c.seq, t.plan_instalments.c.due_on, t.plan_instalments.c.amount)
-            .where(t.plan_instalments.c.plan_id == proposed.plan_id)
-            .order_by(t.plan_instalments.c.seq)
+            select(pi.seq, pi.due_on, pi.amount)
+            .where(pi.plan_id == proposed.plan_id)
+            .order_by(pi.seq)
         ):
             if self.rng.random() >= keeps and seq > 1:
                 break
@@ -214,7 +215,8 @@ class Floor:
         )
         roll = self.rng.random()
         if roll < keeps:
-            self._pay_overdue(conn, case_id, borrower_id, due_on - timedelta(self.rng.randint(0, 2)))
+            early = timedelta(days=self.rng.randint(0, 2))
+            self._pay_overdue(conn, case_id, borrower_id, due_on - early)
         elif roll < keeps + (1 - keeps) / 3:
             self._pay_across(conn, borrower_id, total // 2, due_on)
         self._paying_until[case_id] = due_on

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, select
 
 from arrears.domain.money import Money
+from arrears.sim.behaviour import Profile
 from arrears.sim.floor import Script
 from arrears.sim.portfolio import Portfolio, SimBorrower
-from arrears.sim.behaviour import Profile
 from arrears.store import tables as t
 
 STORY_BORROWER = "B-STORY"
@@ -82,29 +82,39 @@ def timeline(conn: Connection, start: date) -> list[str]:
     ):
         who = "borrower" if a.target_type == "borrower" else f"contact {a.target_id}"
         rule = f" ({a.rule_id}: {a.reason})" if a.rule_id else ""
-        events.append(
-            (a.business_date, 1, f"{a.channel} {a.template} to {who}: {a.status}{rule}")
-        )
+        events.append((a.business_date, 1, f"{a.channel} {a.template} to {who}: {a.status}{rule}"))
     for i in conn.execute(
-        select(t.interactions).where(t.interactions.c.case_id == case.id).order_by(t.interactions.c.id)
+        select(t.interactions)
+        .where(t.interactions.c.case_id == case.id)
+        .order_by(t.interactions.c.id)
     ):
         who = "borrower" if i.target_type == "borrower" else f"contact {i.target_id}"
         extra = f", hardship: {i.hardship}" if i.hardship else ""
-        disclosed = " — script discloses nothing about the debt" if i.target_type == "contact" else ""
+        disclosed = ""
+        if i.target_type == "contact":
+            disclosed = " — script discloses nothing about the debt"
         events.append((i.business_date, 2, f"{who} call outcome: {i.outcome}{extra}{disclosed}"))
     for p in conn.execute(select(t.plans).where(t.plans.c.case_id == case.id)):
         events.append(
-            (p.proposed_on, 3, f"plan of {p.instalments} instalments, "
-             f"{Money.from_minor(p.total, p.currency)}, now {p.status}")
+            (
+                p.proposed_on,
+                3,
+                f"plan of {p.instalments} instalments, "
+                f"{Money.from_minor(p.total, p.currency)}, now {p.status}",
+            )
         )
         if p.ended_on:
             events.append((p.ended_on, 5, f"plan {p.status}"))
     for p in conn.execute(
         select(t.payments)
-        .where(t.payments.c.account_id.like(f"{STORY_BORROWER}-%"), t.payments.c.received_on >= start)
+        .where(
+            t.payments.c.account_id.like(f"{STORY_BORROWER}-%"),
+            t.payments.c.received_on >= start,
+        )
         .order_by(t.payments.c.received_on)
     ):
-        events.append((p.received_on, 4, f"payment received {Money.from_minor(p.amount, p.currency)}"))
+        paid = Money.from_minor(p.amount, p.currency)
+        events.append((p.received_on, 4, f"payment received {paid}"))
     if case.closed_on:
         events.append((case.closed_on, 6, f"case closed: {case.status}"))
     events.sort(key=lambda e: (e[0], e[1]))
