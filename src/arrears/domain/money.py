@@ -50,7 +50,7 @@ def quantum(currency: str) -> Decimal:
 
 
 def parse_amount(text: str, currency: str) -> Decimal:
-    """Parse a decimal string as an amount in currency; more decimals than the minor unit is an error."""
+    """Parse a decimal string as an amount in currency; more decimals than it has is an error."""
     try:
         value = Decimal(text.strip())
     except (InvalidOperation, AttributeError):
@@ -73,10 +73,21 @@ class Money:
         minor_units(self.currency)
         if not isinstance(self.amount, Decimal):
             raise AmountInvalid(f"money amounts are Decimal, got {type(self.amount).__name__}")
+        if not self.amount.is_finite():
+            raise AmountInvalid(f"{self.amount} is not a finite amount")
 
     @classmethod
-    def of(cls, amount: str | int | Decimal, currency: str, rounding: str = DEFAULT_ROUNDING) -> Money:
-        value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+    def of(
+        cls, amount: str | int | Decimal, currency: str, rounding: str = DEFAULT_ROUNDING
+    ) -> Money:
+        try:
+            value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+        except InvalidOperation:
+            raise AmountInvalid(
+                f"{amount!r} is not a decimal amount (write e.g. 1234.50)"
+            ) from None
+        if not value.is_finite():
+            raise AmountInvalid(f"{amount!r} is not a finite amount")
         return cls(value.quantize(quantum(currency), rounding=rounding), currency)
 
     @classmethod
@@ -88,7 +99,9 @@ class Money:
         return cls(Decimal(units).scaleb(-minor_units(currency)), currency)
 
     def to_minor(self) -> int:
-        return int(self.amount.scaleb(minor_units(self.currency)).to_integral_value(DEFAULT_ROUNDING))
+        return int(
+            self.amount.scaleb(minor_units(self.currency)).to_integral_value(DEFAULT_ROUNDING)
+        )
 
     def rounded(self, rounding: str = DEFAULT_ROUNDING) -> Money:
         return Money(self.amount.quantize(quantum(self.currency), rounding=rounding), self.currency)

@@ -23,6 +23,8 @@ def normalise_phone(text: str, default_country: str = "CN") -> str:
         return raw
     if default_country == "CN" and _CN_MOBILE.match(raw):
         return "+86" + raw
+    if default_country == "CN" and raw.startswith("86") and _CN_MOBILE.match(raw[2:]):
+        return "+" + raw  # country code without the plus, as host extracts often write it
     raise PhoneInvalid(
         f"{text!r} is not a phone number; write an 11-digit mainland mobile or +<country><number>"
     )
