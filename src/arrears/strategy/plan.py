@@ -1,0 +1,138 @@
+# ruff: noqa: E501  (messages and SQL read better unbroken)
+"""Run a compiled strategy against the database: assign variants, plan the day's actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import Connection, text
+
+from arrears.domain.strategy.evaluate import PlannedAction
+from arrears.domain.strategy.model import Strategy
+from arrears.strategy.compile import (
+    Sql,
+    bucket_sql,
+    plan_query,
+    quote,
+    segments_query,
+    variant_sql,
+)
+
+COLUMNS = ("case_id", "step", "target_type", "target_id", "channel", "template", "priority")
+
+
+def _case_filter(case_ids: Sequence[int] | None, alias: str = "c") -> str:
+    if case_ids is None:
+        return ""
+    ids = ", ".join(str(int(i)) for i in case_ids) or "NULL"
+    return f" AND {alias}.id IN ({ids})"
+
+
+def assign_variants(
+    conn: Connection, strategy: Strategy, as_of: date, case_ids: Sequence[int] | None = None
+) -> int:
+    """Give every open case without one its variant of this strategy; returns how many.
+
+    A case keeps the variant it was given: changing the shares moves only cases assigned later.
+    The case row mirrors the strategy and variant that plan it.
+    """
+    sql = Sql(conn.dialect.name)
+    name = quote(strategy.name)
+    new = conn.execute(
+        text(
+            f"""INSERT INTO strategy_assignments (case_id, strategy, salt, bucket, variant,
+                                                  assigned_on)
+                SELECT c.id, {name}, {quote(strategy.salt)}, {bucket_sql(strategy, "c.id")},
+                       {variant_sql(strategy, "c.id")}, {sql.date(as_of)}
+                FROM cases c
+                WHERE c.status = 'open' AND c.currency = {quote(strategy.currency)}
+                  AND NOT EXISTS (SELECT 1 FROM strategy_assignments s
+                                  WHERE s.case_id = c.id AND s.strategy = {name}){_case_filter(case_ids)}"""
+        )
+    ).rowcount
+    conn.execute(
+        text(
+            f"""UPDATE cases SET strategy = {name}, variant = s.variant
+                FROM strategy_assignments s
+                WHERE s.case_id = cases.id AND s.strategy = {name} AND cases.status = 'open'
+                  AND (cases.strategy <> {name} OR cases.variant <> s.variant)"""
+        )
+    )
+    return new or 0
+
+
+def _set_queues(conn: Connection, strategy: Strategy, as_of: date, case_filter: str) -> None:
+    queues = [(s.name, s.queue) for s in strategy.segments if s.queue]
+    if not queues:
+        return
+    whens = " ".join(f"WHEN {quote(n)} THEN {quote(q)}" for n, q in queues)
+    seg = segments_query(strategy, conn.dialect.name, as_of, case_filter)
+    conn.execute(
+        text(
+            f"""UPDATE cases SET queue = s.queue
+                FROM (SELECT x.case_id, CASE x.segment {whens} END AS queue
+                      FROM ({seg}) x) s
+                WHERE cases.id = s.case_id AND s.queue IS NOT NULL AND cases.queue <> s.queue"""
+        )
+    )
+    if any(a.queue for st in strategy.steps for a in st.actions):
+        plan = plan_query(strategy, conn.dialect.name, as_of, case_filter)
+        conn.execute(
+            text(
+                f"""UPDATE cases SET queue = s.queue
+                    FROM (SELECT case_id, MIN(queue) AS queue FROM ({plan}) p
+                          WHERE queue IS NOT NULL GROUP BY case_id) s
+                    WHERE cases.id = s.case_id AND cases.queue <> s.queue"""
+            )
+        )
+
+
+def plan_with(
+    conn: Connection,
+    strategy: Strategy,
+    as_of: date,
+    case_ids: Sequence[int] | None = None,
+) -> int:
+    """Insert the day's candidate actions (status planned); returns how many are new."""
+    assign_variants(conn, strategy, as_of, case_ids)
+    sql = Sql(conn.dialect.name)
+    case_filter = _case_filter(case_ids)
+    query = plan_query(strategy, sql.dialect, as_of, case_filter)
+    inserted = conn.execute(
+        text(
+            f"""INSERT INTO actions (case_id, business_date, step, target_type, target_id,
+                                     channel, template, status, priority)
+                SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
+                       q.channel, q.template, 'planned', q.priority
+                FROM ({query}) q WHERE 1 = 1
+                ON CONFLICT DO NOTHING"""
+        )
+    ).rowcount
+    _set_queues(conn, strategy, as_of, case_filter)
+    return inserted or 0
+
+
+def preview(
+    conn: Connection,
+    strategy: Strategy,
+    as_of: date,
+    case_ids: Sequence[int] | None = None,
+) -> list[PlannedAction]:
+    """The actions the compiled strategy would plan on as_of, without writing anything."""
+    query = plan_query(strategy, conn.dialect.name, as_of, _case_filter(case_ids))
+    rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM ({query}) q")).all()
+    actions = [PlannedAction(int(r[0]), r[1], r[2], str(r[3]), r[4], r[5], int(r[6])) for r in rows]
+    return sorted(actions, key=PlannedAction.key)
+
+
+def segments(
+    conn: Connection,
+    strategy: Strategy,
+    as_of: date,
+    case_ids: Sequence[int] | None = None,
+) -> dict[int, tuple[str | None, str]]:
+    """Each open case's segment and variant under the strategy."""
+    query = segments_query(strategy, conn.dialect.name, as_of, _case_filter(case_ids))
+    rows = conn.execute(text(f"SELECT case_id, segment, variant FROM ({query}) q")).all()
+    return {int(r[0]): (r[1], str(r[2])) for r in rows}
