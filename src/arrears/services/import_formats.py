@@ -1,0 +1,274 @@
+"""The host-extract formats: which files, which columns, and how each field is read.
+
+Every reader takes the cell text (already stripped) and returns the stored value or raises
+`FieldInvalid` with a message that says what is wrong and how to write it instead. The column
+lists here are the single source for `docs/formats.md`.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from functools import cache
+
+from arrears.domain.allocation import Waterfall
+from arrears.domain.errors import DomainError
+from arrears.domain.money import MINOR_UNITS, Money, minor_units, parse_amount
+from arrears.domain.phone import normalise_phone
+from arrears.domain.products import Product
+
+
+class FieldInvalid(ValueError):
+    """One cell cannot be read; the message is shown after `file:line: column:`."""
+
+
+class ExtractFile(StrEnum):
+    """The host extracts, in the order they are validated and written."""
+
+    borrowers = "borrowers.csv"
+    contacts = "contacts.csv"
+    accounts = "accounts.csv"
+    due_items = "due_items.csv"
+    payments = "payments.csv"
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    file: ExtractFile
+    key: tuple[str, ...]  # the columns that identify a row (upsert key)
+    required: tuple[str, ...]  # columns the header must have
+    optional: tuple[str, ...] = ()  # columns the header may have
+    may_be_empty: frozenset[str] = frozenset()  # columns whose cells may be blank
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+SPECS: dict[ExtractFile, FileSpec] = {
+    ExtractFile.borrowers: FileSpec(
+        ExtractFile.borrowers,
+        key=("borrower_id",),
+        required=("borrower_id", "name", "phone", "email", "timezone", "language"),
+        optional=("region", "risk_score", "id_number", "address"),
+        may_be_empty=frozenset({"email", "region", "risk_score", "id_number", "address"}),
+    ),
+    ExtractFile.contacts: FileSpec(
+        ExtractFile.contacts,
+        key=("contact_id",),
+        required=("contact_id", "borrower_id", "name", "relationship", "phone", "consent"),
+    ),
+    ExtractFile.accounts: FileSpec(
+        ExtractFile.accounts,
+        key=("account_id",),
+        required=(
+            "account_id",
+            "borrower_id",
+            "product",
+            "currency",
+            "principal",
+            "annual_rate",
+            "penalty_rate",
+            "opened_on",
+        ),
+        optional=("waterfall",),
+        may_be_empty=frozenset({"waterfall"}),
+    ),
+    ExtractFile.due_items: FileSpec(
+        ExtractFile.due_items,
+        key=("account_id", "seq"),
+        required=("account_id", "seq", "due_on", "principal", "interest", "fee"),
+    ),
+    ExtractFile.payments: FileSpec(
+        ExtractFile.payments,
+        key=("payment_id",),
+        required=("payment_id", "account_id", "amount", "currency", "received_on"),
+    ),
+}
+
+LANGUAGES = ("zh-CN", "en")
+RELATIONSHIPS = (
+    "spouse",
+    "parent",
+    "child",
+    "sibling",
+    "relative",
+    "friend",
+    "colleague",
+    "other",
+)
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$", re.ASCII)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_PLAIN_AMOUNT = re.compile(r"^(\d{1,15})(?:\.(\d*))?$", re.ASCII)
+_PLAIN_RATE = re.compile(r"^(\d{1,3})(?:\.(\d{0,6}))?$", re.ASCII)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+RISK_SCORE_MAX = 1000
+RATE_MAX_PPM = 1_000_000  # 100% a year: anything above is a percentage written by mistake
+
+
+def identifier(text: str) -> str:
+    if not _ID.match(text):
+        raise FieldInvalid(
+            f"{text!r} is not an id; use up to 64 letters, digits and . _ : / - "
+            "(starting with a letter or digit)"
+        )
+    return text
+
+
+def plain_text(text: str, max_length: int) -> str:
+    if len(text) > max_length:
+        raise FieldInvalid(f"is {len(text)} characters long; at most {max_length} fit")
+    return text
+
+
+@cache
+def iso_date(text: str) -> date:
+    if not _DATE.match(text):
+        raise FieldInvalid(f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2026-01-31")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FieldInvalid(f"{text!r} is not a calendar date; check the day and month") from None
+
+
+def currency(text: str) -> str:
+    if text not in MINOR_UNITS:
+        known = ", ".join(sorted(MINOR_UNITS))
+        raise FieldInvalid(f"{text!r} is not a currency we book; use one of {known}")
+    return text
+
+
+def amount_minor(text: str, ccy: str | None) -> int:
+    """A non-negative decimal amount in the currency's minor unit (12.50 CNY -> 1250).
+
+    Plain digits take a fast path with integer arithmetic; anything else goes through
+    `parse_amount` + `Money.to_minor` (the one way the domain reads amounts). Without a known
+    currency the text is only checked to be a non-negative decimal, and 0 is returned.
+    """
+    match = _PLAIN_AMOUNT.match(text)
+    if match and ccy is not None:
+        units = MINOR_UNITS[ccy]
+        frac = match.group(2) or ""
+        if len(frac) <= units:
+            scale: int = 10**units
+            return int(match.group(1)) * scale + int(frac.ljust(units, "0") or 0)
+    if ccy is None:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise FieldInvalid(f"{text!r} is not a decimal amount (write e.g. 1234.50)") from None
+        if not value.is_finite():
+            raise FieldInvalid(f"{text!r} is not a finite amount")
+        if value < 0:
+            raise FieldInvalid(f"{text} is negative; amounts are never negative")
+        return 0
+    try:
+        value = parse_amount(text, ccy)
+    except DomainError as exc:
+        raise FieldInvalid(str(exc)) from None
+    if value < 0:
+        raise FieldInvalid(f"{text} is negative; amounts are never negative")
+    minor: int = Money(value, ccy).to_minor()
+    return minor
+
+
+def format_minor(units: int, ccy: str) -> str:
+    return f"{Money.from_minor(units, ccy).amount:.{minor_units(ccy)}f}"
+
+
+def rate_ppm(text: str) -> int:
+    """An annual rate as a fraction, stored in parts per million (0.18 -> 180000)."""
+    match = _PLAIN_RATE.match(text)
+    if match:
+        ppm = int(match.group(1)) * 1_000_000 + int((match.group(2) or "").ljust(6, "0"))
+    else:
+        hint = "write rates as fractions, 0.18 for 18% a year"
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise FieldInvalid(f"{text!r} is not a decimal rate; {hint}") from None
+        if not value.is_finite():
+            raise FieldInvalid(f"{text!r} is not a finite rate; {hint}")
+        if value < 0:
+            raise FieldInvalid(f"{text} is negative; rates are never negative")
+        if value != value.quantize(Decimal("0.000001")):
+            raise FieldInvalid(f"{text} has more than 6 decimals; rates are kept to 0.000001")
+        ppm = int(value * 1_000_000)
+    if ppm > RATE_MAX_PPM:
+        raise FieldInvalid(
+            f"{text} is above 1 (100% a year); write rates as fractions, 0.18 for 18% a year"
+        )
+    return ppm
+
+
+def phone(text: str) -> str:
+    try:
+        return normalise_phone(text)
+    except DomainError as exc:
+        raise FieldInvalid(str(exc)) from None
+
+
+@cache
+def timezone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise FieldInvalid(
+            f"{text!r} is not an IANA time zone; write e.g. Asia/Shanghai or Asia/Urumqi"
+        ) from None
+    return text
+
+
+def choice(text: str, options: tuple[str, ...]) -> str:
+    if text not in options:
+        raise FieldInvalid(f"{text!r} is not one of {', '.join(options)}")
+    return text
+
+
+def language(text: str) -> str:
+    return choice(text, LANGUAGES)
+
+
+def product(text: str) -> str:
+    return choice(text, tuple(Product))
+
+
+def waterfall(text: str) -> str:
+    return choice(text, tuple(Waterfall))
+
+
+def relationship(text: str) -> str:
+    return choice(text, RELATIONSHIPS)
+
+
+def consent(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise FieldInvalid(f"{text!r} is not a yes/no value; write true/false, 1/0 or yes/no")
+
+
+def email(text: str) -> str:
+    if not _EMAIL.match(text) or len(text) > 254:
+        raise FieldInvalid(f"{text!r} is not an e-mail address; write e.g. name@example.cn")
+    return text
+
+
+def risk_score(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > RISK_SCORE_MAX:
+        raise FieldInvalid(f"{text!r} is not a whole number from 0 to {RISK_SCORE_MAX}")
+    return int(text)
+
+
+def seq(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 100_000:
+        raise FieldInvalid(f"{text!r} is not an instalment number; write 1, 2, 3 ...")
+    return int(text)
