@@ -4,6 +4,9 @@
 - once the due date has passed (as_of > due_on): partly kept if something but not all was paid,
   broken if nothing was;
 - open otherwise. The promise's due date itself still counts: paying on it keeps the promise.
+
+`settle` is a function of what was paid by as_of; the caller records the first final status
+and does not ask again (money arriving after a promise broke does not mend it).
 """
 
 from __future__ import annotations
