@@ -16,7 +16,7 @@ STORY_BORROWER = "B-STORY"
 
 
 def add_case_study(portfolio: Portfolio) -> Script:
-    """陈静 fell ill and lost her income; her instalment falls due on day 4 of the window."""
+    """陈静 fell ill and lost her income; her last instalment falls due on day 4 of the window."""
     start = portfolio.start
     bid, aid, cid = STORY_BORROWER, f"{STORY_BORROWER}-A1", f"{STORY_BORROWER}-C1"
     portfolio.people[bid] = SimBorrower(bid, Profile.HARDSHIP, [aid], [cid])
@@ -46,15 +46,14 @@ def add_case_study(portfolio: Portfolio) -> Script:
             "borrower_id": bid,
             "product": "instalment_loan",
             "currency": "CNY",
-            "principal": "3000.00",
+            "principal": "2000.00",
             "annual_rate": "0.12",
             "penalty_rate": "0.05",
             "opened_on": (start - timedelta(days=60)).isoformat(),
         }
     )
-    for seq, due_on in enumerate(
-        [start - timedelta(days=26), start + timedelta(days=4), start + timedelta(days=34)], 1
-    ):
+    # the last two instalments of the loan: the first paid, the second missed
+    for seq, due_on in enumerate([start - timedelta(days=26), start + timedelta(days=4)], 1):
         portfolio.due_items.append(
             {
                 "account_id": aid,
@@ -76,13 +75,15 @@ def timeline(conn: Connection, start: date) -> list[str]:
     ).first()
     if case is None:
         return ["the case-study borrower never fell behind"]
-    events: list[tuple[date, int, str]] = [(case.opened_on, 0, f"case opened, DPD {1}")]
+    events: list[tuple[date, tuple[int, ...], str]] = [(case.opened_on, (0,), "case opened, DPD 1")]
     for a in conn.execute(
         select(t.actions).where(t.actions.c.case_id == case.id).order_by(t.actions.c.id)
     ):
         who = "borrower" if a.target_type == "borrower" else f"contact {a.target_id}"
         rule = f" ({a.rule_id}: {a.reason})" if a.rule_id else ""
-        events.append((a.business_date, 1, f"{a.channel} {a.template} to {who}: {a.status}{rule}"))
+        events.append(
+            (a.business_date, (1, a.id, 0), f"{a.channel} {a.template} to {who}: {a.status}{rule}")
+        )
     for i in conn.execute(
         select(t.interactions)
         .where(t.interactions.c.case_id == case.id)
@@ -93,18 +94,24 @@ def timeline(conn: Connection, start: date) -> list[str]:
         disclosed = ""
         if i.target_type == "contact":
             disclosed = " — script discloses nothing about the debt"
-        events.append((i.business_date, 2, f"{who} call outcome: {i.outcome}{extra}{disclosed}"))
+        events.append(
+            (
+                i.business_date,
+                (1, i.action_id or 10**9, 1),
+                f"{who} call outcome: {i.outcome}{extra}{disclosed}",
+            )
+        )
     for p in conn.execute(select(t.plans).where(t.plans.c.case_id == case.id)):
         events.append(
             (
                 p.proposed_on,
-                3,
+                (2,),
                 f"plan of {p.instalments} instalments, "
                 f"{Money.from_minor(p.total, p.currency)}, now {p.status}",
             )
         )
         if p.ended_on:
-            events.append((p.ended_on, 5, f"plan {p.status}"))
+            events.append((p.ended_on, (4,), f"plan {p.status}"))
     for p in conn.execute(
         select(t.payments)
         .where(
@@ -114,9 +121,9 @@ def timeline(conn: Connection, start: date) -> list[str]:
         .order_by(t.payments.c.received_on)
     ):
         paid = Money.from_minor(p.amount, p.currency)
-        events.append((p.received_on, 4, f"payment received {paid}"))
+        events.append((p.received_on, (3,), f"payment received {paid}"))
     if case.closed_on:
-        events.append((case.closed_on, 6, f"case closed: {case.status}"))
+        events.append((case.closed_on, (5,), f"case closed: {case.status}"))
     events.sort(key=lambda e: (e[0], e[1]))
     return [
         f"day {(d - case.opened_on).days + 1:>3} {d.isoformat()}  {text}" for d, _, text in events
