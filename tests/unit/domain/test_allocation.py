@@ -175,3 +175,28 @@ def test_an_older_item_is_never_left_unpaid_while_a_younger_one_gets_money(
         for older in result.items:
             if (older.due_on, older.seq) < (younger.due_on, younger.seq):
                 assert older.is_settled(), (older.seq, younger.seq)
+
+
+@given(account_items(), payments, payments, waterfalls, as_of_dates())
+def test_two_payments_on_a_day_leave_the_items_as_one_payment_of_their_sum_would(
+    items: list[DueItem], first: Money, second: Money, waterfall: Waterfall, as_of: date
+) -> None:
+    # the set-based posting relies on this: it allocates the day's running total of payments
+    one = allocate(items, first, waterfall, as_of)
+    two = allocate(one.items, second, waterfall, as_of) if one.credit.is_zero() else None
+    both = allocate(items, first + second, waterfall, as_of)
+    if two is None:  # everything was paid by the first: the second is all credit
+        assert both.items == one.items
+        assert both.credit == one.credit + second
+    else:
+        assert both.items == two.items
+        assert both.credit == two.credit
+        assert _by_component([*one.lines, *two.lines]) == _by_component(both.lines)
+
+
+def _by_component(lines: list[AllocationLine]) -> dict[tuple[int, Component], Money]:
+    totals: dict[tuple[int, Component], Money] = {}
+    for ln in lines:
+        key = (ln.seq, ln.component)
+        totals[key] = totals.get(key, Money.zero("CNY")) + ln.amount
+    return totals

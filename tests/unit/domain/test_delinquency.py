@@ -243,3 +243,26 @@ def test_paying_any_component_of_any_item_never_raises_dpd(
     paid = list(items)
     paid[index] = item.with_paid(component, Money.from_minor(share, "CNY"))
     assert assess(paid, day).dpd <= assess(items, day).dpd
+
+
+@given(account_items(), as_of_dates(), st.randoms(use_true_random=False))
+def test_the_order_items_come_in_does_not_matter(
+    items: list[DueItem], day: date, rnd: object
+) -> None:
+    shuffled = list(items)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert assess(shuffled, day) == assess(items, day)
+
+
+def test_the_daily_run_uses_the_same_buckets_tolerance_and_cap() -> None:
+    from arrears.domain.penalty import DEFAULT_CAP, rate_to_ppm
+    from arrears.engine.config import RunConfig
+
+    config = RunConfig()
+    ranges = DEFAULT_BUCKETS.ranges()
+    assert [(label, bound) for label, bound in config.bucket_bounds] == [
+        (r.label, r.high) for r in ranges[:-1]
+    ]
+    assert config.overflow_bucket == ranges[-1].label
+    assert config.tolerance_minor == Money.of(1, "CNY").to_minor()
+    assert config.penalty_cap_ppm == rate_to_ppm(DEFAULT_CAP)
