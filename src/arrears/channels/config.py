@@ -1,0 +1,186 @@
+"""Channel configuration: one YAML (or TOML) file names the lender, the wording the channels
+add, and one adapter per channel with its rate limit.
+
+    lender_name: {zh-CN: 示例消费金融, en: Example Consumer Finance}
+    callback_number: 400-000-0000
+    link_base: https://pay.example.cn
+    channels:
+      sms: {kind: smpp, host: 127.0.0.1, port: 2775, system_id: arrears,
+            password_env: SMPP_PASSWORD,
+            source_addr: "106900001234", rate: 200}
+      "*": {kind: file, directory: .arrears/outbox}
+
+See docs/channels.md for every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from arrears.channels.base import Channel, ChannelSet
+
+
+class ChannelConfigInvalid(ValueError):
+    pass
+
+
+DEFAULT_OPT_OUT = {"zh-CN": "拒收请回复TD", "en": "Reply STOP to opt out"}
+
+
+def _per_language(value: object, default: str) -> dict[str, str]:
+    if value is None:
+        return {"zh-CN": default, "en": default}
+    if isinstance(value, str):
+        return {"zh-CN": value, "en": value}
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    raise ChannelConfigInvalid(f"expected text or a mapping language -> text, got {value!r}")
+
+
+@dataclass
+class CommsConfig:
+    """What every message may say about the lender, and how the borrower's link is made."""
+
+    lender_name: dict[str, str] = field(
+        default_factory=lambda: {"zh-CN": "示例消费金融", "en": "Example Consumer Finance"}
+    )
+    callback_number: str = "400-000-0000"
+    link_base: str = "https://pay.example.cn"
+    link_secret: bytes = b"arrears-link-placeholder"
+    # hook for the borrower page's real token: (case_id, borrower_id) -> URL
+    link_for: Callable[[int, str], str] | None = None
+
+    def lender(self, language: str) -> str:
+        return self.lender_name.get(language) or next(iter(self.lender_name.values()))
+
+    def link(self, case_id: int, borrower_id: str) -> str:
+        if self.link_for is not None:
+            return self.link_for(case_id, borrower_id)
+        token = hmac.new(self.link_secret, f"case:{case_id}".encode(), hashlib.sha256)
+        return f"{self.link_base.rstrip('/')}/b/{token.hexdigest()[:20]}"
+
+
+@dataclass
+class ChannelsFile:
+    comms: CommsConfig
+    adapters: dict[str, dict[str, Any]]
+    rate_limits: dict[str, float]
+
+    def build(self) -> ChannelSet:
+        built: dict[str, Channel] = {}
+        for name, spec in self.adapters.items():
+            built[name] = build_adapter(name, spec, self.comms)
+        return ChannelSet(built)
+
+
+def _secret(spec: Mapping[str, Any], key: str) -> str | None:
+    if f"{key}_env" in spec:
+        value = os.environ.get(str(spec[f"{key}_env"]))
+        if value is None:
+            raise ChannelConfigInvalid(f"environment variable {spec[f'{key}_env']} is not set")
+        return value
+    value = spec.get(key)
+    return None if value is None else str(value)
+
+
+def build_adapter(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Channel:
+    kind = spec.get("kind")
+    if kind == "file":
+        from arrears.channels.filesink import FileSink
+
+        return FileSink(Path(spec.get("directory", ".arrears/outbox")), name=name)
+    if kind == "smpp":
+        from arrears.channels.smpp import SmppChannel, SmppSettings
+
+        return SmppChannel(
+            SmppSettings(
+                host=str(spec.get("host", "127.0.0.1")),
+                port=int(spec.get("port", 2775)),
+                system_id=str(spec.get("system_id", "")),
+                password=_secret(spec, "password") or "",
+                source_addr=str(spec.get("source_addr", "")),
+                window=int(spec.get("window", 64)),
+                signature=_per_language(spec.get("signature"), comms.lender("zh-CN")),
+                contact_signature=_per_language(spec["contact_signature"], "")
+                if spec.get("contact_signature")
+                else None,
+                opt_out=_per_language(spec["opt_out"], "")
+                if spec.get("opt_out")
+                else dict(DEFAULT_OPT_OUT),
+                registered_delivery=bool(spec.get("delivery_receipts", True)),
+                timeout=float(spec.get("timeout", 10)),
+            ),
+            name=name,
+        )
+    if kind == "smtp":
+        from arrears.channels.email import SmtpChannel, SmtpSettings
+
+        return SmtpChannel(
+            SmtpSettings(
+                host=str(spec.get("host", "127.0.0.1")),
+                port=int(spec.get("port", 25)),
+                sender=str(spec.get("from", "noreply@example.cn")),
+                starttls=bool(spec.get("starttls", False)),
+                username=spec.get("username"),
+                password=_secret(spec, "password"),
+                unsubscribe_url=str(spec.get("unsubscribe_url", comms.link_base + "/unsubscribe")),
+                unsubscribe_mailto=spec.get("unsubscribe_mailto"),
+                timeout=float(spec.get("timeout", 10)),
+            ),
+            name=name,
+        )
+    if kind in ("webhook", "push", "ivr"):
+        from arrears.channels.webhook import WebhookChannel
+
+        secret = _secret(spec, "secret")
+        if not secret:
+            raise ChannelConfigInvalid(f"channel {name}: set secret_env (the HMAC key)")
+        return WebhookChannel(
+            name=name,
+            url=str(spec["url"]),
+            secret=secret.encode(),
+            timeout=float(spec.get("timeout", 10)),
+        )
+    if kind == "letter":
+        from arrears.channels.letter import LetterChannel
+
+        return LetterChannel(
+            Path(spec.get("directory", ".arrears/letters")),
+            sender=comms.lender("zh-CN"),
+            font=spec.get("font"),
+            name=name,
+        )
+    raise ChannelConfigInvalid(
+        f"channel {name}: unknown kind {kind!r}; use file, smpp, smtp, webhook, ivr or letter"
+    )
+
+
+def load_channels_file(path: Path | str) -> ChannelsFile:
+    path = Path(path)
+    if not path.exists():
+        raise ChannelConfigInvalid(f"no channels file at {path}; see docs/channels.example.yaml")
+    raw = path.read_text("utf-8")
+    data = tomllib.loads(raw) if path.suffix == ".toml" else yaml.safe_load(raw)
+    return parse_channels(data or {})
+
+
+def parse_channels(data: Mapping[str, Any]) -> ChannelsFile:
+    comms = CommsConfig()
+    if "lender_name" in data:
+        comms.lender_name = _per_language(data["lender_name"], "")
+    if "callback_number" in data:
+        comms.callback_number = str(data["callback_number"])
+    if "link_base" in data:
+        comms.link_base = str(data["link_base"])
+    adapters = {str(k): dict(v) for k, v in (data.get("channels") or {}).items()}
+    rates = {k: float(v["rate"]) for k, v in adapters.items() if v.get("rate")}
+    return ChannelsFile(comms, adapters, rates)
