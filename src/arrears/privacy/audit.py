@@ -1,0 +1,141 @@
+"""The audit log: append-only, hash-chained, keyed.
+
+Every entry's hash is an HMAC (key derived from the key ring's index key, so no one without the
+key can forge a consistent chain) over the previous entry's hash and the entry itself. Editing an
+entry breaks its hash; deleting one breaks the next entry's link; `verify` names the entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, text
+
+from arrears.privacy.keyring import KeyRing
+from arrears.store.tables_compliance import audit_log
+
+GENESIS = "0" * 64
+_LOCK_ID = 0x41554449  # "AUDI": serialises appends on PostgreSQL
+
+
+class AuditKind(StrEnum):
+    REVEAL = "reveal"
+    EXPORT = "export"
+    OVERRIDE = "override"
+    RULE_PACK = "rule_pack"
+    LOGIN = "login"
+    KEY_ROTATION = "key_rotation"
+    RETENTION = "retention"
+    FLAG = "flag"
+
+
+def audit_key(ring: KeyRing) -> bytes:
+    return hmac.new(ring.index_key, b"arrears audit log v1", hashlib.sha256).digest()
+
+
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def entry_hash(
+    key: bytes, prev: str, seq: int, at: datetime, actor: str, kind: str, subject: str, detail: str
+) -> str:
+    body = "\x1f".join(
+        [prev, str(seq), _utc(at).strftime("%Y-%m-%dT%H:%M:%S.%f"), actor, kind, subject, detail]
+    )
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def append(
+    conn: Connection,
+    ring: KeyRing,
+    *,
+    actor: str,
+    kind: AuditKind | str,
+    subject: str,
+    detail: dict[str, Any] | str,
+    at: datetime,
+) -> int:
+    """Add one entry at the end of the chain; returns its sequence number."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+    last = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    body = (
+        detail
+        if isinstance(detail, str)
+        else json.dumps(detail, ensure_ascii=False, sort_keys=True)
+    )
+    at = _utc(at)
+    digest = entry_hash(audit_key(ring), prev, seq, at, actor, str(kind), subject, body)
+    conn.execute(
+        insert(audit_log).values(
+            seq=seq,
+            at=at,
+            actor=actor,
+            kind=str(kind),
+            subject=subject,
+            detail=body,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+    return seq
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"entry {self.seq}: {self.problem}"
+
+
+def verify(conn: Connection, ring: KeyRing) -> list[Break]:
+    """Every broken entry: edited (hash does not match), deleted (a gap or a broken link)."""
+    key = audit_key(ring)
+    breaks: list[Break] = []
+    expected_seq, prev = 1, GENESIS
+    for row in _rows(conn):
+        if row.seq != expected_seq:
+            missing = (
+                f"{expected_seq}"
+                if row.seq == expected_seq + 1
+                else f"{expected_seq}-{row.seq - 1}"
+            )
+            breaks.append(Break(row.seq, f"entries {missing} before it were deleted"))
+        elif row.prev_hash != prev:
+            breaks.append(Break(row.seq, "its link to the previous entry is broken"))
+        digest = entry_hash(
+            key, row.prev_hash, row.seq, row.at, row.actor, row.kind, row.subject, row.detail
+        )
+        if digest != row.hash:
+            breaks.append(Break(row.seq, "was edited: its content does not match its hash"))
+        expected_seq, prev = row.seq + 1, row.hash
+    return breaks
+
+
+def _rows(conn: Connection) -> Iterator[Any]:
+    result = conn.execution_options(yield_per=5000).execute(
+        select(audit_log).order_by(audit_log.c.seq)
+    )
+    yield from result
+
+
+def entries(conn: Connection, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    q = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+    if kind:
+        q = q.where(audit_log.c.kind == kind)
+    return [dict(r._mapping) for r in conn.execute(q)]
