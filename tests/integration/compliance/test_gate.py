@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Connection, Engine, insert, select
 
 from arrears.engine.run_day import run_day
-from arrears.privacy.keyring import KeyRing
 from arrears.services.compliance import (
     check_action,
     explain,
@@ -227,6 +226,3 @@ def test_report_counts_decisions_by_rule(db: Engine) -> None:
     assert [(x.verdict, x.rule_id, x.count) for x in lines] == [
         ("defer", "cn.attempts_per_number_per_day", 1)
     ]
-
-
-del KeyRing
