@@ -225,7 +225,7 @@ DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
     ("compliance", Role.COMPLIANCE, "合规 Compliance", None),
 )
 DEMO_TEAMS: tuple[tuple[str, str, list[str]], ...] = (
-    ("team-early", "早期催收 Early collections", ["early"]),
+    ("team-early", "早期催收 Early collections", ["early", "hardship"]),
     ("team-late", "后期催收 Late collections", ["late", "legal"]),
 )
 

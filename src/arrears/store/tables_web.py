@@ -150,19 +150,6 @@ borrower_links = Table(
     Column("verified_until", DateTime(timezone=True)),
 )
 
-# Personal-data reveals and other audited web events, kept here only until the privacy area's
-# tamper-evident audit log exists (arrears.privacy.audit); see web/audit.py.
-web_audit = Table(
-    "web_audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("actor", String(64), nullable=False),
-    Column("subject", String(64), nullable=False),
-    Column("detail", Text),
-)
-
 # Look-ups the workbench makes on the core tables many times a second.
 Index("ix_web_cases_status_queue_assigned", cases.c.status, cases.c.queue, cases.c.assigned_to)
 Index("ix_web_actions_case_date", actions.c.case_id, actions.c.business_date)

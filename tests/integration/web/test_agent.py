@@ -1,0 +1,108 @@
+"""The seed's day one, at the workbench: the borrower cannot be reached, a contact is, a plan is
+agreed beyond the agent's limit and a team lead approves it."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from arrears.bootstrap import App
+from arrears.store import tables as t
+from tests.integration.web.conftest import csrf_of, sign_in
+
+AMOUNT = re.compile(r"(¥|CNY)\s?[0-9]|[0-9],?[0-9]*\.[0-9]{2}")
+
+
+def _call_link(html: str, target: str) -> str:
+    m = re.search(rf'href="(/cases/\d+/call/\d+)" data-testid="call-{target}"', html)
+    assert m, f"no allowed call to a {target} on the page"
+    return m.group(1)
+
+
+def test_day_one_at_the_workbench(web: TestClient, app: App) -> None:
+    csrf = sign_in(web, "agent")
+    # 2 March: the agent takes the next case — the day-one call to the borrower
+    r = web.post("/agent/next", data={"csrf": csrf})
+    case_url = r.headers["location"]
+    case_id = int(case_url.rsplit("/", 1)[1])
+    page = web.get(case_url).text
+    assert "王**" in page and "138****5678" in page and "13812345678" not in page
+    assert "李*" in page and "spouse" in page  # designated contacts, masked
+    # the borrower does not answer
+    call = web.get(_call_link(page, "borrower")).text
+    assert "逾期" in call  # the borrower script speaks of the arrears
+    action_id = re.search(r'name="action_id" value="(\d+)"', call).group(1)  # type: ignore[union-attr]
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={"csrf": csrf, "action_id": action_id, "outcome": "no_answer"},
+    )
+    assert r.status_code == 303, r.text
+    # the borrower is unreachable: calls to each consenting contact appear; no amount on them
+    page = web.get(case_url).text
+    contact_call = web.get(_call_link(page, "contact"))
+    assert contact_call.status_code == 200
+    assert not AMOUNT.search(contact_call.text), "the contact call page shows an amount"
+    assert "不得透露" in contact_call.text
+    action_id = re.search(r'name="action_id" value="(\d+)"', contact_call.text).group(1)  # type: ignore[union-attr]
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={
+            "csrf": csrf,
+            "action_id": action_id,
+            "outcome": "contact_reached",
+            "hardship": "illness",
+            "note": "住院中，正在找新工作",
+        },
+    )
+    assert r.status_code == 303
+    # a live preview, then the plan: three instalments, beyond the agent's limit of two
+    preview = web.post(
+        f"/cases/{case_id}/plan/preview",
+        data={"instalments": "3", "first_due_on": "2026-03-15"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert "needs-approval" in preview.text and "3 instalments" in preview.text
+    r = web.post(
+        f"/cases/{case_id}/plan",
+        data={"csrf": csrf, "instalments": "3", "first_due_on": "2026-03-15"},
+    )
+    assert r.headers["location"].endswith("done=plan_proposed")
+    with app.engine.connect() as conn:
+        plan = conn.execute(select(t.plans).where(t.plans.c.case_id == case_id)).one()
+        case = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).one()
+    assert plan.status == "proposed" and plan.instalments == 3
+    assert case.hardship == "illness" and case.unreachable_on is not None
+    # the team lead approves
+    web.cookies.clear()
+    csrf = sign_in(web, "lead")
+    floor = web.get("/lead").text
+    assert f'data-testid="approval-{plan.id}"' in floor
+    r = web.post(f"/lead/plans/{plan.id}/approve", data={"csrf": csrf})
+    assert r.status_code == 303
+    with app.engine.connect() as conn:
+        status = conn.scalar(select(t.plans.c.status).where(t.plans.c.id == plan.id))
+    assert status == "active"
+
+
+def test_a_form_without_the_csrf_token_changes_nothing(web: TestClient, app: App) -> None:
+    sign_in(web, "agent")
+    r = web.post("/agent/next", data={"csrf": "forged"})
+    assert r.status_code == 403
+    with app.engine.connect() as conn:
+        assert (
+            conn.scalar(select(t.cases.c.assigned_to).where(t.cases.c.borrower_id == "B1")) is None
+        )
+
+
+def test_pages_speak_the_chosen_language(web: TestClient) -> None:
+    sign_in(web, "agent")
+    assert "下一个案件" in web.get("/agent").text
+    web.get("/lang/en")
+    page = web.get("/agent").text
+    assert "Next case" in page and "下一个案件" not in page
+
+
+def test_login_page_has_csrf(web: TestClient) -> None:
+    assert csrf_of(web.get("/login").text)
