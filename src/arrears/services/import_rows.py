@@ -33,6 +33,9 @@ class ImportProblem:
     column: str
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", str(self.file))  # an ExtractFile becomes its name
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.column}: {self.message}"
 
@@ -62,6 +65,7 @@ class Extract:
     file: ExtractFile
     header: tuple[str, ...]
     rows: list[Row]
+    readable: bool = True  # False: the file itself was reported (empty, not UTF-8, not CSV)
 
 
 @dataclass(frozen=True)
@@ -192,11 +196,12 @@ def validate(extracts: Mapping[ExtractFile, Extract], stored: Stored) -> Validat
     """Check every row of every extract; raise ImportRejected listing all problems."""
     problems: list[ImportProblem] = []
     for ex in extracts.values():
-        problems.extend(header_problems(SPECS[ex.file], ex.header))
+        if ex.readable:
+            problems.extend(header_problems(SPECS[ex.file], ex.header))
     v = _Validation(extracts, stored, problems)
     out = Validated(headers={f: ex.header for f, ex in extracts.items()}, records={})
     for file in ExtractFile:
-        if file in extracts:
+        if file in extracts and extracts[file].readable:
             out.records[file] = v.check(extracts[file])
     out.payments_seen = v.payments_seen
     if problems:
@@ -220,6 +225,9 @@ class _Validation:
             return {c[column] for _, c in ex.rows if c.get(column)} if ex else set()
 
         self.file_borrowers = ids(ExtractFile.borrowers, "borrower_id")
+        # an unreadable file was reported once; its ids are not reported again as unknown
+        self.any_borrower = _unreadable(extracts, ExtractFile.borrowers)
+        self.any_account = _unreadable(extracts, ExtractFile.accounts)
         # accounts of this import: id -> (currency, opened_on), None where the cell is bad
         self.file_accounts: dict[str, tuple[str | None, date | None]] = {}
         accounts = extracts.get(ExtractFile.accounts)
@@ -256,7 +264,8 @@ class _Validation:
 
     def _borrower_ref(self, row: _Cells) -> str | None:
         bid: str | None = row.read("borrower_id", fmt.identifier)
-        if bid and bid not in self.file_borrowers and bid not in self.stored.borrower_ids:
+        known = self.any_borrower or bid in self.file_borrowers or bid in self.stored.borrower_ids
+        if bid and not known:
             row.problem(
                 "borrower_id",
                 f"unknown borrower {bid}: in neither borrowers.csv nor the database; "
@@ -273,6 +282,8 @@ class _Validation:
             ccy, opened = self.file_accounts[aid]
             return aid, ccy, opened
         acc = self.stored.accounts.get(aid)
+        if acc is None and self.any_account:
+            return aid, None, None
         if acc is None:
             row.problem(
                 "account_id",
@@ -412,6 +423,11 @@ class _Validation:
             "currency": ccy,
             "received_on": received_on,
         }
+
+
+def _unreadable(extracts: Mapping[ExtractFile, Extract], file: ExtractFile) -> bool:
+    ex = extracts.get(file)
+    return ex is not None and not ex.readable
 
 
 def _quiet(reader: Callable[[str], Any], text: str | None) -> Any:

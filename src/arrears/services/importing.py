@@ -13,6 +13,7 @@ and a payment id already received with the same content is skipped (never posted
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -142,50 +143,55 @@ def read_directory(directory: Path) -> tuple[dict[ExtractFile, Extract], list[Im
 def read_csv(path: Path, file: ExtractFile, problems: list[ImportProblem]) -> Extract:
     """The header and rows of one UTF-8 CSV file (a byte-order mark is allowed)."""
     extract = Extract(file, (), [])
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        line = 1
-        try:
-            first = next(reader, None)
-            if first is None:
-                spec = SPECS[file]
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(
+            ImportProblem(file, line, "-", "is not UTF-8 text; export the extract as UTF-8")
+        )
+        extract.readable = False
+        return extract
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 1
+    try:
+        first = next(reader, None)
+        if first is None:
+            extract.readable = False
+            spec = SPECS[file]
+            problems.append(
+                ImportProblem(
+                    file,
+                    0,
+                    "-",
+                    f"is empty; the first line is the header: {','.join(spec.required)}",
+                )
+            )
+            return extract
+        header = tuple(h.strip() for h in first)
+        extract.header = header
+        width = len(header)
+        line = reader.line_num + 1
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(cells) != width:
                 problems.append(
                     ImportProblem(
                         file,
-                        0,
+                        start,
                         "-",
-                        f"is empty; the first line is the header: {','.join(spec.required)}",
+                        f"has {len(cells)} fields but the header has {width}; "
+                        "check delimiters and quoting",
                     )
                 )
-                return extract
-            header = tuple(h.strip() for h in first)
-            extract.header = header
-            width = len(header)
-            line = reader.line_num + 1
-            for cells in reader:
-                start, line = line, reader.line_num + 1
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue
-                if len(cells) != width:
-                    problems.append(
-                        ImportProblem(
-                            file,
-                            start,
-                            "-",
-                            f"has {len(cells)} fields but the header has {width}; "
-                            "check delimiters and quoting",
-                        )
-                    )
-                    continue
-                extract.rows.append(
-                    (start, {h: c.strip() for h, c in zip(header, cells, strict=True)})
-                )
-        except UnicodeDecodeError:
-            problems.append(
-                ImportProblem(file, line, "-", "is not UTF-8 text; export the extract as UTF-8")
-            )
-        except csv.Error as exc:
-            problems.append(ImportProblem(file, line, "-", f"is not valid CSV: {exc}"))
+                continue
+            extract.rows.append((start, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+    except csv.Error as exc:
+        extract.readable = False
+        problems.append(ImportProblem(file, line, "-", f"is not valid CSV: {exc}"))
     return extract
 
 
@@ -204,7 +210,7 @@ def extract_from_dicts(
                         file, line, key, f"{value!r} is a float; pass amounts as str or Decimal"
                     )
                 )
-                cells[key] = ""
+                cells[key] = str(value)
             elif value is None:
                 cells[key] = ""
             elif isinstance(value, bool):
