@@ -63,6 +63,11 @@ class MessageRejected(ChannelError):
     """Permanent: the provider refused this message (bad number, content); do not retry."""
 
 
+class DeliveryUncertain(ChannelError):
+    """The message may or may not have reached the provider (connection lost after it was
+    written, before the answer came): never retried blindly — the row becomes `unknown`."""
+
+
 class ChannelNotConfigured(LookupError):
     def __init__(self, channel: str) -> None:
         super().__init__(

@@ -132,14 +132,20 @@ def parts_for(text: str, reference: int) -> list[SmsPart]:
     ]
 
 
-def decorate(body: str, signature: str | None, opt_out: str | None) -> str:
-    """`【signature】body opt-out` — the signature leads, as Chinese carriers require."""
+def decorate(body: str, signature: str | None, opt_out: str | None, language: str = "zh-CN") -> str:
+    """`【signature】body opt-out` — the signature leads, as Chinese carriers require; in other
+    languages `signature: body`, so that GSM-7 text stays GSM-7."""
     text = body.strip()
     if signature:
-        text = f"【{signature}】{text}"
+        text = f"【{signature}】{text}" if language.startswith("zh") else f"{signature}: {text}"
     if opt_out:
-        text = f"{text}{'' if opt_out[:1] in '，,。 ' else ' '}{opt_out}"
+        joined = not text or _wide(text[-1]) or _wide(opt_out[0]) or opt_out[0] in ",. "
+        text = f"{text}{'' if joined else ' '}{opt_out}"
     return text
+
+
+def _wide(ch: str) -> bool:
+    return ord(ch) > 0x2E7F  # CJK text and punctuation: no space between phrases
 
 
 OPT_OUT_WORDS = frozenset({"TD", "退订", "STOP", "UNSUBSCRIBE"})

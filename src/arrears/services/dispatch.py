@@ -51,6 +51,7 @@ from arrears.channels.base import (
     ChannelSet,
     ChannelUnavailable,
     DeliveryReceipt,
+    DeliveryUncertain,
     InboundMessage,
     OutgoingMessage,
     ReceiptState,
@@ -165,6 +166,7 @@ class DispatchReport:
     blocked: int = 0
     retried: int = 0
     dead: int = 0
+    uncertain: int = 0
     recovered_unknown: int = 0
     recovered_pending: int = 0
     receipts: int = 0
@@ -708,6 +710,12 @@ class Dispatcher:
                             for p in with_action
                         ],
                     )
+                # a message sent again after review replaces its earlier record
+                conn.execute(
+                    comm_sends.delete().where(
+                        comm_sends.c.outbox_id.in_([p.row.outbox_id for p, _ in sent])
+                    )
+                )
                 conn.execute(
                     insert(comm_sends),
                     [
@@ -736,6 +744,14 @@ class Dispatcher:
                     report.segments += res.segments
                 report.sent += len(sent)
             for p, err in failed:
+                if isinstance(err, DeliveryUncertain):
+                    conn.execute(
+                        update(o)
+                        .where(o.c.id == p.row.outbox_id, mine)
+                        .values(status="unknown", error=err.reason[:2000])
+                    )
+                    report.uncertain += 1
+                    continue
                 transient = isinstance(err, ChannelUnavailable)
                 if transient and p.row.attempts < self.config.max_attempts:
                     conn.execute(
