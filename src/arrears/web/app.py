@@ -31,7 +31,6 @@ PAGE_MODULES = (
     "pages_agent",
     "pages_lead",
     "pages_manager",
-    "pages_compliance",
     "pages_admin",
     "pages_borrower",
 )

@@ -98,13 +98,16 @@ def login(
         return _login_page(request, "CSRF", 403)
     now = ctx.now()
     remote = request.client.host if request.client else None
-    try:
-        with ctx.begin() as conn:
+    refused = ""
+    with ctx.begin() as conn:  # a failed attempt is recorded: the lock-out counts it
+        try:
             authenticate(conn, username, password, now, remote)
-    except SignInLocked:
-        return _login_page(request, "signin_locked", 429, next)
-    except SignInFailed:
-        return _login_page(request, "signin_failed", 401, next)
+        except SignInLocked:
+            refused = "signin_locked"
+        except SignInFailed:
+            refused = "signin_failed"
+    if refused:
+        return _login_page(request, refused, 429 if refused == "signin_locked" else 401, next)
     with ctx.begin() as conn:
         sid, _ = open_session(conn, username, now)
         user = find_user(conn, username)

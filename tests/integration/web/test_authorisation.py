@@ -95,7 +95,7 @@ def test_lock_out_after_repeated_failures(web: TestClient, app: App) -> None:
         "/login", data={"username": "agent", "password": "demo-password", "csrf": csrf_of(form)}
     )
     assert r.status_code == 429  # even the right password waits out the lock
-    later = datetime(2026, 3, 2, 2, 16, tzinfo=UTC)
+    later = datetime(2026, 3, 2, 2, 15, tzinfo=UTC)  # 15 minutes after the last failure
     with app.engine.begin() as conn:
         try:
             authenticate(conn, "agent", "demo-password", later - timedelta(minutes=1))

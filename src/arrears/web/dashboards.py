@@ -1,0 +1,230 @@
+"""Read queries of the manager's and the compliance officer's views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+
+from arrears.engine.sql import dated
+from arrears.store import tables as t
+
+
+def buckets_over_time(
+    conn: Connection, end: date, days: int = 60
+) -> tuple[list[date], dict[str, list[float]]]:
+    """Overdue amount (major units) by bucket for each business date of the window."""
+    h = t.delinquency_history
+    rows = conn.execute(
+        select(h.c.as_of, h.c.bucket, func.sum(h.c.overdue_amount))
+        .where(h.c.as_of > end - timedelta(days=days), h.c.as_of <= end)
+        .group_by(h.c.as_of, h.c.bucket)
+        .order_by(h.c.as_of)
+    ).all()
+    dates = sorted({r[0] for r in rows})
+    buckets = sorted({r[1] for r in rows}, key=lambda b: (len(b), b))
+    index = {d: i for i, d in enumerate(dates)}
+    series = {b: [0.0] * len(dates) for b in buckets}
+    for as_of, bucket, total in rows:
+        series[bucket][index[as_of]] = int(total or 0) / 100
+    return dates, series
+
+
+@dataclass(frozen=True)
+class Roll:
+    bucket: str
+    accounts: int
+    rolled: int  # to a worse bucket
+    cured: int  # back to current
+
+    @property
+    def roll_rate(self) -> float:
+        return self.rolled / self.accounts if self.accounts else 0.0
+
+    @property
+    def cure_rate(self) -> float:
+        return self.cured / self.accounts if self.accounts else 0.0
+
+
+def roll_rates(conn: Connection, end: date, lag: int = 30) -> list[Roll]:
+    """Of the accounts in each bucket `lag` days before `end`, how many rolled or cured."""
+    start = end - timedelta(days=lag)
+    rows = conn.execute(
+        dated(
+            """SELECT h1.bucket, COUNT(*) AS n,
+                      SUM(CASE WHEN h2.bucket > h1.bucket THEN 1 ELSE 0 END) AS rolled,
+                      SUM(CASE WHEN h2.account_id IS NULL THEN 1 ELSE 0 END) AS cured
+               FROM delinquency_history h1
+               LEFT JOIN delinquency_history h2
+                 ON h2.account_id = h1.account_id AND h2.as_of = :end
+               WHERE h1.as_of = :start
+               GROUP BY h1.bucket""",
+            "start",
+            "end",
+        ),
+        {"start": start, "end": end},
+    ).all()
+    out = [Roll(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows]
+    return sorted(out, key=lambda r: (len(r.bucket), r.bucket))
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    strategy: str
+    variant: str
+    cases: int
+    cured: int
+    overdue_at_open: int
+    recovered: int
+    promises: int
+    promises_kept: int
+
+    @property
+    def cure_rate(self) -> float:
+        return self.cured / self.cases if self.cases else 0.0
+
+    @property
+    def recovery_rate(self) -> float:
+        return self.recovered / self.overdue_at_open if self.overdue_at_open else 0.0
+
+    @property
+    def kept_rate(self) -> float:
+        return self.promises_kept / self.promises if self.promises else 0.0
+
+
+def variant_results(conn: Connection, end: date) -> list[VariantResult]:
+    """Per strategy variant: cases, cures, recovery of the arrears at opening, promises kept."""
+    rows = conn.execute(
+        dated(
+            """SELECT c.strategy, c.variant, COUNT(*) AS cases,
+                      SUM(CASE WHEN c.status IN ('cured', 'paid_off', 'settled') THEN 1 ELSE 0
+                          END) AS cured,
+                      SUM(c.overdue_at_open) AS at_open,
+                      SUM(COALESCE(paid.amount, 0)) AS recovered,
+                      SUM(COALESCE(pr.n, 0)) AS promises, SUM(COALESCE(pr.kept, 0)) AS kept
+               FROM cases c
+               LEFT JOIN (SELECT c2.id AS case_id, SUM(p.amount) AS amount
+                          FROM cases c2 JOIN accounts a ON a.borrower_id = c2.borrower_id
+                          JOIN payments p ON p.account_id = a.id
+                          WHERE p.received_on >= c2.opened_on AND p.received_on <= :end
+                            AND (c2.closed_on IS NULL OR p.received_on <= c2.closed_on)
+                          GROUP BY c2.id) paid ON paid.case_id = c.id
+               LEFT JOIN (SELECT case_id, COUNT(*) AS n,
+                                 SUM(CASE WHEN status = 'kept' THEN 1 ELSE 0 END) AS kept
+                          FROM promises GROUP BY case_id) pr ON pr.case_id = c.id
+               WHERE c.opened_on <= :end
+               GROUP BY c.strategy, c.variant
+               ORDER BY c.strategy, c.variant""",
+            "end",
+        ),
+        {"end": end},
+    ).all()
+    return [
+        VariantResult(
+            r[0],
+            r[1],
+            int(r[2]),
+            int(r[3] or 0),
+            int(r[4] or 0),
+            int(r[5] or 0),
+            int(r[6] or 0),
+            int(r[7] or 0),
+        )
+        for r in rows
+    ]
+
+
+def recovery_by_week(conn: Connection, end: date, weeks: int = 10) -> list[tuple[date, int]]:
+    """Payments received on accounts of borrowers with a case (minor units), week by week."""
+    start = end - timedelta(weeks=weeks)
+    rows = conn.execute(
+        dated(
+            """SELECT p.received_on, SUM(p.amount)
+               FROM payments p JOIN accounts a ON a.id = p.account_id
+               WHERE p.received_on > :start AND p.received_on <= :end
+                 AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = a.borrower_id
+                             AND c.opened_on <= p.received_on)
+               GROUP BY p.received_on""",
+            "start",
+            "end",
+        ),
+        {"start": start, "end": end},
+    ).all()
+    buckets: dict[date, int] = {}
+    for received, amount in rows:
+        day = received if isinstance(received, date) else date.fromisoformat(str(received))
+        week = end - timedelta(days=((end - day).days // 7) * 7)
+        buckets[week] = buckets.get(week, 0) + int(amount or 0)
+    return sorted(buckets.items())
+
+
+def cure_by_cohort(conn: Connection, end: date) -> list[tuple[str, int, int]]:
+    """Cases opened per week (cohort label, opened, cured or paid off so far)."""
+    rows = conn.execute(
+        select(
+            t.cases.c.opened_on,
+            func.count(),
+            func.sum(
+                text("CASE WHEN status IN ('cured', 'paid_off', 'settled') THEN 1 ELSE 0 END")
+            ),
+        )
+        .where(t.cases.c.opened_on <= end)
+        .group_by(t.cases.c.opened_on)
+    ).all()
+    weeks: dict[date, list[int]] = {}
+    for opened, n, cured in rows:
+        day = opened if isinstance(opened, date) else date.fromisoformat(str(opened))
+        week = day - timedelta(days=day.weekday())
+        acc = weeks.setdefault(week, [0, 0])
+        acc[0] += int(n)
+        acc[1] += int(cured or 0)
+    return [(w.isoformat(), a[0], a[1]) for w, a in sorted(weeks.items())][-12:]
+
+
+def blocked_actions(conn: Connection, end: date, limit: int = 100) -> list[Any]:
+    a = t.actions
+    return list(
+        conn.execute(
+            select(a)
+            .where(a.c.status == "blocked", a.c.business_date <= end)
+            .order_by(a.c.business_date.desc(), a.c.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def blocked_by_rule(conn: Connection, end: date, days: int = 30) -> list[tuple[str, int]]:
+    a = t.actions
+    rows = conn.execute(
+        select(func.coalesce(a.c.rule_id, "?"), func.count())
+        .where(a.c.status == "blocked", a.c.business_date > end - timedelta(days=days))
+        .group_by(a.c.rule_id)
+        .order_by(func.count().desc())
+    ).all()
+    return [(r[0], int(r[1])) for r in rows]
+
+
+def overridden_actions(conn: Connection, limit: int = 100) -> list[Any]:
+    try:
+        from arrears.store.tables_compliance import compliance_overrides as o
+    except ImportError:
+        return []
+    a = t.actions
+    return list(
+        conn.execute(
+            select(o, a.c.case_id, a.c.step, a.c.channel, a.c.target_type)
+            .join(a, a.c.id == o.c.action_id)
+            .order_by(o.c.at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def template_approvals(conn: Connection) -> list[Any]:
+    try:
+        from arrears.services.templates import list_templates
+    except ImportError:
+        return []
+    return list(list_templates(conn))
