@@ -16,11 +16,12 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, case, select
+from sqlalchemy import Connection, Engine, Row, Table, case, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arrears.privacy.keyring import KeyRing
@@ -188,7 +189,7 @@ def read_csv(path: Path, file: ExtractFile, problems: list[ImportProblem]) -> Ex
                     )
                 )
                 continue
-            extract.rows.append((start, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+            extract.rows.append((start, dict(zip(header, map(str.strip, cells), strict=True))))
     except csv.Error as exc:
         extract.readable = False
         problems.append(ImportProblem(file, line, "-", f"is not valid CSV: {exc}"))
@@ -425,6 +426,31 @@ def _chunks(rows: Sequence[Record]) -> Iterator[Sequence[Record]]:
         yield rows[i : i + WRITE_CHUNK]
 
 
+def _executemany(conn: Connection, stmt: Any, rows: Sequence[Record]) -> None:
+    """One compiled statement, all rows through the driver's executemany.
+
+    The statement is compiled once for the dialect and the parameters go to the driver as
+    plain tuples (SQLite) or dicts (PostgreSQL): at a million rows, SQLAlchemy's per-row
+    parameter processing would cost more than the database does.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    sql = str(compiled)
+    order = compiled.positiontup
+    extra = set(order or compiled.binds) - set(rows[0])
+    assert not extra, f"statement binds {extra} that the rows do not carry; use literals"
+    for chunk in _chunks(rows):
+        if order is not None:  # positional paramstyle (SQLite's qmark)
+            params: list[Any] = [tuple(_driver_value(r[k]) for k in order) for r in chunk]
+        else:
+            params = list(chunk)
+        conn.exec_driver_sql(sql, params)
+
+
+def _driver_value(value: Any) -> Any:
+    # SQLite stores dates as ISO text (as SQLAlchemy's Date type does); other values as they are
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _upsert(conn: Connection, table: Table, rows: Sequence[Record], extra: Any = None) -> None:
     """INSERT ... ON CONFLICT (primary key) DO UPDATE the columns the rows carry."""
     key = [c.name for c in table.primary_key.columns]
@@ -432,9 +458,7 @@ def _upsert(conn: Connection, table: Table, rows: Sequence[Record], extra: Any =
     update = {c: stmt.excluded[c] for c in rows[0] if c not in key}
     if extra is not None:
         update.update(extra(stmt.excluded))
-    stmt = stmt.on_conflict_do_update(index_elements=key, set_=update)
-    for chunk in _chunks(rows):
-        conn.execute(stmt, list(chunk))
+    _executemany(conn, stmt.on_conflict_do_update(index_elements=key, set_=update), rows)
 
 
 def _write_borrowers(conn: Connection, rows: Sequence[Record]) -> None:
@@ -445,7 +469,9 @@ def _write_borrowers(conn: Connection, rows: Sequence[Record]) -> None:
         t.borrowers,
         rows,
         lambda new: {
-            "phone_status": case((b.phone_index != new.phone_index, "ok"), else_=b.phone_status)
+            "phone_status": case(
+                (b.phone_index != new.phone_index, literal_column("'ok'")), else_=b.phone_status
+            )
         },
     )
 
@@ -460,8 +486,9 @@ def _write_contacts(conn: Connection, rows: Sequence[Record]) -> None:
         lambda new: {
             "status": case(
                 (
-                    (c.status == "wrong_number") & (c.phone_index != new.phone_index),
-                    "active",
+                    (c.status == literal_column("'wrong_number'"))
+                    & (c.phone_index != new.phone_index),
+                    literal_column("'active'"),
                 ),
                 else_=c.status,
             )
@@ -482,8 +509,7 @@ def _write_due_items(conn: Connection, rows: Sequence[Record]) -> None:
 def _write_payments(conn: Connection, rows: Sequence[Record]) -> None:
     # posted_on stays NULL: the daily run posts payments received on or before its date
     stmt = _insert(conn, t.payments).on_conflict_do_nothing(index_elements=["id"])
-    for chunk in _chunks(rows):
-        conn.execute(stmt, list(chunk))
+    _executemany(conn, stmt, rows)
 
 
 WRITERS = {
