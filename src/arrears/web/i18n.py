@@ -116,6 +116,24 @@ WORDS: dict[str, tuple[str, str]] = {
     "back": ("返回", "Back"),
     "taken": ("已领取", "Taken"),
     "none": ("无", "None"),
+    "code_sent": ("验证码已发送至", "A code was sent to"),
+    "wrong": ("验证未通过，请重试", "That did not match; try again"),
+    "locked": (
+        "尝试次数过多，此链接已锁定。请致电客服。",
+        "Too many attempts; this link is locked. Please call us.",
+    ),
+    "or": ("或", "or"),
+    "promise_window": ("承诺日期须在30天内", "Pick a date within the next 30 days"),
+    "nothing_due": ("目前没有应还金额", "Nothing is due now"),
+    "plan_exists": ("已有还款计划", "A plan is already in place"),
+    "pay_text": (
+        "请通过App「还款」页面，或转账至还款专户并在附言中注明案件编号。",
+        "Pay in the app (Repay), or by bank transfer quoting your case number as reference.",
+    ),
+    "reference": ("案件编号", "Case number"),
+    "awaiting": ("待审批", "Awaiting approval"),
+    "choose": ("选择此计划", "Choose this plan"),
+    "per_month": ("每月", "monthly"),
 }
 
 OUTCOME_WORDS: dict[str, tuple[str, str]] = {

@@ -1,0 +1,97 @@
+"""The borrower's page: nothing before they prove who they are; then what is due, a promise or
+one of the plans on offer."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from arrears.bootstrap import App
+from arrears.store import tables as t
+from arrears.web.app import create_app
+from arrears.web.links import make_token
+from tests.integration.web.conftest import DAY1, NOW
+
+
+@pytest.fixture
+def sms() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture
+def page(app: App, sms: list[tuple[str, str]]) -> TestClient:
+    web = create_app(
+        app,
+        business_date=DAY1,
+        clock=lambda: NOW,
+        otp_sender=lambda phone, text: sms.append((phone, text)),
+    )
+    return TestClient(web, base_url="https://testserver", follow_redirects=False)
+
+
+def _link(app: App, borrower: str = "B1", until: date = date(2026, 3, 16)) -> str:
+    with app.engine.connect() as conn:
+        case_id = conn.scalar(select(t.cases.c.id).where(t.cases.c.borrower_id == borrower))
+    return "/b/" + make_token(app.keyring, int(case_id), borrower, until)
+
+
+def test_nothing_shows_before_the_one_time_code(page: TestClient, app: App, sms: list) -> None:
+    link = _link(app)
+    r = page.get(link)
+    assert r.status_code == 200 and "138****5678" in r.text
+    assert not re.search(r"¥[0-9]", r.text)
+    page.post(link + "/code")
+    ((phone, text),) = sms
+    assert phone == "+8613812345678"
+    code = re.search(r"\d{6}", text).group(0)  # type: ignore[union-attr]
+    wrong = "000000" if code != "000000" else "111111"
+    assert page.post(link + "/verify", data={"code": wrong}).status_code == 401
+    r = page.post(link + "/verify", data={"code": code})
+    assert r.status_code == 303
+    home = page.get(link).text
+    assert 'data-testid="due-total"' in home and "¥" in home
+    # the borrower picks three monthly instalments: within what the page may agree alone
+    csrf = re.search(r'name="csrf" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
+    r = page.post(link + "/plan", data={"csrf": csrf, "offer": "1"})
+    assert r.status_code == 303
+    home = page.get(link).text
+    assert home.count('data-testid="instalment"') == 3
+    with app.engine.connect() as conn:
+        plan = conn.execute(select(t.plans)).one()
+    assert plan.status == "active" and plan.proposed_by == "borrower"
+
+
+def test_last_four_digits_of_the_id_number_also_prove_it(page: TestClient, app: App) -> None:
+    link = _link(app)
+    assert page.post(link + "/verify", data={"id_last4": "9999"}).status_code == 401
+    assert page.post(link + "/verify", data={"id_last4": "1234"}).status_code == 303
+    assert 'data-testid="due-total"' in page.get(link).text
+
+
+def test_five_wrong_answers_lock_the_link(page: TestClient, app: App) -> None:
+    link = _link(app)
+    for _ in range(5):
+        page.post(link + "/verify", data={"id_last4": "0000"})
+    r = page.post(link + "/verify", data={"id_last4": "1234"})
+    assert r.status_code == 429 and 'data-testid="locked"' in r.text
+
+
+def test_a_guessed_altered_or_expired_link_is_not_found(page: TestClient, app: App) -> None:
+    link = _link(app)
+    assert page.get(link[:-3] + "AAA").status_code == 404
+    assert page.get("/b/" + "A" * 80).status_code == 404
+    assert page.get(_link(app, until=date(2026, 3, 1))).status_code == 404
+
+
+def test_a_verified_session_does_not_open_another_borrowers_link(
+    page: TestClient, app: App
+) -> None:
+    mine = _link(app, "B1")
+    page.post(mine + "/verify", data={"id_last4": "1234"})
+    other = _link(app, "B2")
+    r = page.get(other)
+    assert 'data-testid="due-total"' not in r.text and "send-code" in r.text
