@@ -110,12 +110,11 @@ def verify(conn: Connection, ring: KeyRing) -> list[Break]:
     expected_seq, prev = 1, GENESIS
     for row in _rows(conn):
         if row.seq != expected_seq:
-            missing = (
-                f"{expected_seq}"
-                if row.seq == expected_seq + 1
-                else f"{expected_seq}-{row.seq - 1}"
-            )
-            breaks.append(Break(row.seq, f"entries {missing} before it were deleted"))
+            if row.seq == expected_seq + 1:
+                gone = f"entry {expected_seq} before it was deleted"
+            else:
+                gone = f"entries {expected_seq}-{row.seq - 1} before it were deleted"
+            breaks.append(Break(row.seq, gone))
         elif row.prev_hash != prev:
             breaks.append(Break(row.seq, "its link to the previous entry is broken"))
         digest = entry_hash(

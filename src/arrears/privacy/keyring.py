@@ -45,9 +45,31 @@ class KeyRing:
             return None
         kid, _, rest = bytes(blob).partition(b":")
         key = self.keys.get(kid.decode())
+        if key is None and self.reload():
+            key = self.keys.get(kid.decode())
         if key is None:
             raise KeyUnknown(f"no key {kid.decode()!r} in the key ring; restore the key file")
         return AESGCM(key).decrypt(rest[:12], rest[12:], None).decode()
+
+    def reload(self) -> bool:
+        """Pick up keys added to the key file by a rotation in another process (no downtime)."""
+        if self.source is None or not self.source.exists():
+            return False
+        fresh = KeyRing.from_json(self.source.read_text(), source=self.source)
+        if fresh.index_key != self.index_key:
+            raise KeyRingInvalid("the key file's index key changed; blind indexes would break")
+        added = set(fresh.keys) - set(self.keys)
+        self.keys.update(fresh.keys)
+        self.active = fresh.active
+        return bool(added)
+
+    def retire(self, kid: str) -> None:
+        """Drop a key no ciphertext uses any more (check with `arrears keys status`)."""
+        if kid == self.active:
+            raise KeyRingInvalid(f"{kid!r} is the active key; rotate first")
+        if kid not in self.keys:
+            raise KeyUnknown(f"no key {kid!r} in the key ring")
+        del self.keys[kid]
 
     def key_id_of(self, blob: bytes) -> str:
         return bytes(blob).partition(b":")[0].decode()
@@ -59,6 +81,8 @@ class KeyRing:
 
     def add_key(self) -> str:
         kid = f"k{len(self.keys) + 1}-{secrets.token_hex(2)}"
+        while kid in self.keys:
+            kid = f"k{len(self.keys) + 1}-{secrets.token_hex(2)}"
         self.keys[kid] = AESGCM.generate_key(bit_length=256)
         self.active = kid
         return kid
@@ -96,7 +120,9 @@ class KeyRing:
             keys = {kid: base64.b64decode(v) for kid, v in data["keys"].items()}
             ring = cls(keys, data["active"], base64.b64decode(data["index_key"]), source)
         except (ValueError, KeyError, TypeError) as exc:
-            raise KeyRingInvalid(f"key ring is not valid JSON with keys/active/index_key: {exc}")
+            raise KeyRingInvalid(
+                f"key ring is not valid JSON with keys/active/index_key: {exc}"
+            ) from exc
         if ring.active not in ring.keys:
             raise KeyRingInvalid(f"active key {ring.active!r} is not among the keys")
         return ring

@@ -33,6 +33,7 @@ from arrears.domain.compliance.model import (
     Verdict,
     Violation,
     Window,
+    parse_flag,
 )
 from arrears.domain.compliance.pack import Pack
 from arrears.domain.compliance.packs import get_pack
@@ -44,7 +45,11 @@ from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
 from arrears.store.schema import metadata
 from arrears.store.tables_compliance import (
+    borrower_flags,
+    compliance_holidays,
     compliance_overrides,
+    compliance_settings,
+    contact_preferences,
     gate_decisions,
 )
 
@@ -586,8 +591,6 @@ def request_outreach(
 
 
 def _pack_of(conn: Connection) -> str:
-    from arrears.store.tables_compliance import compliance_settings
-
     value = conn.execute(
         select(compliance_settings.c.value).where(compliance_settings.c.key == "rule_pack")
     ).scalar()
@@ -749,3 +752,158 @@ __all__ = [
     "report",
     "request_outreach",
 ]
+
+
+# --- flags, preferences, holidays, the rule-pack setting ---------------------------------------
+
+BREATHING_SPACE_DAYS = 60
+
+
+def set_flag(
+    conn: Connection,
+    keyring: KeyRing,
+    *,
+    borrower_id: str,
+    flag: str,
+    since: date,
+    by: str,
+    at: datetime,
+    until: date | None = None,
+    note: str | None = None,
+) -> int:
+    """Flag a borrower (cease, dispute, …); a breathing space lasts 60 days unless told. Audited."""
+    kind = parse_flag(flag)
+    if kind is Flag.BREATHING_SPACE and until is None:
+        until = since + timedelta(days=BREATHING_SPACE_DAYS - 1)
+    flag_id = conn.execute(
+        insert(borrower_flags)
+        .values(
+            borrower_id=borrower_id,
+            flag=kind.value,
+            since=since,
+            until=until,
+            note=note,
+            set_by=by,
+            set_at=at,
+        )
+        .returning(borrower_flags.c.id)
+    ).scalar_one()
+    audit.append(
+        conn,
+        keyring,
+        actor=by,
+        kind=audit.AuditKind.FLAG,
+        subject=f"borrower:{borrower_id}",
+        detail={
+            "flag": kind.value,
+            "since": since.isoformat(),
+            "until": until.isoformat() if until else None,
+            "action": "set",
+        },
+        at=at,
+    )
+    return int(flag_id)
+
+
+def lift_flag(
+    conn: Connection,
+    keyring: KeyRing,
+    *,
+    borrower_id: str,
+    flag: str,
+    on: date,
+    by: str,
+    at: datetime,
+) -> int:
+    kind = parse_flag(flag)
+    lifted = (
+        conn.execute(
+            borrower_flags.update()
+            .where(
+                borrower_flags.c.borrower_id == borrower_id,
+                borrower_flags.c.flag == kind.value,
+                borrower_flags.c.lifted_on.is_(None),
+            )
+            .values(lifted_on=on)
+        ).rowcount
+        or 0
+    )
+    audit.append(
+        conn,
+        keyring,
+        actor=by,
+        kind=audit.AuditKind.FLAG,
+        subject=f"borrower:{borrower_id}",
+        detail={"flag": kind.value, "action": "lift", "on": on.isoformat()},
+        at=at,
+    )
+    return lifted
+
+
+def set_preferences(
+    conn: Connection,
+    *,
+    borrower_id: str,
+    on: date,
+    by: str,
+    agreed_hours: str = "",
+    inconvenient_hours: str = "",
+    refused_channels: str = "",
+) -> Preferences:
+    """Record what the borrower told us ("07:30-08:00", "12:00-14:00", "call")."""
+    prefs = parse_preferences(agreed_hours, inconvenient_hours, refused_channels)
+    values = {
+        "agreed_hours": agreed_hours,
+        "inconvenient_hours": inconvenient_hours,
+        "refused_channels": refused_channels,
+        "updated_on": on,
+        "updated_by": by,
+    }
+    done = conn.execute(
+        contact_preferences.update()
+        .where(contact_preferences.c.borrower_id == borrower_id)
+        .values(**values)
+    ).rowcount
+    if not done:
+        conn.execute(insert(contact_preferences).values(borrower_id=borrower_id, **values))
+    return prefs
+
+
+def add_holiday(conn: Connection, *, pack: str, day: date, name: str) -> None:
+    get_pack(pack)
+    exists = conn.execute(
+        select(compliance_holidays.c.day).where(
+            compliance_holidays.c.pack == pack, compliance_holidays.c.day == day
+        )
+    ).first()
+    if exists is None:
+        conn.execute(insert(compliance_holidays).values(pack=pack, day=day, name=name))
+
+
+def set_rule_pack(
+    conn: Connection, keyring: KeyRing, *, pack: str, by: str, reason: str, at: datetime
+) -> str:
+    """Change the portfolio's rule pack; the change is audited."""
+    new = get_pack(pack).code
+    old = _pack_of(conn)
+    done = conn.execute(
+        compliance_settings.update()
+        .where(compliance_settings.c.key == "rule_pack")
+        .values(value=new, changed_by=by, changed_at=at)
+    ).rowcount
+    if not done:
+        conn.execute(
+            insert(compliance_settings).values(
+                key="rule_pack", value=new, changed_by=by, changed_at=at
+            )
+        )
+    audit.append(
+        conn,
+        keyring,
+        actor=by,
+        kind=audit.AuditKind.RULE_PACK,
+        subject="rule_pack",
+        detail={"from": old, "to": new, "reason": reason},
+        at=at,
+    )
+    return new
