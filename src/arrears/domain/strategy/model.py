@@ -53,7 +53,14 @@ class Trigger:
         if self.event is Event.DPD:
             return f"dpd in {list(self.days)}"
         if self.days:
-            return f"{self.event.value} ({self.days[0]} days)"
+            n = self.days[0]
+            unit = "day" if n == 1 else "days"
+            when = (
+                f"{n} {unit} ago"
+                if self.event is Event.PLAN_INSTALMENT_MISSED
+                else f"in {n} {unit}"
+            )
+            return f"{self.event.value} {when}"
         return self.event.value
 
 

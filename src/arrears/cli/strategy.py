@@ -1,0 +1,173 @@
+"""`arrears strategy check | explain | diff | fields` — for the collections strategist."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import typer
+from sqlalchemy import select
+
+from arrears.cli import app_of
+from arrears.domain.strategy.evaluate import PlannedAction, evaluate, show
+from arrears.domain.strategy.expr import FUNCTIONS
+from arrears.domain.strategy.fields import FIELDS
+from arrears.domain.strategy.model import Strategy
+from arrears.store.tables import accounts, cases
+from arrears.strategy import loader
+from arrears.strategy.plan import preview
+from arrears.strategy.snapshot import load_snapshots
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _load(name: str) -> Strategy:
+    try:
+        return loader.load(name)
+    except (loader.StrategyUnknown, loader.StrategyInvalid) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _label(a: PlannedAction) -> str:
+    who = "borrower" if a.target_type == "borrower" else f"contact {a.target_id}"
+    return f"{a.step} ({a.channel} {a.template} to {who})"
+
+
+def register(app: typer.Typer) -> None:
+    st = typer.Typer(help="Strategies: check, explain, compare.", no_args_is_help=True)
+    app.add_typer(st, name="strategy")
+
+    @st.command("check")
+    def check(file: Path) -> None:
+        """Validate FILE: errors (with line and column) fail; overlaps and unreachable steps warn."""
+        if not file.exists():
+            typer.echo(f"no such file: {file}", err=True)
+            raise typer.Exit(2)
+        strategy, problems = loader.read(file.read_text(encoding="utf-8"), str(file))
+        for p in problems:
+            typer.echo(str(p))
+        if strategy is None:
+            raise typer.Exit(1)
+        shares = ", ".join(f"{v.name} {v.share}%" for v in strategy.variants)
+        warned = len(problems)
+        typer.echo(
+            f"{file}: strategy {strategy.name!r} v{strategy.version} is valid — "
+            f"{len(strategy.segments)} segments, {len(strategy.steps)} steps, variants {shares}"
+            + (f"; {warned} warning(s)" if warned else "")
+        )
+
+    @st.command("fields")
+    def fields() -> None:
+        """The fields and functions a condition may use."""
+        for f in FIELDS.values():
+            null = ", may be null" if f.nullable else ""
+            values = f" [{f.allowed()}]" if f.values or f.pattern else ""
+            typer.echo(f"{f.name:<24} {f.type.value}{null}{values} — {f.doc}")
+        for doc in FUNCTIONS.values():
+            typer.echo(f"function {doc}")
+
+    @st.command("explain")
+    def explain(
+        ctx: typer.Context,
+        account: str = typer.Option(..., "--account", help="Account id."),
+        as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD."),
+        strategy: str = typer.Option(
+            None, "--strategy", help="Name or file (default: the strategy the case is under)."
+        ),
+    ) -> None:
+        """Which segment, variant and steps apply to ACCOUNT's case on the date, and why."""
+        day = _date(as_of)
+        engine = app_of(ctx).engine
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(accounts.c.borrower_id).where(accounts.c.id == account)
+            ).first()
+            if row is None:
+                typer.echo(f"no account {account!r}; check the id (arrears cases --json)", err=True)
+                raise typer.Exit(2)
+            case = conn.execute(
+                select(cases.c.id, cases.c.strategy).where(
+                    cases.c.borrower_id == row[0], cases.c.status == "open"
+                )
+            ).first()
+            if case is None:
+                typer.echo(
+                    f"account {account}: borrower {row[0]} has no open case — nothing to plan"
+                )
+                raise typer.Exit(0)
+            chosen = _load(strategy or (case[1] if case[1] in loader.BUILTIN else "seed"))
+            snap = load_snapshots(conn, chosen.name, [case[0]])[0]
+            compiled = preview(conn, chosen, day, [case[0]])
+        decision = evaluate(chosen, snap, day)
+        typer.echo(f"account {account} — borrower {snap.borrower_id}, case {snap.case_id}, {day}")
+        typer.echo(f"strategy {chosen.name} v{chosen.version}")
+        assigned = (
+            "stored" if snap.assigned_variant else "by hash of case id and salt, not yet stored"
+        )
+        typer.echo(f"variant  {decision.variant} ({assigned})")
+        typer.echo(f"segment  {decision.segment or '-'}: {decision.segment_reason}")
+        typer.echo("facts    " + ", ".join(f"{k}={show(v)}" for k, v in decision.facts.items()))
+        typer.echo("steps")
+        for trace in decision.steps:
+            mark = "✔" if trace.fired else "·"
+            typer.echo(f"  {mark} {trace.step:<20} {trace.reason}")
+        typer.echo("actions")
+        for a in decision.actions:
+            typer.echo(f"  {_label(a)} priority {a.priority}")
+        if not decision.actions:
+            typer.echo("  none today")
+        agree = sorted(decision.actions, key=PlannedAction.key) == compiled
+        typer.echo(f"compiled engine {'agrees' if agree else 'DISAGREES: ' + str(compiled)}")
+        if not agree:
+            raise typer.Exit(1)
+
+    @st.command("diff")
+    def diff(
+        ctx: typer.Context,
+        a: str = typer.Argument(..., help="Strategy A (name or file)."),
+        b: str = typer.Argument(..., help="Strategy B (name or file)."),
+        as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD."),
+        limit: int = typer.Option(50, help="Cases to list."),
+    ) -> None:
+        """Which accounts A and B would treat differently on the date (nothing is written)."""
+        day = _date(as_of)
+        sa, sb = _load(a), _load(b)
+        engine = app_of(ctx).engine
+        with engine.connect() as conn:
+            pa, pb = preview(conn, sa, day), preview(conn, sb, day)
+            by_case: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+            for x in pa:
+                by_case[x.case_id][0].add(_label(x))
+            for x in pb:
+                by_case[x.case_id][1].add(_label(x))
+            differ = {c: v for c, v in by_case.items() if v[0] != v[1]}
+            accts: dict[int, list[str]] = defaultdict(list)
+            if differ:
+                for case_id, acc in conn.execute(
+                    select(cases.c.id, accounts.c.id)
+                    .join(accounts, accounts.c.borrower_id == cases.c.borrower_id)
+                    .where(cases.c.id.in_(list(differ)))
+                    .order_by(accounts.c.id)
+                ):
+                    accts[case_id].append(acc)
+        typer.echo(
+            f"{day}: {sa.name} plans {len(pa)} actions, {sb.name} plans {len(pb)}; "
+            f"{len(differ)} case(s) treated differently"
+        )
+        for case_id in sorted(differ)[:limit]:
+            only_a = sorted(differ[case_id][0] - differ[case_id][1])
+            only_b = sorted(differ[case_id][1] - differ[case_id][0])
+            typer.echo(f"case {case_id} (accounts {', '.join(accts[case_id])})")
+            for label in only_a:
+                typer.echo(f"  - {sa.name}: {label}")
+            for label in only_b:
+                typer.echo(f"  + {sb.name}: {label}")
+        if len(differ) > limit:
+            typer.echo(f"… and {len(differ) - limit} more (raise --limit)")
