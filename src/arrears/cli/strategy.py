@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
     @st.command("check")
     def check(file: Path) -> None:
-        """Validate FILE: errors (with line and column) fail; overlaps and unreachable steps warn."""
+        """Validate FILE: errors (line and column) fail; overlapping or unreachable steps warn."""
         if not file.exists():
             typer.echo(f"no such file: {file}", err=True)
             raise typer.Exit(2)
