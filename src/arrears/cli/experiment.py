@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 from dataclasses import replace
@@ -82,10 +83,9 @@ def register(app: typer.Typer) -> None:
         portfolio = generate(seed, borrowers, start, days)
         load_portfolio(wired.engine, wired.keyring, portfolio)
         floor = Floor(wired, portfolio, random.Random(seed), {})
-        try:
-            from arrears.services.dispatch import deliver_for_demo as deliver
-        except ImportError:  # pragma: no cover - messages then stay in the outbox
-            deliver = None
+        # delivered messages reach the simulated borrowers; without a dispatcher they wait
+        dispatch = importlib.import_module("arrears.services.dispatch")
+        deliver = getattr(dispatch, "deliver_for_demo", None)
         typer.echo(f"{chosen.name}: {borrowers} borrowers, {days} days from {start}")
         for offset in range(days):
             d = start + timedelta(days=offset)
