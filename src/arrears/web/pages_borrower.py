@@ -178,7 +178,6 @@ def _home(
                 )
             except DomainError:
                 continue
-            offers.append((n, plan))
     return render(
         request,
         "borrower_home.html",
