@@ -469,35 +469,46 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
 
 
 def _carry_over(conn: Connection, d: date) -> int:
-    """Deferred actions whose moment falls on d come back as d's planned actions."""
+    """Deferred actions whose moment falls on d come back as d's planned actions.
+
+    The deferred action keeps its status (reports count it); a 'carry' decision links it to
+    the new one, so it is carried once.
+    """
     a = t.actions
     horizon = datetime.combine(d + timedelta(days=2), time(0), tzinfo=UTC)
+    carried_before = select(gate_decisions.c.action_id).where(gate_decisions.c.stage == "carry")
     rows = conn.execute(
         select(a, t.borrowers.c.timezone, t.cases.c.status.label("case_status"))
         .join(t.cases, t.cases.c.id == a.c.case_id)
         .join(t.borrowers, t.borrowers.c.id == t.cases.c.borrower_id)
-        .where(a.c.status == "deferred", a.c.business_date < d, a.c.scheduled_at < horizon)
+        .where(
+            a.c.status == "deferred",
+            a.c.business_date < d,
+            a.c.scheduled_at < horizon,
+            a.c.id.not_in(carried_before),
+        )
     ).all()
     due = [r for r in rows if local_date(_as_utc(r.scheduled_at), r.timezone) <= d]  # type: ignore[arg-type]
+    batch = uuid.uuid4().hex
     carried = 0
     for r in due:
         if r.case_status != "open" or (d - r.business_date).days > CARRY_OVER_DAYS:
             reason = "case closed meanwhile" if r.case_status != "open" else "deferred too long"
             conn.execute(a.update().where(a.c.id == r.id).values(status="cancelled", reason=reason))
             continue
-        exists = conn.execute(
-            select(a.c.id).where(
-                a.c.case_id == r.case_id,
-                a.c.business_date == d,
-                a.c.step == r.step,
-                a.c.target_type == r.target_type,
-                a.c.target_id == r.target_id,
-                a.c.channel == r.channel,
-            )
-        ).first()
-        if exists is None:
-            conn.execute(
-                insert(a).values(
+        key = (
+            a.c.case_id == r.case_id,
+            a.c.business_date == d,
+            a.c.step == r.step,
+            a.c.target_type == r.target_type,
+            a.c.target_id == r.target_id,
+            a.c.channel == r.channel,
+        )
+        new_id = conn.execute(select(a.c.id).where(*key)).scalar()
+        if new_id is None:
+            new_id = conn.execute(
+                insert(a)
+                .values(
                     case_id=r.case_id,
                     business_date=d,
                     step=r.step,
@@ -508,12 +519,24 @@ def _carry_over(conn: Connection, d: date) -> int:
                     status="planned",
                     priority=r.priority,
                 )
-            )
+                .returning(a.c.id)
+            ).scalar_one()
             carried += 1
         conn.execute(
-            a.update()
-            .where(a.c.id == r.id)
-            .values(status="cancelled", reason=f"carried over to {d}")
+            insert(gate_decisions).values(
+                batch=batch,
+                action_id=r.id,
+                business_date=r.business_date,
+                stage="carry",
+                pack="-",
+                decided_for=horizon,
+                verdict="defer",
+                scheduled_at=_as_utc(r.scheduled_at),
+                rule_id=r.rule_id,
+                reason=f"carried over to {d} as action {new_id}",
+                consulted="",
+                violations="[]",
+            )
         )
     return carried
 
@@ -757,6 +780,49 @@ __all__ = [
 # --- flags, preferences, holidays, the rule-pack setting ---------------------------------------
 
 BREATHING_SPACE_DAYS = 60
+
+
+def seed_demo_events(
+    conn: Connection, keyring: KeyRing, borrower_ids: Sequence[str], start: date, seed: int
+) -> int:
+    """What a real portfolio brings the compliance officer, for the demo: a few borrowers dispute
+    the debt, ask us to cease, enter a breathing space, or reply TD to stop SMS."""
+    import random
+
+    rng = random.Random(seed)
+    at = datetime.combine(start, time(1), tzinfo=UTC)
+    events = 0
+    for bid in borrower_ids:
+        roll = rng.random()
+        when = start + timedelta(days=rng.randint(3, 30))
+        if roll < 0.01:
+            set_flag(conn, keyring, borrower_id=bid, flag="dispute", since=when, by="demo", at=at)
+        elif roll < 0.015:
+            set_flag(conn, keyring, borrower_id=bid, flag="cease", since=when, by="demo", at=at)
+        elif roll < 0.02:
+            set_flag(
+                conn,
+                keyring,
+                borrower_id=bid,
+                flag="breathing_space",
+                since=when,
+                by="demo",
+                at=at,
+            )
+        elif roll < 0.05 and "comm_suppressions" in metadata.tables:
+            number = conn.execute(
+                select(t.borrowers.c.phone_index).where(t.borrowers.c.id == bid)
+            ).scalar()
+            if number:
+                conn.execute(
+                    insert(metadata.tables["comm_suppressions"]).values(
+                        channel="sms", address_index=number, reason="opt_out", created_at=at
+                    )
+                )
+        else:
+            continue
+        events += 1
+    return events
 
 
 def set_flag(

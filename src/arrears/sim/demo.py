@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from arrears.analytics.loop import LoopReport, loop_report
 from arrears.bootstrap import App
+from arrears.services.compliance import seed_demo_events
 from arrears.sim.floor import Floor
 from arrears.sim.load import load_portfolio
 from arrears.sim.portfolio import generate
@@ -40,6 +41,9 @@ def run_demo(
     portfolio = generate(seed, borrowers, start, days)
     script = add_case_study(portfolio)
     load_portfolio(app.engine, app.keyring, portfolio)
+    with app.engine.begin() as conn:  # disputes, cease requests, breathing spaces, opt-outs
+        others = sorted(b for b in portfolio.people if b != STORY_BORROWER)
+        seed_demo_events(conn, app.keyring, others, start, seed)
     floor = Floor(app, portfolio, random.Random(seed), {STORY_BORROWER: script})
     end = start + timedelta(days=days - 1)
     for offset in range(days):
