@@ -82,8 +82,8 @@ class _Reader:
         lines = self.source.splitlines()
         if node.style in ("|", ">"):
             line = m.line + 1 + line_in
-            text = lines[line] if line < len(lines) else ""
-            col = len(text) - len(text.lstrip(" ")) + col_in
+            first = lines[m.line + 1] if m.line + 1 < len(lines) else ""
+            col = len(first) - len(first.lstrip(" ")) + col_in
         elif line_in == 0:
             col = m.column + (1 if node.style in ("'", '"') else 0) + col_in
             line = m.line

@@ -1,0 +1,107 @@
+"""The strategy language: parsing, type checking with positions, three-valued evaluation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from arrears.domain.money import Money
+from arrears.domain.strategy.evaluate import evaluate_expr
+from arrears.domain.strategy.expr import ExpressionInvalid, compile_condition
+from arrears.domain.strategy.fields import FIELDS
+from arrears.strategy.compile import expression
+
+FACTS = {name: None for name in FIELDS} | {
+    "dpd": 5,
+    "overdue_amount": Money(Decimal("1234.56"), "CNY"),
+    "balance": Money(Decimal("5000.00"), "CNY"),
+    "bucket": "M1",
+    "ptp_status": "open",
+    "unreachable": False,
+    "contacts_reachable": 2,
+}
+
+
+def problems(source: str) -> list[tuple[int, str]]:
+    with pytest.raises(ExpressionInvalid) as err:
+        compile_condition(source, "CNY")
+    return [(p.offset, p.message) for p in err.value.problems]
+
+
+def value(source: str) -> object:
+    return evaluate_expr(compile_condition(source, "CNY"), FACTS)
+
+
+def test_unknown_field_points_at_it_and_suggests() -> None:
+    [(offset, message)] = problems("dpd > 3 and risk_scor > 600")
+    assert offset == 12
+    assert "unknown field 'risk_scor'" in message and "risk_score" in message
+
+
+def test_unknown_function_and_wrong_arity() -> None:
+    [(offset, message)] = problems("dpd > 1 and days_between(dpd) > 2")
+    assert offset == 12 and "unknown function 'days_between'" in message
+    [(_, message)] = problems("min(dpd) > 1")
+    assert "takes 2 argument" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("dpd > 'M1'", "cannot compare an integer and a text"),
+        ("bucket > 'M1'", "orders numbers and money"),
+        ("overdue_amount > dpd", "cannot compare a money and an integer"),
+        ("dpd + 1", "must be true or false"),
+        ("dpd and unreachable", "'and' needs a condition"),
+        ("ptp_status == 'kep'", "'kep' is not a value of ptp_status"),
+        ("dpd > 2.5", "not a whole number"),
+        ("overdue_amount > 10.005", "more decimals than CNY"),
+        ("overdue_amount * balance > 1", "cannot multiply"),
+        ("dpd in ['a']", "list item is a text"),
+        ("dpd = 3", "use '=='"),
+        ("dpd >", "expected a value"),
+        ("(dpd > 3", "expected ')'"),
+    ],
+)
+def test_type_and_syntax_errors(source: str, fragment: str) -> None:
+    assert any(fragment in m for _, m in problems(source)), problems(source)
+
+
+def test_number_literals_become_money_in_the_strategy_currency() -> None:
+    assert value("overdue_amount > 1234.55") is True
+    assert value("overdue_amount > 1234.56") is False
+    assert value("balance - overdue_amount == 3765.44") is True
+    assert value("overdue_amount * 2 >= 2469.12") is True
+    assert expression(compile_condition("overdue_amount > 1234.55", "CNY")) == (
+        "(f.overdue_amount > 123455)"
+    )
+    # JPY has no minor unit: 500 yen is 500 in storage
+    assert expression(compile_condition("overdue_amount > 500", "JPY")) == (
+        "(f.overdue_amount > 500)"
+    )
+
+
+def test_missing_values_follow_sql_three_valued_logic() -> None:
+    assert value("risk_score > 600") is None
+    assert value("not (risk_score > 600)") is None
+    assert value("risk_score > 600 or dpd == 5") is True
+    assert value("risk_score > 600 and dpd == 5") is None
+    assert value("risk_score > 600 and dpd == 6") is False
+    assert value("region in ['north']") is None
+    assert value("is_set(risk_score)") is False
+    assert value("coalesce(risk_score, 0) < 500") is True
+    assert value("max(risk_score, 500) > 1") is None
+
+
+def test_operators_and_functions() -> None:
+    assert value("dpd in [1, 5] and ptp_status not in ['broken', 'kept']") is True
+    assert value("abs(dpd - 30) == 25 and -dpd == -5 and dpd + 2 * 3 == 11") is True
+    assert value("min(overdue_amount, balance) == 1234.56") is True
+    assert value("not unreachable and contacts_reachable >= 2") is True
+    assert value("bucket == \"M1\" and bucket != 'M2'") is True
+
+
+def test_compiled_sql_keeps_precedence() -> None:
+    sql = expression(compile_condition("dpd > 1 or dpd < 0 and not unreachable", "CNY"))
+    assert sql == "((f.dpd > 1) OR ((f.dpd < 0) AND (NOT f.unreachable)))"
