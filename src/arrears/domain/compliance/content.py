@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from arrears.domain.compliance.model import Audience, Candidate, History, Violation
 from arrears.domain.compliance.pack import Pack
@@ -135,8 +136,14 @@ def _slots(text: str) -> list[str]:
 
 
 def banned_phrases(text: str, phrases: tuple[str, ...] = BANNED_PHRASES) -> list[ContentViolation]:
+    return list(_banned_phrases(text, phrases))
+
+
+@lru_cache(maxsize=1024)
+def _banned_phrases(text: str, phrases: tuple[str, ...]) -> tuple[ContentViolation, ...]:
+    """Cached: the night's actions share a few dozen texts."""
     lowered = text.lower()
-    return [
+    return tuple(
         ContentViolation(
             BANNED_PHRASE,
             phrase,
@@ -145,7 +152,7 @@ def banned_phrases(text: str, phrases: tuple[str, ...] = BANNED_PHRASES) -> list
         )
         for phrase in phrases
         if _contains(lowered, phrase)
-    ]
+    )
 
 
 def debt_disclosures(text: str) -> list[ContentViolation]:

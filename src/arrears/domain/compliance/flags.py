@@ -28,6 +28,8 @@ def rule_name(flag: Flag) -> str:
 
 def flag_rule(flag: Flag) -> Callable[[Candidate, History, Pack, datetime], Violation | None]:
     def check(c: Candidate, h: History, pack: Pack, at: datetime) -> Violation | None:
+        if not h.flags:
+            return None
         effect = pack.flag_effects.get(flag)
         if effect is None:
             return None

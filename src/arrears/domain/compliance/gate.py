@@ -26,7 +26,10 @@ MAX_ROUNDS = 16
 
 
 def _consult(c: Candidate, h: History, pack: Pack, at: datetime) -> list[Consulted]:
-    return [Consulted(pack.rule_id(rule.name), rule.check(c, h, pack, at)) for rule in pack.rules]
+    return [
+        Consulted(rid, rule.check(c, h, pack, at))
+        for rid, rule in zip(pack.rule_ids, pack.rules, strict=True)
+    ]
 
 
 def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> Decision:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 
 from arrears.domain.compliance.model import (
     Candidate,
@@ -58,6 +59,10 @@ class Pack:
     retention_years: int
     rules: tuple[Rule, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(self.rule_id(r.name) for r in self.rules)
 
     def rule_id(self, name: str) -> str:
         return f"{self.code}.{name}"
