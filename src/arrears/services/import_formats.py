@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 
 from arrears.domain.allocation import Waterfall
 from arrears.domain.errors import DomainError
@@ -112,6 +112,7 @@ RISK_SCORE_MAX = 1000
 RATE_MAX_PPM = 1_000_000  # 100% a year: anything above is a percentage written by mistake
 
 
+@lru_cache(maxsize=1 << 17)
 def identifier(text: str) -> str:
     if not _ID.match(text):
         raise FieldInvalid(
@@ -137,6 +138,7 @@ def iso_date(text: str) -> date:
         raise FieldInvalid(f"{text!r} is not a calendar date; check the day and month") from None
 
 
+@cache
 def currency(text: str) -> str:
     if text not in MINOR_UNITS:
         known = ", ".join(sorted(MINOR_UNITS))
@@ -144,6 +146,7 @@ def currency(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=1 << 16)
 def amount_minor(text: str, ccy: str | None) -> int:
     """A non-negative decimal amount in the currency's minor unit (12.50 CNY -> 1250).
 
@@ -182,6 +185,7 @@ def format_minor(units: int, ccy: str) -> str:
     return f"{Money.from_minor(units, ccy).amount:.{minor_units(ccy)}f}"
 
 
+@lru_cache(maxsize=1 << 12)
 def rate_ppm(text: str) -> int:
     """An annual rate as a fraction, stored in parts per million (0.18 -> 180000)."""
     match = _PLAIN_RATE.match(text)
@@ -268,6 +272,7 @@ def risk_score(text: str) -> int:
     return int(text)
 
 
+@lru_cache(maxsize=1 << 12)
 def seq(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 100_000:
         raise FieldInvalid(f"{text!r} is not an instalment number; write 1, 2, 3 ...")

@@ -283,9 +283,14 @@ class _Existing:
         borrowers = {r.id: r for r in _fetch(conn, b, b.c.id, refs.borrower_ids)}
         contacts = {r.id: r for r in _fetch(conn, t.contacts, t.contacts.c.id, refs.contact_ids)}
         accounts = {r.id: r for r in _fetch(conn, t.accounts, t.accounts.c.id, refs.account_ids)}
+        d = t.due_items.c
+        due_columns = (d.account_id, d.seq, d.due_on, d.principal, d.interest, d.fee)
+        paid_columns = (d.paid_principal, d.paid_interest, d.paid_fee)
         due_items = {
             (r.account_id, r.seq): r
-            for r in _fetch(conn, t.due_items, t.due_items.c.account_id, refs.due_item_account_ids)
+            for r in _fetch(
+                conn, (*due_columns, *paid_columns), d.account_id, refs.due_item_account_ids
+            )
         }
         payments = {r.id: r for r in _fetch(conn, t.payments, t.payments.c.id, refs.payment_ids)}
         stored = Stored(
@@ -305,10 +310,12 @@ class _Existing:
         return cls(borrowers, contacts, accounts, due_items, payments, stored)
 
 
-def _fetch(conn: Connection, table: Table, column: Any, ids: set[str]) -> Iterator[Row[Any]]:
+def _fetch(conn: Connection, what: Any, column: Any, ids: set[str]) -> Iterator[Row[Any]]:
+    """Rows of `what` (a table or columns) whose `column` is one of ids, a chunk at a time."""
+    query = select(what) if isinstance(what, Table) else select(*what)
     ordered = sorted(ids)
     for i in range(0, len(ordered), LOOKUP_CHUNK):
-        yield from conn.execute(select(table).where(column.in_(ordered[i : i + LOOKUP_CHUNK])))
+        yield from conn.execute(query.where(column.in_(ordered[i : i + LOOKUP_CHUNK])))
 
 
 # columns a re-import overwrites; everything else on the row belongs to the platform
@@ -337,7 +344,7 @@ class _Plan:
         elif file is ExtractFile.accounts:
             stored, same, encode = self.existing.accounts, _same_columns, _as_is
         elif file is ExtractFile.due_items:
-            stored, same, encode = self.existing.due_items, _same_columns, _as_is
+            stored, same, encode = self.existing.due_items, _same_due_item, _as_is
         else:
             stored, same, encode = self.existing.payments, _same_columns, _as_is
         inserted = updated = skipped = 0
@@ -400,6 +407,15 @@ class _Plan:
             rows = self.rows.get(file)
             if rows:
                 WRITERS[file](conn, rows)
+
+
+def _same_due_item(record: Record, old: Row[Any]) -> bool:
+    return (old.due_on, old.principal, old.interest, old.fee) == (
+        record["due_on"],
+        record["principal"],
+        record["interest"],
+        record["fee"],
+    )
 
 
 def _same_columns(record: Record, old: Row[Any]) -> bool:
