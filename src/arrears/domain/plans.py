@@ -77,6 +77,8 @@ class PlanTerms:
     def __post_init__(self) -> None:
         if self.instalments < 1:
             raise PlanTermsInvalid(f"a plan of {self.instalments} instalments; use at least 1")
+        if self.interval_days is not None and self.interval_months != 1:
+            raise PlanTermsInvalid("give either interval_months or interval_days, not both")
         if self.interval_days is not None and self.interval_days < 1:
             raise PlanTermsInvalid(f"interval of {self.interval_days} days; use at least 1")
         if self.interval_days is None and self.interval_months < 1:
@@ -207,8 +209,17 @@ def _move(plan: RepaymentPlan, target: PlanStatus) -> None:
 
 
 def activate(plan: RepaymentPlan, on: date) -> RepaymentPlan:
-    """The plan in force from `on`: payments from that day count towards it."""
+    """The plan in force from `on`: payments from that day count towards it.
+
+    A plan cannot start after its first instalment fell due (it would break at once); propose
+    it again with a later first date.
+    """
     _move(plan, PlanStatus.active)
+    if on > plan.terms.first_due_on:
+        raise PlanTermsInvalid(
+            f"cannot activate on {on} a plan whose first instalment was due on "
+            f"{plan.terms.first_due_on}; propose it again with a later first date"
+        )
     return replace(plan, status=PlanStatus.active, activated_on=on)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.allocation import (
@@ -134,6 +134,7 @@ payments = st.integers(min_value=1, max_value=300_000).map(lambda n: Money.from_
 waterfalls = st.sampled_from(list(Waterfall))
 
 
+@settings(deadline=None)
 @given(account_items(), payments, waterfalls, as_of_dates())
 def test_money_is_conserved_to_the_cent(
     items: list[DueItem], amount: Money, waterfall: Waterfall, as_of: date
@@ -147,6 +148,7 @@ def test_money_is_conserved_to_the_cent(
     assert result.credit.is_zero() or after.is_zero()  # credit only once everything is paid
 
 
+@settings(deadline=None)
 @given(account_items(), payments, waterfalls, as_of_dates())
 def test_no_component_is_overpaid(
     items: list[DueItem], amount: Money, waterfall: Waterfall, as_of: date
@@ -163,6 +165,7 @@ def test_no_component_is_overpaid(
             assert paid_now <= old.outstanding_of(c)
 
 
+@settings(deadline=None)
 @given(account_items(), payments, waterfalls, as_of_dates())
 def test_an_older_item_is_never_left_unpaid_while_a_younger_one_gets_money(
     items: list[DueItem], amount: Money, waterfall: Waterfall, as_of: date
@@ -177,6 +180,7 @@ def test_an_older_item_is_never_left_unpaid_while_a_younger_one_gets_money(
                 assert older.is_settled(), (older.seq, younger.seq)
 
 
+@settings(deadline=None)
 @given(account_items(), payments, payments, waterfalls, as_of_dates())
 def test_two_payments_on_a_day_leave_the_items_as_one_payment_of_their_sum_would(
     items: list[DueItem], first: Money, second: Money, waterfall: Waterfall, as_of: date

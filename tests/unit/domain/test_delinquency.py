@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.allocation import Waterfall, allocate
@@ -186,6 +186,7 @@ def test_plan_dpd_is_that_of_the_oldest_unpaid_instalment_due_before_as_of() -> 
 # --- properties -------------------------------------------------------------------------
 
 
+@settings(deadline=None)
 @given(account_items(), as_of_dates())
 def test_dpd_is_zero_exactly_when_overdue_is_within_tolerance(
     items: list[DueItem], as_of: date
@@ -195,6 +196,7 @@ def test_dpd_is_zero_exactly_when_overdue_is_within_tolerance(
     assert result.bucket == DEFAULT_BUCKETS.bucket_of(result.dpd)
 
 
+@settings(deadline=None)
 @given(account_items(), as_of_dates())
 def test_without_tolerance_dpd_is_the_age_of_the_oldest_unpaid_overdue_item(
     items: list[DueItem], as_of: date
@@ -204,6 +206,7 @@ def test_without_tolerance_dpd_is_the_age_of_the_oldest_unpaid_overdue_item(
     assert assess(items, as_of, tolerance=cny("0")).dpd == expected
 
 
+@settings(deadline=None)
 @given(account_items(), as_of_dates(), st.sampled_from([None, cny("0"), cny("5")]))
 def test_without_a_payment_dpd_only_moves_one_day_at_a_time(
     items: list[DueItem], day: date, tolerance: Money | None
@@ -216,6 +219,7 @@ def test_without_a_payment_dpd_only_moves_one_day_at_a_time(
         assert tomorrow == today + 1
 
 
+@settings(deadline=None)
 @given(
     account_items(),
     as_of_dates(),
@@ -232,6 +236,7 @@ def test_a_payment_never_raises_dpd(
     assert after.overdue <= before.overdue
 
 
+@settings(deadline=None)
 @given(account_items(), as_of_dates(), st.data())
 def test_paying_any_component_of_any_item_never_raises_dpd(
     items: list[DueItem], day: date, data: st.DataObject
@@ -245,6 +250,7 @@ def test_paying_any_component_of_any_item_never_raises_dpd(
     assert assess(paid, day).dpd <= assess(items, day).dpd
 
 
+@settings(deadline=None)
 @given(account_items(), as_of_dates(), st.randoms(use_true_random=False))
 def test_the_order_items_come_in_does_not_matter(
     items: list[DueItem], day: date, rnd: object

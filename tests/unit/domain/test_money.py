@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.money import (
@@ -83,6 +83,7 @@ def test_split_into_no_parts_is_refused() -> None:
         split_evenly(Money.of(1, "CNY"), 0)
 
 
+@settings(deadline=None)
 @given(
     st.integers(min_value=0, max_value=10**12),
     st.integers(min_value=1, max_value=400),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.money import Money
@@ -75,6 +75,7 @@ def test_rates_convert_to_ppm_exactly() -> None:
         rate_to_ppm(Decimal("0.0000001"))
 
 
+@settings(deadline=None)
 @given(
     st.integers(min_value=0, max_value=10**12),
     st.integers(min_value=0, max_value=1_000_000),
@@ -89,6 +90,7 @@ def test_domain_and_sql_formulas_agree_to_the_minor_unit(
     assert money.to_minor() == accrue_penalty_minor(principal_minor, rate_ppm, days)
 
 
+@settings(deadline=None)
 @given(
     st.integers(min_value=0, max_value=10**9),
     st.integers(min_value=0, max_value=500_000),

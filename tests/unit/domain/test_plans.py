@@ -6,7 +6,7 @@ import itertools
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.delinquency import plan_days_past_due
@@ -96,6 +96,7 @@ def test_instalments_every_n_days_or_every_n_months_clamped_to_month_end() -> No
         ({"interval_months": 0}, "at least 1"),
         ({"interval_days": 0}, "at least 1"),
         ({"grace_days": -1}, "0 or more"),
+        ({"interval_days": 7, "interval_months": 2}, "not both"),
     ],
 )
 def test_invalid_terms(kw: dict[str, object], message: str) -> None:
@@ -237,6 +238,7 @@ def test_tracking_refuses_other_currencies_and_negative_payments() -> None:
 amounts = st.integers(min_value=1, max_value=10**8).map(lambda n: Money.from_minor(n, "CNY"))
 
 
+@settings(deadline=None)
 @given(amounts, st.integers(min_value=1, max_value=24))
 def test_instalments_always_sum_to_the_total_and_none_is_smaller_than_the_first(
     total: Money, count: int
@@ -249,6 +251,7 @@ def test_instalments_always_sum_to_the_total_and_none_is_smaller_than_the_first(
     assert all(i.amount.amount > 0 for i in plan.instalments)
 
 
+@settings(deadline=None)
 @given(
     st.integers(min_value=0, max_value=150_000),
     st.integers(min_value=0, max_value=120),
@@ -261,3 +264,10 @@ def test_tracking_conserves_payments_and_pays_in_order(paid_minor: int, day: int
     assert sum((i.paid for i in insts), cny("0")) + tracked.excess == paid
     for older, younger in itertools.pairwise(insts):
         assert younger.paid.is_zero() or older.paid == older.amount
+
+
+def test_a_plan_starts_at_the_latest_on_its_first_due_date() -> None:
+    plan = propose(ARREARS, terms())
+    assert activate(plan, FIRST).activated_on == FIRST
+    with pytest.raises(PlanTermsInvalid, match="later first date"):
+        activate(plan, FIRST + timedelta(days=1))

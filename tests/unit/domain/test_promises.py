@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.money import CurrencyMismatch, Money
@@ -101,6 +101,7 @@ def test_final_statuses() -> None:
     assert [s.final for s in PromiseStatus] == [False, True, True, True]
 
 
+@settings(deadline=None)
 @given(
     st.integers(min_value=0, max_value=100_000),
     st.integers(min_value=0, max_value=40),

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.money import Money
@@ -115,6 +115,7 @@ loans = st.tuples(
 )
 
 
+@settings(deadline=None)
 @given(loans, st.sampled_from([annuity_schedule, equal_principal_schedule]))
 def test_any_schedule_repays_the_principal_exactly_and_never_goes_negative(
     loan: tuple[Money, Decimal, int], build: object
@@ -128,6 +129,7 @@ def test_any_schedule_repays_the_principal_exactly_and_never_goes_negative(
     assert all(a.due_on < b.due_on for a, b in itertools.pairwise(items))
 
 
+@settings(deadline=None)
 @given(loans)
 def test_annuity_payments_are_level_until_the_last(loan: tuple[Money, Decimal, int]) -> None:
     principal, rate, months = loan
