@@ -121,46 +121,12 @@ def build_adapter(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Cha
             ),
             name=name,
         )
-    if kind == "smtp":
-        from arrears.channels.email import SmtpChannel, SmtpSettings
-
-        return SmtpChannel(
-            SmtpSettings(
-                host=str(spec.get("host", "127.0.0.1")),
-                port=int(spec.get("port", 25)),
-                sender=str(spec.get("from", "noreply@example.cn")),
-                starttls=bool(spec.get("starttls", False)),
-                username=spec.get("username"),
-                password=_secret(spec, "password"),
-                unsubscribe_url=str(spec.get("unsubscribe_url", comms.link_base + "/unsubscribe")),
-                unsubscribe_mailto=spec.get("unsubscribe_mailto"),
-                timeout=float(spec.get("timeout", 10)),
-            ),
-            name=name,
-        )
-    if kind in ("webhook", "push", "ivr"):
-        from arrears.channels.webhook import WebhookChannel
-
-        secret = _secret(spec, "secret")
-        if not secret:
-            raise ChannelConfigInvalid(f"channel {name}: set secret_env (the HMAC key)")
-        return WebhookChannel(
-            name=name,
-            url=str(spec["url"]),
-            secret=secret.encode(),
-            timeout=float(spec.get("timeout", 10)),
-        )
-    if kind == "letter":
-        from arrears.channels.letter import LetterChannel
-
-        return LetterChannel(
-            Path(spec.get("directory", ".arrears/letters")),
-            sender=comms.lender("zh-CN"),
-            font=spec.get("font"),
-            name=name,
+    if kind in ("smtp", "webhook", "push", "ivr", "letter"):
+        raise ChannelConfigInvalid(
+            f"channel {name}: the {kind} adapter is not available yet; use file or smpp"
         )
     raise ChannelConfigInvalid(
-        f"channel {name}: unknown kind {kind!r}; use file, smpp, smtp, webhook, ivr or letter"
+        f"channel {name}: unknown kind {kind!r}; use file or smpp"
     )
 
 

@@ -110,15 +110,24 @@ class AllowAll:
 class ComplianceGate:
     """Adapter over the rule pack's `check_action(conn, action_id, at) -> Decision`."""
 
-    def __init__(self, check_action: Callable[[Connection, int, datetime], Any]) -> None:
+    def __init__(
+        self,
+        check_action: Callable[[Connection, int, datetime], Any],
+        check_actions: Callable[[Connection, Sequence[int], datetime], Mapping[int, Any]]
+        | None = None,
+    ) -> None:
         self._check = check_action
+        self._check_many = check_actions
 
     def check(
         self, conn: Connection, action_ids: Sequence[int], at: datetime
     ) -> Mapping[int, GateDecision]:
         out: dict[int, GateDecision] = {}
-        for action_id in action_ids:
-            d = self._check(conn, action_id, at)
+        if self._check_many is not None:  # the rule pack's set-based check, when it has one
+            decided = self._check_many(conn, action_ids, at)
+        else:
+            decided = {a: self._check(conn, a, at) for a in action_ids}
+        for action_id, d in decided.items():
             verdict = str(getattr(d, "verdict", "allow"))
             if verdict != "allow":
                 out[action_id] = GateDecision(
@@ -133,12 +142,10 @@ class ComplianceGate:
 def default_gate() -> SendGate:
     """The rule pack's gate when `arrears.services.compliance` is installed, else allow-all."""
     try:
-        from arrears.services.compliance import (  # type: ignore[attr-defined,unused-ignore]
-            check_action,
-        )
+        from arrears.services import compliance
     except ImportError:
         return AllowAll()
-    return ComplianceGate(check_action)
+    return ComplianceGate(compliance.check_action, getattr(compliance, "check_actions", None))
 
 
 # --- configuration and report -----------------------------------------------------------------

@@ -1,0 +1,202 @@
+"""SMS throughput through the full dispatcher against a real SMPP peer on loopback.
+
+    python bench/dispatch.py --messages 5000 [--database postgresql://...]
+
+In one run, against the same `smpp34` SMSC:
+- baseline: a bare `smpplib` loop — bind, windowed `submit_sm` of the same texts, read the
+  answers — nothing else;
+- dispatcher: `dispatch_once` over N queued outbox rows — claim, compliance gate, context
+  (decrypting names and numbers), render the approved template, signature and opt-out, send,
+  record (outbox, action, interaction, template version and segments).
+
+Prints both rates (messages/s and segments/s) and their ratio; ends with one line
+`RESULT key=value ...`. Targets: ratio >= 0.5 and dispatcher >= 1000 messages/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import smpplib.client
+import smpplib.consts as c
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from tests.integration.channels.outbox import AT, queue_messages  # noqa: E402
+from tests.integration.channels.smsc import free_port  # noqa: E402
+
+from arrears.channels.base import OutgoingMessage  # noqa: E402
+from arrears.channels.smpp import SmppChannel, SmppSettings, text_for  # noqa: E402
+from arrears.channels.sms_text import parts_for  # noqa: E402
+from arrears.privacy.keyring import KeyRing  # noqa: E402
+from arrears.services.dispatch import (  # noqa: E402
+    AllowAll,
+    DispatchConfig,
+    Dispatcher,
+    default_gate,
+)
+from arrears.services.templates import TemplateBook  # noqa: E402
+from arrears.store import migrate  # noqa: E402
+from arrears.store.db import make_engine  # noqa: E402
+
+WINDOW = 64
+
+
+def settings(port: int) -> SmppSettings:
+    return SmppSettings(
+        "127.0.0.1",
+        port,
+        "bench",
+        "secret",
+        "106900001234",
+        window=WINDOW,
+        signature={"zh-CN": "示例消费金融", "en": "Example Finance"},
+        opt_out={"zh-CN": "拒收请回复TD", "en": "Reply STOP to opt out"},
+    )
+
+
+def bare_loop(port: int, texts: list[tuple[str, str]]) -> float:
+    """Seconds for a plain smpplib client to submit every text, windowed, answers read."""
+    client = smpplib.client.Client("127.0.0.1", port, timeout=10, allow_unknown_opt_params=True)
+    acked: set[int] = set()
+    client.set_message_sent_handler(lambda pdu, **kw: acked.add(pdu.sequence))
+    client.set_message_received_handler(lambda pdu, **kw: None)
+    client.connect()
+    client.bind_transceiver(system_id="bench", password="secret")
+    started = time.perf_counter()
+    outstanding: set[int] = set()
+    for i, (to, text) in enumerate(texts):
+        for part in parts_for(text, i & 0xFF):
+            while len(outstanding) >= WINDOW:
+                client.read_once(auto_send_enquire_link=False)
+                outstanding -= acked
+            pdu = client.send_message(
+                source_addr_ton=c.SMPP_TON_UNK,
+                source_addr="106900001234",
+                dest_addr_ton=c.SMPP_TON_INTL,
+                dest_addr_npi=c.SMPP_NPI_ISDN,
+                destination_addr=to,
+                short_message=part.payload,
+                data_coding=int(part.coding),
+                esm_class=part.esm_class,
+                registered_delivery=1,
+            )
+            outstanding.add(pdu.sequence)
+    while outstanding:
+        client.read_once(auto_send_enquire_link=False)
+        outstanding -= acked
+    elapsed = time.perf_counter() - started
+    client.unbind()
+    client.disconnect()
+    return elapsed
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--database", help="default: a fresh SQLite file")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--gate",
+        choices=["rulepack", "allow"],
+        default="rulepack",
+        help="the rule pack's send-time gate (default) or allow-all",
+    )
+    args = parser.parse_args()
+    n = args.messages
+    ring = KeyRing.generate()
+    tmp = tempfile.mkdtemp(prefix="arrears-bench-")
+    url = args.database or f"sqlite:///{tmp}/bench.db"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        queue_messages(conn, ring, n)
+    now = AT + timedelta(minutes=5)
+
+    # the SMSC runs in a process of its own, so it does not share this process's GIL
+    port = free_port()
+    record = Path(tmp) / "received.jsonl"
+    smsc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.channels.smsc", "--port", str(port),
+         "--record", str(record), "--receipts", "DELIVRD"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert smsc.stdout is not None and smsc.stdout.readline().startswith("SMSC on")
+    try:
+        sms = SmppChannel(settings(port))
+        dispatcher = Dispatcher(
+            engine,
+            ring,
+            {"sms": sms},
+            gate=default_gate() if args.gate == "rulepack" else AllowAll(),
+            config=DispatchConfig(batch_size=args.batch),
+        )
+        with engine.connect() as conn:
+            book = TemplateBook.load(conn)
+        sample = book.render(
+            "reminder_day1",
+            "sms",
+            "zh-CN",
+            {
+                "borrower_name": "王芳1234",
+                "overdue_amount": "1,234.50元",
+                "due_date": "2026年3月1日",
+                "lender_name": "示例消费金融",
+                "link": "https://pay.example.cn/b/0123456789abcdef0123",
+            },
+        )
+        text = text_for(
+            OutgoingMessage(0, "sms", "", "zh-CN", "borrower", "reminder_day1", sample.body),
+            sms.settings,
+        )
+        texts = [(f"86139{i:08d}", text) for i in range(n)]
+        bare = bare_loop(port, texts)
+        time.sleep(0.5)
+        before = _lines(record)
+
+        started = time.perf_counter()
+        report = dispatcher.run_once(now)
+        full = time.perf_counter() - started
+        sms.close()
+        assert report.sent == n, report
+        time.sleep(0.5)
+        sent_parts = _lines(record) - before
+    finally:
+        smsc.terminate()
+        smsc.wait(5)
+
+    bare_rate, full_rate = n / bare, n / full
+    ratio = full_rate / bare_rate
+    db = engine.dialect.name
+    gate = type(dispatcher.gate).__name__
+    print(f"messages: {n}, segments each: {sent_parts // n}, database: {db}, gate: {gate}")
+    print(
+        f"bare smpplib loop : {bare:7.2f} s  {bare_rate:8.0f} msg/s  {sent_parts / bare:8.0f} seg/s"
+    )
+    print(
+        f"full dispatcher   : {full:7.2f} s  {full_rate:8.0f} msg/s  {sent_parts / full:8.0f} seg/s"
+    )
+    print(f"ratio dispatcher/bare: {ratio:.2f} (target >= 0.50; dispatcher target >= 1000 msg/s)")
+    print(
+        f"RESULT messages={n} db={db} bare_msg_s={bare_rate:.0f} dispatch_msg_s={full_rate:.0f} "
+        f"ratio={ratio:.2f} segments={sent_parts // n} gate={gate}"
+    )
+
+
+if __name__ == "__main__":
+    main()
