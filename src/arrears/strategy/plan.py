@@ -96,6 +96,10 @@ def plan_with(
 ) -> int:
     """Insert the day's candidate actions (status planned); returns how many are new."""
     assign_variants(conn, strategy, as_of, case_ids)
+    if conn.dialect.name == "postgresql" and case_ids is None:
+        # the day's run has just opened and assigned cases: without fresh statistics the
+        # planner expects one open case and nests loops over thousands (seconds -> minutes)
+        conn.execute(text("ANALYZE cases, strategy_assignments"))
     sql = Sql(conn.dialect.name)
     case_filter = _case_filter(case_ids)
     query = plan_query(strategy, sql.dialect, as_of, case_filter)
