@@ -1,0 +1,81 @@
+"""Templates: declared slots checked when saved, contact templates disclose nothing, the
+packaged set is complete and renders in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from arrears.services.templates import (
+    Audience,
+    TemplateBook,
+    TemplateProblemKind,
+    TemplateRenderFailed,
+    TemplateSpec,
+    check_template,
+    first_name,
+    packaged_templates,
+)
+
+SEED_TEMPLATES = [
+    ("reminder_day1", "sms"), ("reminder", "sms"), ("plan_instalment_due", "sms"),
+    ("ptp_reminder", "sms"), ("call_borrower", "call"), ("call_contact", "call"),
+    ("call_plan_missed", "call"), ("call_ptp_broken", "call"),
+]  # fmt: skip
+
+
+def kinds(spec: TemplateSpec) -> list[TemplateProblemKind]:
+    return [p.kind for p in check_template(spec)]
+
+
+def spec(body: str, slots: tuple[str, ...], audience: Audience = Audience.BORROWER) -> TemplateSpec:
+    return TemplateSpec("t", "sms", "zh-CN", audience, slots, body)
+
+
+def test_packaged_set_is_clean_and_covers_the_seed_strategy_in_both_languages():
+    specs = packaged_templates()
+    for name, channel in SEED_TEMPLATES:
+        for language in ("zh-CN", "en"):
+            assert (name, channel, language) in specs
+    for s in specs.values():
+        assert check_template(s) == [], s.label
+    assert specs[("call_contact", "call", "zh-CN")].audience is Audience.CONTACT
+
+
+def test_unknown_undeclared_and_missing_slots_are_errors():
+    assert kinds(spec("{{ borrower_name }}", ("borrower_name",))) == []
+    assert kinds(spec("{{ salary }}", ("salary",))) == [TemplateProblemKind.SLOT_UNKNOWN]
+    assert kinds(spec("{{ dpd }}", ())) == [TemplateProblemKind.SLOT_UNDECLARED]
+    assert kinds(spec("hello", ("dpd",))) == [TemplateProblemKind.SLOT_MISSING]
+    assert kinds(spec("{{ dpd ", ())) == [TemplateProblemKind.SYNTAX]
+
+
+def test_contact_template_may_not_use_debt_fields_or_words():
+    ok = spec("{{ contact_name }}您好，请{{ borrower_first_name }}回电{{ callback_number }}",
+              ("contact_name", "borrower_first_name", "callback_number"), Audience.CONTACT)  # fmt: skip
+    assert kinds(ok) == []
+    leaks = spec("{{ contact_name }}，{{ overdue_amount }}", ("contact_name", "overdue_amount"),
+                 Audience.CONTACT)  # fmt: skip
+    assert TemplateProblemKind.SLOT_UNKNOWN in kinds(leaks)
+    words = spec("{{ contact_name }}，其借款已逾期", ("contact_name",), Audience.CONTACT)
+    assert TemplateProblemKind.DISCLOSES_DEBT in kinds(words)
+
+
+def test_render_sees_only_declared_slots_and_needs_them_all():
+    book = TemplateBook({("t", "sms", "zh-CN"): spec("{{ contact_name }}", ("contact_name",),
+                                                     Audience.CONTACT)})  # fmt: skip
+    out = book.render("t", "sms", "zh-CN", {"contact_name": "李伟", "overdue_amount": "9元"})
+    assert out.body == "李伟"
+    with pytest.raises(TemplateRenderFailed):
+        book.render("t", "sms", "zh-CN", {})
+
+
+def test_sandbox_refuses_attribute_tricks():
+    book = TemplateBook({("t", "sms", "en"): spec("{{ link.__class__.__mro__ }}", ("link",))})
+    with pytest.raises(TemplateRenderFailed):
+        book.render("t", "sms", "en", {"link": "x"})
+
+
+def test_first_names():
+    assert first_name("王芳", "zh-CN") == "芳"
+    assert first_name("欧阳娜娜", "zh-CN") == "娜娜"
+    assert first_name("Alice Smith", "en") == "Alice"
