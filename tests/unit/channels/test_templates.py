@@ -50,8 +50,9 @@ def test_unknown_undeclared_and_missing_slots_are_errors():
 
 
 def test_contact_template_may_not_use_debt_fields_or_words():
-    ok = spec("{{ contact_name }}您好，请{{ borrower_first_name }}回电{{ callback_number }}",
-              ("contact_name", "borrower_first_name", "callback_number"), Audience.CONTACT)  # fmt: skip
+    slots = ("contact_name", "borrower_first_name", "callback_number")
+    body = "{{ contact_name }}您好，请{{ borrower_first_name }}回电{{ callback_number }}"
+    ok = spec(body, slots, Audience.CONTACT)
     assert kinds(ok) == []
     leaks = spec("{{ contact_name }}，{{ overdue_amount }}", ("contact_name", "overdue_amount"),
                  Audience.CONTACT)  # fmt: skip
