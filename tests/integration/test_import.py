@@ -709,3 +709,20 @@ def test_cli_prints_the_report_or_every_problem_with_exit_1(tmp_path: Path) -> N
         "payment in the host system first",
         "import rejected: 2 problem(s); nothing was written",
     ]
+
+
+def test_imported_payments_wait_for_the_daily_run_to_post_them(
+    db: Engine, keyring: KeyRing
+) -> None:
+    from arrears.engine.run_day import run_day
+
+    import_directory(db, keyring, GOOD)
+    run_day(db, date(2026, 1, 16))
+    with db.connect() as conn:
+        posted = dict(conn.execute(select(t.payments.c.id, t.payments.c.posted_on)).all())
+        item = conn.execute(
+            select(t.due_items).where((t.due_items.c.account_id == "A1") & (t.due_items.c.seq == 1))
+        ).one()
+    # P3 arrives on 2026-01-22: still waiting
+    assert posted == {"P1": date(2026, 1, 16), "P2": date(2026, 1, 16), "P3": None}
+    assert (item.paid_principal, item.paid_interest) == (100000, 4500)
