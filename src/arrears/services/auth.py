@@ -17,8 +17,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from arrears.store.tables_web import integration_tokens, login_attempts, sessions, users
 
 _hasher = PasswordHasher()
-# A hash of a password nobody has, so an unknown user costs as much time as a known one.
-_DUMMY_HASH = _hasher.hash("no-such-user-" + secrets.token_hex(8))
+_dummy: list[str] = []
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -27,6 +26,20 @@ SESSION_TTL = timedelta(hours=10)
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Replace the argon2 parameters (tests use cheap ones; production keeps the defaults)."""
+    global _hasher
+    _hasher = hasher
+    _dummy.clear()
+
+
+def _dummy_hash() -> str:
+    """A hash of a password nobody has, so an unknown user costs as much time as a known one."""
+    if not _dummy:
+        _dummy.append(_hasher.hash("no-such-user-" + secrets.token_hex(8)))
+    return _dummy[0]
 
 
 def sha256(text: str) -> str:
@@ -74,7 +87,7 @@ def authenticate(
     ).first()
     ok = False
     try:
-        ok = _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        ok = _hasher.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         ok = False
     ok = ok and row is not None and bool(row.active)

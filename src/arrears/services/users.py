@@ -162,7 +162,9 @@ def add_user(
     plan_max_instalments: int = 2,
     plan_max_waiver_minor: int = 0,
     at: datetime | None = None,
+    password_hash: str | None = None,
 ) -> User:
+    """Add a user; `password_hash` (argon2) may stand in for hashing `password` again."""
     role = parse_role(str(role))
     if len(password) < 10:
         raise PasswordTooWeak()
@@ -172,7 +174,7 @@ def add_user(
         insert(users).values(
             username=username,
             display_name=display_name or username,
-            password_hash=hash_password(password),
+            password_hash=password_hash or hash_password(password),
             role=role.value,
             team_id=team_id,
             language=language,
@@ -235,8 +237,17 @@ def seed_demo_users(conn: Connection, password: str = DEMO_PASSWORD) -> list[str
     for team_id, name, queues in DEMO_TEAMS:
         add_team(conn, team_id, name, queues)
     made = []
+    hashed = hash_password(password)  # one argon2 hash (salted once) for the shared demo password
     for username, role, display, team in DEMO_USERS:
         if find_user(conn, username) is None:
-            add_user(conn, username, password, role, display_name=display, team_id=team)
+            add_user(
+                conn,
+                username,
+                password,
+                role,
+                display_name=display,
+                team_id=team,
+                password_hash=hashed,
+            )
         made.append(username)
     return made

@@ -48,3 +48,16 @@ def token(app: App, scopes: frozenset[Scope] = ALL_SCOPES, name: str = "core") -
 @pytest.fixture
 def auth(app: App) -> dict[str, str]:
     return token(app)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2 with test-sized parameters: the same code path, milliseconds instead of seconds."""
+    from argon2 import PasswordHasher
+
+    from arrears.services import auth
+
+    before = auth._hasher
+    auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    auth.use_hasher(before)

@@ -17,7 +17,7 @@ from arrears.privacy.keyring import KeyRing
 from arrears.services.users import DEMO_PASSWORD, seed_demo_users
 from arrears.store import tables as t
 from arrears.web.app import create_app
-from tests.integration.api.conftest import make_app
+from tests.integration.api.conftest import cheap_password_hashing, make_app  # noqa: F401
 
 # The borrower's first instalment was due on 1 March; on 2 March the account is one day past due.
 DUE = date(2026, 3, 1)
