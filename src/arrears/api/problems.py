@@ -125,5 +125,21 @@ async def on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": _TITLES[code]} for code in (401, 403, 404, 409, 422)
+    code: {"model": Problem, "description": _TITLES[code]}
+    for code in (400, 401, 403, 404, 409, 422)
 }
+
+
+def problems_in_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every error response of the API is documented as application/problem+json (Problem)."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            for code, response in responses.items():
+                if code[:1] in ("4", "5"):
+                    response["content"] = {PROBLEM_JSON: {"schema": ref}}
+    parts = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        parts.pop(name, None)
+    return schema

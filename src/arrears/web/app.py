@@ -6,9 +6,11 @@ import importlib
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +36,13 @@ PAGE_MODULES = (
     "pages_admin",
     "pages_borrower",
 )
+
+API_DESCRIPTION = """Feed borrowers, contacts, accounts and due items; post payments with an
+`Idempotency-Key`; read cases, interactions, promises and plans; subscribe to signed webhooks.
+
+Every call carries an integration token (`Authorization: Bearer arr_<id>_<secret>`) whose scopes
+allow it. Amounts are decimal strings in the account's currency. Errors are RFC 9457 problem
+details (`application/problem+json`) naming the fields at fault in `errors`."""
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -119,6 +128,21 @@ def create_app(
         return response
 
     api.include_router(api_router)
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = problems.problems_in_openapi(
+                get_openapi(
+                    title=api.title,
+                    version=api.version,
+                    summary=api.summary,
+                    description=API_DESCRIPTION,
+                    routes=api.routes,
+                )
+            )
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     for name in PAGE_MODULES:
         try:
             module = importlib.import_module(f"arrears.web.{name}")
