@@ -8,6 +8,8 @@ from arrears.cli import app_of
 
 
 def register(app: typer.Typer) -> None:
+    _register_webhooks(app)
+
     @app.command("serve")
     def serve(
         ctx: typer.Context,
@@ -38,3 +40,31 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"arrears on http://{host}:{port}/  (API docs: /api/v1/docs)")
         uvicorn.run(web, host=host, port=port, log_level="warning", workers=1)
         del workers
+
+
+def _register_webhooks(app: typer.Typer) -> None:
+    hooks = typer.Typer(help="Outbound webhooks (signed event deliveries).", no_args_is_help=True)
+    app.add_typer(hooks, name="webhooks")
+
+    @hooks.command("deliver")
+    def deliver(
+        ctx: typer.Context,
+        as_of: str = typer.Option(..., "--as-of", help="Business date whose events to collect."),
+    ) -> None:
+        """Collect the day's events and POST pending deliveries to their subscribers."""
+        from datetime import UTC, date, datetime
+
+        import httpx
+
+        from arrears.api.webhooks import collect_events
+        from arrears.api.webhooks import deliver as send
+
+        wired = app_of(ctx)
+        with wired.engine.begin() as conn:
+            found = collect_events(conn, date.fromisoformat(as_of))
+        with httpx.Client() as client:
+            report = send(wired.engine, wired.keyring, datetime.now(UTC), client)
+        typer.echo(
+            f"{found} new events; delivered {report.delivered}, retrying {report.retried}, "
+            f"failed {report.failed}"
+        )

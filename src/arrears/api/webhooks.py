@@ -1,0 +1,234 @@
+"""Outbound webhooks: business events found from the state the daily run leaves, delivered
+signed to each subscribed URL, at least once, each event once per subscriber when it succeeds.
+
+Events: case.opened, case.cured, promise.broken, plan.broken, contact.opted_out. Payloads carry
+ids, dates, statuses and amounts — never personal data.
+
+Signature: header `X-Arrears-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` over
+`"<t>.<raw body>"` with the webhook's secret (see `verify_signature`)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from arrears.api.queries import amount
+from arrears.privacy.keyring import KeyRing
+from arrears.store import tables as t
+from arrears.store.tables_web import webhook_deliveries, webhook_events, webhooks
+
+EVENTS = ("case.opened", "case.cured", "promise.broken", "plan.broken", "contact.opted_out")
+MAX_ATTEMPTS = 8
+TOLERANCE_SECONDS = 300
+
+
+def _day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _found(conn: Connection, as_of: date) -> list[tuple[str, str, dict[str, Any]]]:
+    c, p, pl, ct = t.cases, t.promises, t.plans, t.contacts
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    for r in conn.execute(select(c).where(c.c.opened_on == as_of)):
+        found.append(
+            (
+                "case.opened",
+                f"case:{r.id}",
+                {
+                    "case_id": r.id,
+                    "borrower_id": r.borrower_id,
+                    "opened_on": _day(r.opened_on),
+                    "overdue_amount": amount(r.overdue_at_open, r.currency),
+                    "currency": r.currency,
+                    "bucket": r.bucket,
+                },
+            )
+        )
+    for r in conn.execute(
+        select(c).where(c.c.closed_on == as_of, c.c.status.in_(["cured", "paid_off"]))
+    ):
+        found.append(
+            (
+                "case.cured",
+                f"case:{r.id}",
+                {
+                    "case_id": r.id,
+                    "borrower_id": r.borrower_id,
+                    "closed_on": _day(r.closed_on),
+                    "status": r.status,
+                },
+            )
+        )
+    for r in conn.execute(select(p).where(p.c.settled_on == as_of, p.c.status == "broken")):
+        found.append(
+            (
+                "promise.broken",
+                f"promise:{r.id}",
+                {
+                    "promise_id": r.id,
+                    "case_id": r.case_id,
+                    "due_on": _day(r.due_on),
+                    "amount": amount(r.amount, r.currency),
+                    "paid_amount": amount(r.paid_amount, r.currency),
+                    "currency": r.currency,
+                },
+            )
+        )
+    for r in conn.execute(select(pl).where(pl.c.ended_on == as_of, pl.c.status == "broken")):
+        found.append(
+            (
+                "plan.broken",
+                f"plan:{r.id}",
+                {
+                    "plan_id": r.id,
+                    "case_id": r.case_id,
+                    "ended_on": _day(r.ended_on),
+                    "total": amount(r.total, r.currency),
+                    "currency": r.currency,
+                },
+            )
+        )
+    for r in conn.execute(select(ct.c.id, ct.c.borrower_id).where(ct.c.status == "opted_out")):
+        found.append(
+            (
+                "contact.opted_out",
+                f"contact:{r.id}",
+                {
+                    "contact_id": r.id,
+                    "borrower_id": r.borrower_id,
+                },
+            )
+        )
+    return found
+
+
+def collect_events(conn: Connection, as_of: date) -> int:
+    """Record the day's new events (once per subject) with a pending delivery to each active
+    webhook subscribed to the event at that moment."""
+    known = {
+        (r.event, r.subject)
+        for r in conn.execute(select(webhook_events.c.event, webhook_events.c.subject))
+    }
+    hooks = [
+        (hook.id, set(hook.events.split()))
+        for hook in conn.execute(select(webhooks).where(webhooks.c.active.is_(True)))
+    ]
+    new = 0
+    for event, subject, payload in _found(conn, as_of):
+        if (event, subject) in known:
+            continue
+        body = {"event": event, "occurred_on": as_of.isoformat(), "data": payload}
+        event_id = conn.execute(
+            insert(webhook_events)
+            .values(
+                event=event,
+                subject=subject,
+                occurred_on=as_of,
+                payload=json.dumps(body, sort_keys=True, ensure_ascii=False),
+            )
+            .returning(webhook_events.c.id)
+        ).scalar_one()
+        for hook_id, wanted in hooks:
+            if event in wanted:
+                conn.execute(
+                    insert(webhook_deliveries).values(event_id=event_id, webhook_id=hook_id)
+                )
+        new += 1
+    return new
+
+
+def sign(secret: str, body: bytes, at: int) -> str:
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, now: int) -> bool:
+    """For receivers: the signature matches and is at most five minutes old."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        at = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs(now - at) > TOLERANCE_SECONDS:
+        return False
+    return hmac.compare_digest(sign(secret, body, at), f"t={at},v1={parts.get('v1', '')}")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int
+    retried: int
+    failed: int
+
+
+def deliver(
+    engine: Engine, ring: KeyRing, now: datetime, client: httpx.Client, limit: int = 500
+) -> DeliveryReport:
+    """POST each pending delivery; 2xx marks it delivered, anything else retries later (up to
+    MAX_ATTEMPTS). Each delivery is recorded in its own transaction."""
+    d, e, w = webhook_deliveries, webhook_events, webhooks
+    with engine.connect() as conn:
+        rows = list(
+            conn.execute(
+                select(
+                    d.c.event_id,
+                    d.c.webhook_id,
+                    d.c.attempts,
+                    e.c.event,
+                    e.c.payload,
+                    w.c.url,
+                    w.c.secret_enc,
+                )
+                .join(e, e.c.id == d.c.event_id)
+                .join(w, w.c.id == d.c.webhook_id)
+                .where(d.c.status == "pending", w.c.active.is_(True))
+                .order_by(d.c.event_id)
+                .limit(limit)
+            )
+        )
+    delivered = retried = failed = 0
+    for row in rows:
+        body = row.payload.encode()
+        secret = ring.decrypt(row.secret_enc) or ""
+        headers = {
+            "Content-Type": "application/json",
+            "X-Arrears-Event": row.event,
+            "X-Arrears-Delivery": f"{row.event_id}-{row.webhook_id}",
+            "X-Arrears-Signature": sign(secret, body, int(now.timestamp())),
+        }
+        error = None
+        try:
+            response = client.post(row.url, content=body, headers=headers, timeout=10)
+            if not 200 <= response.status_code < 300:
+                error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        attempts = row.attempts + 1
+        if error is None:
+            values: dict[str, Any] = {
+                "status": "delivered",
+                "attempts": attempts,
+                "delivered_at": now,
+                "last_error": None,
+            }
+            delivered += 1
+        elif attempts >= MAX_ATTEMPTS:
+            values = {"status": "failed", "attempts": attempts, "last_error": error}
+            failed += 1
+        else:
+            values = {"attempts": attempts, "last_error": error}
+            retried += 1
+        with engine.begin() as conn:
+            conn.execute(
+                update(d)
+                .where(d.c.event_id == row.event_id, d.c.webhook_id == row.webhook_id)
+                .values(**values)
+            )
+    return DeliveryReport(delivered, retried, failed)
