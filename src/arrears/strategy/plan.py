@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 from sqlalchemy import Connection, text
@@ -95,6 +96,26 @@ def plan_with(
     case_ids: Sequence[int] | None = None,
 ) -> int:
     """Insert the day's candidate actions (status planned); returns how many are new."""
+    with without_jit(conn):
+        return _plan(conn, strategy, as_of, case_ids)
+
+
+@contextmanager
+def without_jit(conn: Connection) -> Iterator[None]:
+    """The compiled query is wide (a SELECT per step): PostgreSQL's JIT would spend seconds
+    compiling it for a sub-second run (4.6 s of 4.9 s for 3,000 cases); off, then restored."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    jit = conn.execute(text("SELECT current_setting('jit')")).scalar_one()
+    conn.execute(text("SELECT set_config('jit', 'off', true)"))
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT set_config('jit', :v, true)"), {"v": jit})
+
+
+def _plan(conn: Connection, strategy: Strategy, as_of: date, case_ids: Sequence[int] | None) -> int:
     assign_variants(conn, strategy, as_of, case_ids)
     if conn.dialect.name == "postgresql" and case_ids is None:
         # the day's run has just opened and assigned cases: without fresh statistics the
@@ -125,7 +146,8 @@ def preview(
 ) -> list[PlannedAction]:
     """The actions the compiled strategy would plan on as_of, without writing anything."""
     query = plan_query(strategy, conn.dialect.name, as_of, _case_filter(case_ids))
-    rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM ({query}) q")).all()
+    with without_jit(conn):
+        rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM ({query}) q")).all()
     actions = [PlannedAction(int(r[0]), r[1], r[2], str(r[3]), r[4], r[5], int(r[6])) for r in rows]
     return sorted(actions, key=PlannedAction.key)
 
@@ -138,5 +160,6 @@ def segments(
 ) -> dict[int, tuple[str | None, str]]:
     """Each open case's segment and variant under the strategy."""
     query = segments_query(strategy, conn.dialect.name, as_of, _case_filter(case_ids))
-    rows = conn.execute(text(f"SELECT case_id, segment, variant FROM ({query}) q")).all()
+    with without_jit(conn):
+        rows = conn.execute(text(f"SELECT case_id, segment, variant FROM ({query}) q")).all()
     return {int(r[0]): (r[1], str(r[2])) for r in rows}
