@@ -185,36 +185,39 @@ def _csrf(html: str) -> str:
     return m.group(1) if m else ""
 
 
-async def agent_loop(
-    base: str, n: int, rec: Recorder, stop: float, think: float, rng: random.Random
-) -> int:
-    cycles = 0
-    async with httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=60) as c:
+async def sign_in(c: httpx.AsyncClient, n: int, gate: asyncio.Semaphore) -> str:
+    async with gate:  # argon2 is meant to be slow: sign the agents in a few at a time
         form = await c.get("/login")
         r = await c.post(
             "/login",
             data={"username": f"agent{n}", "password": "bench-password", "csrf": _csrf(form.text)},
         )
         page = await c.get(r.headers["location"])
-        csrf = _csrf(page.text)
-        await asyncio.sleep(rng.uniform(0, think))
-        while time.perf_counter() < stop:
-            await rec.call("GET /static/app.css (baseline)", c.get, "/static/app.css")
-            r = await rec.call("POST /agent/next", c.post, "/agent/next", data={"csrf": csrf})
-            where = r.headers.get("location", "")
-            if not where.startswith("/cases/"):
-                await asyncio.sleep(think)
-                continue
-            await asyncio.sleep(rng.expovariate(1 / think))
-            page = await rec.call("GET /cases/{id}", c.get, where)
-            m = re.search(r'href="/cases/\d+/call/(\d+)"', page.text)
-            await asyncio.sleep(rng.expovariate(1 / think))
-            data = {"csrf": csrf, "outcome": rng.choice(["right_party", "busy", "refused"])}
-            if m:
-                data["action_id"] = m.group(1)
-            await rec.call("POST /cases/{id}/outcome", c.post, f"{where}/outcome", data=data)
-            cycles += 1
-            await asyncio.sleep(rng.expovariate(1 / think))
+    return _csrf(page.text)
+
+
+async def agent_loop(
+    c: httpx.AsyncClient, csrf: str, rec: Recorder, stop: float, think: float, rng: random.Random
+) -> int:
+    cycles = 0
+    await asyncio.sleep(rng.uniform(0, think))
+    while time.perf_counter() < stop:
+        await rec.call("GET /static/app.css (baseline)", c.get, "/static/app.css")
+        r = await rec.call("POST /agent/next", c.post, "/agent/next", data={"csrf": csrf})
+        where = r.headers.get("location", "")
+        if not where.startswith("/cases/"):
+            await asyncio.sleep(think)
+            continue
+        await asyncio.sleep(rng.expovariate(1 / think))
+        page = await rec.call("GET /cases/{id}", c.get, where)
+        m = re.search(r'href="/cases/\d+/call/(\d+)"', page.text)
+        await asyncio.sleep(rng.expovariate(1 / think))
+        data = {"csrf": csrf, "outcome": rng.choice(["right_party", "busy", "refused"])}
+        if m:
+            data["action_id"] = m.group(1)
+        await rec.call("POST /cases/{id}/outcome", c.post, f"{where}/outcome", data=data)
+        cycles += 1
+        await asyncio.sleep(rng.expovariate(1 / think))
     return cycles
 
 
@@ -227,14 +230,25 @@ def pct(values: list[float], q: float) -> float:
 
 async def load(base: str, agents: int, seconds: float, think: float) -> tuple[Recorder, int]:
     rec = Recorder()
-    stop = time.perf_counter() + seconds
     rng = random.Random(7)
-    cycles = await asyncio.gather(
-        *(
-            agent_loop(base, n, rec, stop, think, random.Random(rng.random()))
-            for n in range(1, agents + 1)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [
+        httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=120, limits=limits)
+        for _ in range(agents)
+    ]
+    try:
+        gate = asyncio.Semaphore(4)
+        tokens = await asyncio.gather(*(sign_in(c, n + 1, gate) for n, c in enumerate(clients)))
+        stop = time.perf_counter() + seconds
+        cycles = await asyncio.gather(
+            *(
+                agent_loop(c, csrf, rec, stop, think, random.Random(rng.random()))
+                for c, csrf in zip(clients, tokens, strict=True)
+            )
         )
-    )
+    finally:
+        for c in clients:
+            await c.aclose()
     return rec, sum(cycles)
 
 
@@ -248,6 +262,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--database", default=os.environ.get("ARREARS_BENCH_POSTGRES_URL", DEFAULT_PG))
     ap.add_argument("--keep", action="store_true", help="keep the bench schema afterwards")
+    ap.add_argument("--schema", help="reuse a schema kept by an earlier run (--keep)")
     args = ap.parse_args()
 
     from arrears.privacy.keyring import KeyRing
@@ -255,17 +270,31 @@ def main() -> None:
     from arrears.store.db import make_engine, normalise_url
 
     url = normalise_url(args.database)
-    schema = "bench_api_" + uuid.uuid4().hex[:8]
+    schema = args.schema or "bench_api_" + uuid.uuid4().hex[:8]
     admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    if not args.schema:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     server = None
+    keys = HERE / f".{schema}.keys.json"
     try:
-        migrate.upgrade(engine)
-        ring_json = KeyRing.generate().to_json()
         t0 = time.perf_counter()
-        cases = populate(engine, ring_json, args.accounts, args.agents)
+        if args.schema:
+            ring_json = keys.read_text()
+            with engine.begin() as conn:  # back to the start of the day
+                conn.execute(text("DELETE FROM interactions"))
+                conn.execute(text("DELETE FROM gate_decisions"))
+                conn.execute(text("UPDATE actions SET status = 'planned', completed_at = NULL"))
+                conn.execute(text("UPDATE cases SET assigned_to = NULL, last_contact_on = NULL"))
+                conn.execute(text("DELETE FROM sessions"))
+                cases = int(conn.scalar(text("SELECT count(*) FROM cases")) or 0)
+        else:
+            migrate.upgrade(engine)
+            ring_json = KeyRing.generate().to_json()
+            cases = populate(engine, ring_json, args.accounts, args.agents)
+            if args.keep:
+                keys.write_text(ring_json)
         print(
             f"portfolio: {args.accounts:,} accounts, {cases:,} open cases with a call due "
             f"today, {args.agents} agents ({time.perf_counter() - t0:.0f} s to load)"
@@ -342,9 +371,11 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         engine.dispose()
-        if not args.keep:
+        if not args.keep and not args.schema:
             with admin.begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        else:
+            print(f"kept schema {schema}: rerun with --schema {schema}")
         admin.dispose()
 
 

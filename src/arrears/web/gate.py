@@ -67,12 +67,20 @@ def _from_action(action: Any, at: datetime) -> Verdict:
     return Verdict(True)
 
 
-def check(conn: Connection, action: Any, at: datetime) -> Verdict:
-    """The verdict for an `actions` row at the moment `at`."""
+def check(conn: Connection, action: Any, at: datetime, *, record: bool = True) -> Verdict:
+    """The verdict for an `actions` row at the moment `at`. The gate records each decision it
+    makes; a page that only shows the verdict (record=False) leaves no trace of it."""
     if action.status in ("blocked", "done", "cancelled"):
         return _from_action(action, at)
+    if action.channel == "task" or action.status not in ("planned", "deferred"):
+        return _from_action(action, at)  # an agent's task, or a message already on its way
     try:
         from arrears.services.compliance import check_action
     except ImportError:
         return _from_action(action, at)
-    return _from_service(check_action(conn, action.id, at), at)
+    if record:
+        return _from_service(check_action(conn, action.id, at), at)
+    with conn.begin_nested() as peek:
+        verdict = _from_service(check_action(conn, action.id, at), at)
+        peek.rollback()
+    return verdict

@@ -16,6 +16,7 @@ from arrears.domain.plans import PlanLimits, PlanTerms
 from arrears.services.users import Permission, Role, User
 from arrears.web import audit
 from arrears.web import queries as wq
+from arrears.web.gate import check
 from arrears.web.render import render
 from arrears.web.scripts import script
 from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
@@ -216,16 +217,18 @@ def post_outcome(
         case = wq.case_for(conn, viewer, case_id)
         today = ctx.today(conn)
         if action_id is not None:
-            view = wq.case_view(conn, ctx.app.keyring, case, today, now)
-            act = _action_of(view, action_id)
-            if not act.verdict.allowed:
-                nxt = act.verdict.next_allowed_at
+            row = wq.action_of_case(conn, case_id, action_id, today)
+            if row is None:
+                raise PageNotFound(f"no action {action_id} on this case today")
+            verdict = check(conn, row, now)
+            if not verdict.allowed:
+                nxt = verdict.next_allowed_at
                 raise PageForbidden(
-                    f"the rule pack does not allow this call now: {act.verdict.reason}"
+                    f"the rule pack does not allow this call now: {verdict.reason}"
                     + (f"; next allowed {nxt:%Y-%m-%d %H:%M} UTC" if nxt else "")
                 )
-            target_type, target_id = act.row.target_type, act.row.target_id
-            channel = act.row.channel if act.row.channel != "task" else "call"
+            target_type, target_id = row.target_type, row.target_id
+            channel = row.channel if row.channel != "task" else "call"
         else:
             if outcome not in (Outcome.CONTACT_REFUSED, Outcome.WRONG_NUMBER):
                 raise PageForbidden("record a call through one of today's allowed call tasks")

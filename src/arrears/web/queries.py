@@ -32,17 +32,16 @@ def visible_clause(viewer: Viewer) -> Any:
 
 def case_for(conn: Connection, viewer: Viewer, case_id: int) -> Any:
     """The case, if the viewer may open it: 404 when absent, 403 when outside their queue/team."""
-    row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
-    if row is None:
-        raise PageNotFound(f"no case {case_id}")
-    allowed = conn.execute(
-        select(t.cases.c.id).where(t.cases.c.id == case_id, visible_clause(viewer))
+    row = conn.execute(
+        select(t.cases).where(t.cases.c.id == case_id, visible_clause(viewer))
     ).first()
-    if allowed is None:
-        raise PageForbidden(
-            f"case {case_id} is not in your queue or team; ask your team lead to assign it"
-        )
-    return row
+    if row is not None:
+        return row
+    if conn.scalar(select(t.cases.c.id).where(t.cases.c.id == case_id)) is None:
+        raise PageNotFound(f"no case {case_id}")
+    raise PageForbidden(
+        f"case {case_id} is not in your queue or team; ask your team lead to assign it"
+    )
 
 
 _NEXT_SQL = """
@@ -250,8 +249,15 @@ def case_view(conn: Connection, ring: KeyRing, case: Any, today: date, now: date
             label = f"{mask_name(who.name)} ({who.relationship})" if who else act.target_id
         else:
             label = mask_name(name)
-        view.actions.append(ActionView(act, check(conn, act, now), label))
+        view.actions.append(ActionView(act, check(conn, act, now, record=False), label))
     return view
+
+
+def action_of_case(conn: Connection, case_id: int, action_id: int, today: date) -> Any:
+    a = t.actions
+    return conn.execute(
+        select(a).where(a.c.id == action_id, a.c.case_id == case_id, a.c.business_date == today)
+    ).first()
 
 
 def masked(party: Party) -> Party:
