@@ -4,9 +4,9 @@ and read cases, interactions, promises and plans."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy import Connection, and_, delete, insert, select
@@ -37,13 +37,14 @@ from arrears.api.schemas import (
     WebhookOut,
 )
 from arrears.api.security import require
-from arrears.domain.money import AmountInvalid, CurrencyUnknown, Money, parse_amount
-from arrears.domain.phone import PhoneInvalid, mask_name, mask_phone, normalise_phone
+from arrears.domain.phone import mask_name, mask_phone
+from arrears.services import import_formats as fmt
 from arrears.services.auth import Integration, Scope, sha256
 from arrears.store import tables as t
 from arrears.store.tables_web import idempotency_keys, webhooks
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+T = TypeVar("T")
 
 Ctx = Annotated[Context, Depends(context_of)]
 IdempotencyKey = Annotated[
@@ -58,32 +59,28 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _money(text: str, currency: str, field: str, *, positive: bool = False) -> int:
+def _field(check: Callable[..., T], field: str, *args: Any) -> T:
+    """Validate one field with the importer's own rules (so a file and the API agree)."""
     try:
-        value = parse_amount(text, currency)
-    except CurrencyUnknown as exc:
-        raise field_error("body.currency", str(exc)) from None
-    except AmountInvalid as exc:
+        return check(*args)
+    except fmt.FieldInvalid as exc:
         raise field_error(field, str(exc)) from None
-    if value < 0 or (positive and value == 0):
-        raise field_error(
-            field, "must be greater than zero" if positive else "must not be negative"
-        )
-    return Money(value, currency).to_minor()
+
+
+def _money(text: str, currency: str, field: str, *, positive: bool = False) -> int:
+    _field(fmt.currency, "body.currency", currency)
+    minor = _field(fmt.amount_minor, field, text.strip(), currency)
+    if positive and minor == 0:
+        raise field_error(field, "must be greater than zero")
+    return minor
 
 
 def _ppm(text: str, field: str) -> int:
-    rate = Decimal(text)
-    if rate > 1:
-        raise field_error(field, "an annual rate is a fraction: 0.18 means 18%")
-    return int((rate * 1_000_000).to_integral_value())
+    return _field(fmt.rate_ppm, field, text)
 
 
 def _phone(text: str, field: str) -> str:
-    try:
-        return normalise_phone(text)
-    except PhoneInvalid as exc:
-        raise field_error(field, str(exc)) from None
+    return _field(fmt.phone, field, text)
 
 
 # --- borrowers and contacts -------------------------------------------------------------------
@@ -99,6 +96,9 @@ def put_borrower(
     """Create or replace a borrower's details (personal data is encrypted at rest)."""
     ring = ctx.app.keyring
     phone = _phone(body.phone, "body.phone")
+    if body.email is not None:
+        _field(fmt.email, "body.email", body.email)
+    _field(fmt.timezone, "body.timezone", body.timezone)
     with ctx.begin() as conn:
         q.upsert(
             conn,
@@ -154,6 +154,7 @@ def put_contact(
     a contact the agents marked refused or wrong_number keeps that status."""
     ring = ctx.app.keyring
     phone = _phone(body.phone, "body.phone")
+    _field(fmt.relationship, "body.relationship", body.relationship)
     with ctx.begin() as conn:
         _borrower_exists(conn, borrower_id, "path.borrower_id")
         owner = conn.scalar(select(t.contacts.c.borrower_id).where(t.contacts.c.id == contact_id))
@@ -216,6 +217,7 @@ def put_account(
     _: Annotated[Integration, Depends(require(Scope.ACCOUNTS_WRITE))],
 ) -> AccountOut:
     """Create or update an account (its state — DPD, bucket, amounts — is the daily run's)."""
+    _field(fmt.product, "body.product", body.product)
     principal = _money(body.principal, body.currency, "body.principal")
     annual = _ppm(body.annual_rate, "body.annual_rate")
     penalty = _ppm(body.penalty_rate, "body.penalty_rate")

@@ -194,3 +194,28 @@ def test_the_same_key_posted_concurrently_posts_once(
     assert codes == [200] * 7 + [201]
     with app.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(t.payments)) == 1
+
+
+def test_the_api_applies_the_importers_field_rules(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    feed(client, auth)
+    r = client.put(
+        "/api/v1/borrowers/B1/contacts/C9",
+        json={"name": "x", "relationship": "neighbour", "phone": "13900001111"},
+        headers=auth,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.relationship"
+    r = client.put(
+        "/api/v1/accounts/A9",
+        json={
+            "borrower_id": "B1",
+            "product": "mortgage",
+            "principal": "1.00",
+            "opened_on": "2026-01-01",
+        },
+        headers=auth,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.product"
+    r = client.put("/api/v1/borrowers/B1", json={**BORROWER, "timezone": "Mars/Base"}, headers=auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.timezone"
