@@ -22,6 +22,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -173,7 +174,11 @@ class Recorder:
 
     async def call(self, name: str, fn, *args, **kw):  # type: ignore[no-untyped-def]
         t0 = time.perf_counter()
-        r = await fn(*args, **kw)
+        try:
+            r = await fn(*args, **kw)
+        except httpx.TransportError:
+            self.errors[name] += 1
+            return httpx.Response(599)
         self.times[name].append(time.perf_counter() - t0)
         if r.status_code >= 400:
             self.errors[name] += 1
@@ -277,7 +282,7 @@ def main() -> None:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     server = None
-    keys = HERE / f".{schema}.keys.json"
+    keys = Path(tempfile.gettempdir()) / f"arrears-{schema}.keys.json"
     try:
         t0 = time.perf_counter()
         if args.schema:
@@ -324,6 +329,8 @@ def main() -> None:
                 "warning",
                 "--backlog",
                 "2048",
+                "--timeout-keep-alive",
+                "600",
             ],
             env=env,
         )

@@ -153,3 +153,24 @@ borrower_links = Table(
 # Look-ups the workbench makes on the core tables many times a second.
 Index("ix_web_cases_status_queue_assigned", cases.c.status, cases.c.queue, cases.c.assigned_to)
 Index("ix_web_actions_case_date", actions.c.case_id, actions.c.business_date)
+Index(
+    "ix_web_cases_assigned_open",
+    cases.c.assigned_to,
+    postgresql_where=text("status = 'open'"),
+    sqlite_where=text("status = 'open'"),
+)
+Index(
+    "ix_web_cases_unclaimed_by_amount",
+    cases.c.overdue_amount.desc(),
+    cases.c.id,
+    postgresql_where=text("status = 'open' AND assigned_to IS NULL"),
+    sqlite_where=text("status = 'open' AND assigned_to IS NULL"),
+)
+Index(
+    "ix_web_actions_work",
+    actions.c.business_date,
+    actions.c.priority,
+    actions.c.case_id,
+    postgresql_where=text("status IN ('planned', 'deferred') AND channel IN ('call', 'task')"),
+    sqlite_where=text("status IN ('planned', 'deferred') AND channel IN ('call', 'task')"),
+)

@@ -157,6 +157,17 @@ OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "other": ("其他", "Other"),
     "borrower": ("借款人", "Borrower"),
     "contact": ("联系人", "Contact"),
+    # statuses
+    "pending": ("待还", "pending"),
+    "paid": ("已还", "paid"),
+    "missed": ("逾期未还", "missed"),
+    "active": ("执行中", "active"),
+    "proposed": ("待审批", "proposed"),
+    "completed": ("已完成", "completed"),
+    "broken": ("已违约", "broken"),
+    "cancelled": ("已取消", "cancelled"),
+    "kept": ("已兑现", "kept"),
+    "partly_kept": ("部分兑现", "partly kept"),
 }
 
 

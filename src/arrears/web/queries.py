@@ -44,43 +44,97 @@ def case_for(conn: Connection, viewer: Viewer, case_id: int) -> Any:
     )
 
 
-_NEXT_SQL = """
-SELECT c.id
-FROM actions a JOIN cases c ON c.id = a.case_id
-LEFT JOIN borrowers b ON b.id = c.borrower_id
-WHERE a.business_date = :d AND a.status IN ('planned', 'deferred')
-  AND a.channel IN ('call', 'task') AND c.status = 'open'
-  AND (c.assigned_to = :me OR (c.assigned_to IS NULL AND c.queue IN :queues))
-ORDER BY a.priority, c.overdue_amount DESC, COALESCE(b.risk_score, 0) DESC,
-         CASE WHEN EXISTS (SELECT 1 FROM promises p WHERE p.case_id = c.id AND p.status = 'open'
-                           AND p.due_on <= :d) THEN 0 ELSE 1 END,
-         c.id
+_WORK = (
+    "a.business_date = :d AND a.status IN ('planned', 'deferred') AND a.channel IN ('call', 'task')"
+)
+_TIE = (
+    "COALESCE((SELECT b.risk_score FROM borrowers b WHERE b.id = c.borrower_id), 0) DESC, "
+    "CASE WHEN EXISTS (SELECT 1 FROM promises p WHERE p.case_id = c.id AND p.status = 'open' "
+    "AND p.due_on <= :d) THEN 0 ELSE 1 END, c.id"
+)
+# The agent's own cases with work today (few): the full order.
+_MINE_SQL = f"""
+SELECT c.id FROM cases c JOIN actions a ON a.case_id = c.id
+WHERE c.assigned_to = :me AND c.status = 'open' AND {_WORK}
+ORDER BY a.priority, c.overdue_amount DESC, {_TIE}
 LIMIT 1
 """
+# The most urgent priority level above :after with unclaimed work in the queues.
+_LEVEL_SQL = f"""
+SELECT a.priority FROM actions a JOIN cases c ON c.id = a.case_id
+WHERE {_WORK} AND a.priority > :after
+  AND c.status = 'open' AND c.assigned_to IS NULL AND c.queue IN :queues
+ORDER BY a.priority
+LIMIT 1
+"""
+# Of the unclaimed cases with the largest amounts overdue (a prefix of the pool in amount
+# order), the first with work at the level: if there is one, no case of that level owes more.
+_POOL_TOP_SQL = f"""
+SELECT c.id
+FROM (SELECT u.id, u.overdue_amount FROM cases u
+      WHERE u.status = 'open' AND u.assigned_to IS NULL
+      ORDER BY u.overdue_amount DESC, u.id LIMIT :k) top
+JOIN cases c ON c.id = top.id
+WHERE c.assigned_to IS NULL AND c.queue IN :queues
+  AND EXISTS (SELECT 1 FROM actions a WHERE a.case_id = c.id AND {_WORK} AND a.priority = :p)
+ORDER BY top.overdue_amount DESC, top.id
+LIMIT 1
+"""
+# Otherwise every case of the level, sorted.
+_POOL_LEVEL_SQL = f"""
+SELECT c.id FROM actions a JOIN cases c ON c.id = a.case_id
+WHERE {_WORK} AND a.priority = :p
+  AND c.status = 'open' AND c.assigned_to IS NULL AND c.queue IN :queues
+ORDER BY c.overdue_amount DESC, {_TIE}
+LIMIT 1
+"""
+POOL_PREFIX = 500
 
 
 def next_case(conn: Connection, viewer: Viewer, today: date) -> int | None:
-    """Claim the most urgent case with work today: the viewer's own first among equals of
-    strategy step priority, then amount overdue, score and callbacks promised for today."""
+    """Claim the most urgent case with work today: by strategy step priority, then amount
+    overdue (then score and callbacks promised for today). The agent's own cases come first;
+    unclaimed ones of the team's queues are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL,
+    so two agents never take the same case."""
     pg = conn.dialect.name == "postgresql"
-    stmt = text(_NEXT_SQL + (" FOR UPDATE OF c SKIP LOCKED" if pg else "")).bindparams(
-        bindparam("queues", expanding=True)
-    )
-    queues = viewer.queues or ["\x00none"]
-    for _ in range(5):
-        case_id = conn.scalar(stmt, {"d": today, "me": viewer.user.username, "queues": queues})
-        if case_id is None:
+    lock = " FOR UPDATE OF c SKIP LOCKED" if pg else ""
+    me = viewer.user.username
+    mine = conn.scalar(text(_MINE_SQL), {"d": today, "me": me})
+    if mine is not None:
+        return int(mine)
+    if not viewer.queues:
+        return None
+    params: dict[str, Any] = {"d": today, "queues": viewer.queues, "k": POOL_PREFIX, "after": -1}
+
+    def one(sql: str) -> Any:
+        stmt = text(sql + lock).bindparams(bindparam("queues", expanding=True))
+        return conn.scalar(stmt, params)
+
+    for _ in range(20):  # levels, most urgent first
+        level = conn.scalar(
+            text(_LEVEL_SQL).bindparams(bindparam("queues", expanding=True)), params
+        )
+        if level is None:
             return None
-        claimed = conn.execute(
-            update(t.cases)
-            .where(
-                t.cases.c.id == case_id,
-                or_(t.cases.c.assigned_to.is_(None), t.cases.c.assigned_to == viewer.user.username),
-            )
-            .values(assigned_to=viewer.user.username)
-        ).rowcount
-        if claimed:
-            return int(case_id)
+        params["p"] = level
+        for _ in range(3):
+            if pg:  # walk the unclaimed-by-amount index rather than sort the whole pool
+                conn.execute(text("SET LOCAL enable_sort = off"))
+            case_id = one(_POOL_TOP_SQL)
+            if pg:
+                conn.execute(text("SET LOCAL enable_sort = on"))
+            if case_id is None:
+                case_id = one(_POOL_LEVEL_SQL)
+            if case_id is None:
+                break
+            claimed = conn.execute(
+                update(t.cases)
+                .where(t.cases.c.id == case_id, t.cases.c.assigned_to.is_(None))
+                .values(assigned_to=me)
+            ).rowcount
+            if claimed:
+                return int(case_id)
+        params["after"] = level
     return None
 
 
