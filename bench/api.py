@@ -171,17 +171,20 @@ class Recorder:
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
+        self.codes: dict[str, int] = defaultdict(int)
 
     async def call(self, name: str, fn, *args, **kw):  # type: ignore[no-untyped-def]
         t0 = time.perf_counter()
         try:
             r = await fn(*args, **kw)
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             self.errors[name] += 1
+            self.codes[f"{name} {type(exc).__name__}"] += 1
             return httpx.Response(599)
         self.times[name].append(time.perf_counter() - t0)
         if r.status_code >= 400:
             self.errors[name] += 1
+            self.codes[f"{name} {r.status_code}"] += 1
         return r
 
 
@@ -294,6 +297,9 @@ def main() -> None:
                 conn.execute(text("UPDATE cases SET assigned_to = NULL, last_contact_on = NULL"))
                 conn.execute(text("DELETE FROM sessions"))
                 cases = int(conn.scalar(text("SELECT count(*) FROM cases")) or 0)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE cases"))
+                conn.execute(text("VACUUM ANALYZE actions"))
         else:
             migrate.upgrade(engine)
             ring_json = KeyRing.generate().to_json()
@@ -361,6 +367,8 @@ def main() -> None:
             }.get(name, "baseline")
             result[f"{key}_p95_ms"] = f"{p95:.1f}"
             result[f"{key}_p50_ms"] = f"{p50:.1f}"
+        for what, n in sorted(rec.codes.items()):
+            print(f"  error: {what} × {n}")
         total = sum(len(v) for v in rec.times.values())
         print(
             f"\n{cycles} next-case → open → outcome cycles in {args.seconds:.0f} s; "

@@ -67,9 +67,14 @@ def _from_action(action: Any, at: datetime) -> Verdict:
     return Verdict(True)
 
 
-def check(conn: Connection, action: Any, at: datetime, *, record: bool = True) -> Verdict:
-    """The verdict for an `actions` row at the moment `at`. The gate records each decision it
-    makes; a page that only shows the verdict (record=False) leaves no trace of it."""
+def check(
+    conn: Connection, action: Any, at: datetime, *, live: bool = True, record: bool = True
+) -> Verdict:
+    """The verdict for an `actions` row at the moment `at`: from the rule pack now (`live`, the
+    moment a call is placed; the gate records the decision unless record=False), or from the
+    verdict the daily gate stored on the action (lists and forms: no rule evaluation)."""
+    if not live:
+        return _from_action(action, at)
     if action.status in ("blocked", "done", "cancelled"):
         return _from_action(action, at)
     if action.channel == "task" or action.status not in ("planned", "deferred"):

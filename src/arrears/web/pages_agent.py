@@ -16,7 +16,7 @@ from arrears.domain.plans import PlanLimits, PlanTerms
 from arrears.services.users import Permission, Role, User
 from arrears.web import audit
 from arrears.web import queries as wq
-from arrears.web.gate import check
+from arrears.web.gate import Verdict, check
 from arrears.web.render import render
 from arrears.web.scripts import script
 from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
@@ -150,6 +150,13 @@ def reveal(
     return _case_page(request, viewer, case_id, revealed=True)
 
 
+def _refusal(verdict: Verdict) -> str:
+    nxt = verdict.next_allowed_at
+    return f"the rule pack does not allow this call now: {verdict.reason}" + (
+        f"; next allowed {nxt:%Y-%m-%d %H:%M} UTC" if nxt else ""
+    )
+
+
 def _action_of(view: wq.CaseView, action_id: int) -> wq.ActionView:
     for act in view.actions:
         if act.row.id == action_id:
@@ -168,6 +175,10 @@ def call_page(request: Request, case_id: int, action_id: int, viewer: ViewerDep)
         today = ctx.today(conn)
         view = wq.case_view(conn, ctx.app.keyring, case, today, ctx.now())
     act = _action_of(view, action_id)
+    with ctx.begin() as conn:  # the moment the call is placed: the rule pack decides, recorded
+        verdict = check(conn, act.row, ctx.now())
+    if not verdict.allowed:
+        raise PageForbidden(_refusal(verdict))
     to_contact = act.row.target_type == "contact"
     contact = view.contact(act.row.target_id) if to_contact else None
     values: dict[str, Any] = {"name": wq.masked(view.borrower_party).name}
@@ -220,13 +231,9 @@ def post_outcome(
             row = wq.action_of_case(conn, case_id, action_id, today)
             if row is None:
                 raise PageNotFound(f"no action {action_id} on this case today")
-            verdict = check(conn, row, now)
+            verdict = check(conn, row, now, live=False)  # placed through the call screen
             if not verdict.allowed:
-                nxt = verdict.next_allowed_at
-                raise PageForbidden(
-                    f"the rule pack does not allow this call now: {verdict.reason}"
-                    + (f"; next allowed {nxt:%Y-%m-%d %H:%M} UTC" if nxt else "")
-                )
+                raise PageForbidden(_refusal(verdict))
             target_type, target_id = row.target_type, row.target_id
             channel = row.channel if row.channel != "task" else "call"
         else:

@@ -303,7 +303,7 @@ def case_view(conn: Connection, ring: KeyRing, case: Any, today: date, now: date
             label = f"{mask_name(who.name)} ({who.relationship})" if who else act.target_id
         else:
             label = mask_name(name)
-        view.actions.append(ActionView(act, check(conn, act, now, record=False), label))
+        view.actions.append(ActionView(act, check(conn, act, now, live=False), label))
     return view
 
 

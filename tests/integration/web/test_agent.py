@@ -106,3 +106,60 @@ def test_pages_speak_the_chosen_language(web: TestClient) -> None:
 
 def test_login_page_has_csrf(web: TestClient) -> None:
     assert csrf_of(web.get("/login").text)
+
+
+def test_a_call_the_rule_pack_forbids_is_disabled_with_reason_and_refused(
+    web: TestClient, app: App
+) -> None:
+    from datetime import UTC, datetime
+
+    with app.engine.begin() as conn:
+        b1 = select(t.cases.c.id).where(t.cases.c.borrower_id == "B1").scalar_subquery()
+        call = conn.execute(
+            select(t.actions).where(t.actions.c.step == "dpd1_call", t.actions.c.case_id == b1)
+        ).one()
+        conn.execute(
+            t.actions.update()
+            .where(t.actions.c.id == call.id)
+            .values(
+                status="deferred",
+                rule_id="cn.time_window",
+                reason="outside the borrower's allowed hours",
+                scheduled_at=datetime(2026, 3, 2, 12, 0, tzinfo=UTC),
+            )
+        )
+    csrf = sign_in(web, "agent")
+    page = web.get(f"/cases/{call.case_id}").text
+    assert 'data-testid="blocked-reason"' in page
+    assert "outside the borrower" in page and "2026年3月2日 12:00" in page
+    assert 'data-testid="call-borrower"' not in page
+    r = web.post(
+        f"/cases/{call.case_id}/outcome",
+        data={"csrf": csrf, "action_id": str(call.id), "outcome": "no_answer"},
+    )
+    assert r.status_code == 403
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(t.interactions.c.id)) is None
+
+
+def test_the_call_screen_asks_the_rule_pack_at_the_moment_of_the_call(app: App) -> None:
+    """At 22:30 in Shanghai the cn rule pack allows no collection call: the screen refuses."""
+    from datetime import UTC, datetime
+
+    from arrears.web.app import create_app
+    from tests.integration.web.conftest import DAY1
+
+    night = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    web = TestClient(
+        create_app(app, business_date=DAY1, clock=lambda: night),
+        base_url="https://testserver",
+        follow_redirects=False,
+    )
+    sign_in(web, "agent")
+    with app.engine.connect() as conn:
+        b1 = select(t.cases.c.id).where(t.cases.c.borrower_id == "B1").scalar_subquery()
+        call = conn.execute(
+            select(t.actions).where(t.actions.c.step == "dpd1_call", t.actions.c.case_id == b1)
+        ).one()
+    r = web.get(f"/cases/{call.case_id}/call/{call.id}")
+    assert r.status_code == 403 and "rule pack" in r.text
