@@ -218,9 +218,12 @@ async def agent_loop(
             continue
         await asyncio.sleep(rng.expovariate(1 / think))
         page = await rec.call("GET /cases/{id}", c.get, where)
-        m = re.search(r'href="/cases/\d+/call/(\d+)"', page.text)
+        m = re.search(r'href="/cases/\d+/call/(\d+)" data-testid="call-(\w+)"', page.text)
         await asyncio.sleep(rng.expovariate(1 / think))
-        data = {"csrf": csrf, "outcome": rng.choice(["right_party", "busy", "refused"])}
+        contact = m is not None and m.group(2) == "contact"
+        borrower = ["right_party", "busy", "refused"]
+        choices = ["contact_reached", "no_answer"] if contact else borrower
+        data = {"csrf": csrf, "outcome": rng.choice(choices)}
         if m:
             data["action_id"] = m.group(1)
         await rec.call("POST /cases/{id}/outcome", c.post, f"{where}/outcome", data=data)
