@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from arrears.bootstrap import App
 from arrears.cli import app_of
 
 
@@ -15,7 +16,6 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
-        workers: int = typer.Option(1, help="Worker threads per process stay uvicorn's default."),
         secure_cookies: bool = typer.Option(
             False, "--secure-cookies", help="Mark cookies Secure (behind TLS)."
         ),
@@ -24,22 +24,34 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the workbench, dashboards, borrower page and /api/v1 (OpenAPI at /api/v1/docs)."""
-        import uvicorn
+        serve_app(
+            app_of(ctx), host=host, port=port, demo_users=demo_users, secure_cookies=secure_cookies
+        )
 
-        from arrears.services.users import seed_demo_users
-        from arrears.store import migrate
-        from arrears.web.app import create_app
 
-        wired = app_of(ctx)
-        migrate.upgrade(wired.engine)
-        if demo_users:
-            with wired.engine.begin() as conn:
-                seed_demo_users(conn)
-            typer.echo("demo users ready (password: demo-password) — see docs/web.md")
-        web = create_app(wired, cookie_secure=True if secure_cookies else None)
-        typer.echo(f"arrears on http://{host}:{port}/  (API docs: /api/v1/docs)")
-        uvicorn.run(web, host=host, port=port, log_level="warning", workers=1)
-        del workers
+def serve_app(
+    wired: App,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo_users: bool = False,
+    secure_cookies: bool = False,
+) -> None:
+    """Migrate, optionally create the demo users, and serve the web application and the API."""
+    import uvicorn
+
+    from arrears.services.users import DEMO_PASSWORD, seed_demo_users
+    from arrears.store import migrate
+    from arrears.web.app import create_app
+
+    migrate.upgrade(wired.engine)
+    if demo_users:
+        with wired.engine.begin() as conn:
+            names = seed_demo_users(conn)
+        typer.echo(f"demo users {', '.join(names)} — password {DEMO_PASSWORD!r} (docs/web.md)")
+    web = create_app(wired, cookie_secure=True if secure_cookies else None)
+    typer.echo(f"arrears on http://{host}:{port}/  (API docs: /api/v1/docs)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
 def _register_webhooks(app: typer.Typer) -> None:
