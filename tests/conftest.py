@@ -19,9 +19,7 @@ from arrears.privacy.keyring import KeyRing
 from arrears.store import migrate
 from arrears.store.db import make_engine, normalise_url
 
-PG_URL = os.environ.get(
-    "ARREARS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("ARREARS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _postgres_engine() -> Iterator[Engine]:

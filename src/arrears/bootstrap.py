@@ -36,7 +36,7 @@ class App:
             from arrears.services.compliance import gate_planned_actions
         except ImportError:  # no rule packs installed: schedule without rules
             return schedule_without_rules
-        return gate_planned_actions  # type: ignore[no-any-return]
+        return gate_planned_actions
 
     def run_day(self, as_of: date, **kw: Any) -> RunReport:
         return run_day(self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw)

@@ -112,7 +112,9 @@ def test_illness_day_one_contact_plan_paid_in_full(db: Engine) -> None:
 
         # the plan: three fortnightly instalments, penalty waived — beyond an agent's limit
         terms = PlanTerms(
-            instalments=3, first_due_on=DAY1 + timedelta(days=10), interval_days=14,
+            instalments=3,
+            first_due_on=DAY1 + timedelta(days=10),
+            interval_days=14,
             waive_penalty=True,
         )
         proposed = propose_plan(conn, case_id=case_id, terms=terms, proposed_on=DAY1, by="agent1")
@@ -135,9 +137,13 @@ def test_illness_day_one_contact_plan_paid_in_full(db: Engine) -> None:
         assert _account(db)[0] == 0, f"re-aged account should be current on {d}"
         d += timedelta(days=1)
     with db.connect() as conn:
-        reminders = conn.execute(
-            select(t.actions.c.business_date).where(t.actions.c.step == "plan_reminder")
-        ).scalars().all()
+        reminders = (
+            conn.execute(
+                select(t.actions.c.business_date).where(t.actions.c.step == "plan_reminder")
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(reminders) == [due - timedelta(days=3) for due, _ in instalments]
         plan = conn.execute(select(t.plans)).one()
         assert plan.status == "completed"

@@ -125,9 +125,7 @@ def build_adapter(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Cha
         raise ChannelConfigInvalid(
             f"channel {name}: the {kind} adapter is not available yet; use file or smpp"
         )
-    raise ChannelConfigInvalid(
-        f"channel {name}: unknown kind {kind!r}; use file or smpp"
-    )
+    raise ChannelConfigInvalid(f"channel {name}: unknown kind {kind!r}; use file or smpp")
 
 
 def load_channels_file(path: Path | str) -> ChannelsFile:

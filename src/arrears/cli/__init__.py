@@ -11,7 +11,6 @@ from arrears.bootstrap import App, bootstrap
 from arrears.config import Settings
 
 
-
 def build() -> typer.Typer:
     app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 

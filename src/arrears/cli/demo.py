@@ -1,19 +1,19 @@
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from arrears.bootstrap import App, bootstrap
+from arrears.bootstrap import bootstrap
 from arrears.cli import app_of
 from arrears.domain.money import Money
-from arrears.sim.demo import DemoResult, run_demo
+from arrears.sim.demo import DemoResult, deliver_to_files, run_demo
 
 DEMO_DB = Path(".arrears/demo.db")
+DEMO_OUTBOX = Path(".arrears/demo-outbox")
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +30,15 @@ def register(app: typer.Typer) -> None:
         if ctx.parent is None or ctx.parent.params.get("database") is None:
             DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
             DEMO_DB.unlink(missing_ok=True)
-            wired = bootstrap(replace(wired.settings, database_url=f"sqlite:///{DEMO_DB}"))
+            shutil.rmtree(DEMO_OUTBOX, ignore_errors=True)
+            wired = bootstrap(
+                replace(
+                    wired.settings,
+                    database_url=f"sqlite:///{DEMO_DB}",
+                    outbox_dir=DEMO_OUTBOX,
+                )
+            )
+        outbox = wired.settings.outbox_dir
         typer.echo(f"arrears demo: {borrowers} borrowers, {days} days, seed {seed}")
         typer.echo(
             f"database: {wired.settings.database_url}  rule pack: {wired.settings.rule_pack}"
@@ -41,7 +49,7 @@ def register(app: typer.Typer) -> None:
             borrowers=borrowers,
             days=days,
             seed=seed,
-            deliver=_deliverer(),
+            deliver=deliver_to_files(outbox),
             progress=lambda d: typer.echo(".", nl=False),
         )
         typer.echo("")
@@ -50,12 +58,6 @@ def register(app: typer.Typer) -> None:
             from arrears.cli.serve import serve_app
 
             serve_app(wired, demo_users=True)
-
-
-def _deliverer() -> Callable[[App, date], object]:
-    from arrears.services.dispatch import deliver_for_demo
-
-    return deliver_for_demo
 
 
 def _print(result: DemoResult, seconds: float) -> None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from arrears.analytics.loop import LoopReport, loop_report
 from arrears.bootstrap import App
+from arrears.channels.base import ChannelSet
+from arrears.channels.filesink import FileSink
 from arrears.services.compliance import seed_demo_events
+from arrears.services.dispatch import DispatchReport, dispatch_once
 from arrears.sim.floor import Floor
 from arrears.sim.load import load_portfolio
 from arrears.sim.portfolio import generate
@@ -17,6 +22,8 @@ from arrears.sim.story import STORY_BORROWER, add_case_study, timeline
 from arrears.store import migrate
 
 DEFAULT_START = date(2026, 9, 1)
+SEND_AT = time(10, 0)  # the dispatcher's run on each simulated day, lender's local time
+LENDER_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -56,3 +63,14 @@ def run_demo(
             progress(d)
     with app.engine.connect() as conn:
         return DemoResult(loop_report(conn, start, end), timeline(conn, start), start, end)
+
+
+def deliver_to_files(outbox: Path) -> Callable[[App, date], DispatchReport]:
+    """The demo's dispatcher: each simulated morning, send the outbox into JSON-lines files."""
+    sink = FileSink(outbox)
+
+    def deliver(app: App, day: date) -> DispatchReport:
+        now = datetime.combine(day, SEND_AT, tzinfo=LENDER_TZ)
+        return dispatch_once(app.engine, app.keyring, ChannelSet(sink), now)
+
+    return deliver

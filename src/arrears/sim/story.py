@@ -86,7 +86,7 @@ def timeline(conn: Connection, start: date) -> list[str]:
         )
     for i in conn.execute(
         select(t.interactions)
-        .where(t.interactions.c.case_id == case.id)
+        .where(t.interactions.c.case_id == case.id, t.interactions.c.channel == "call")
         .order_by(t.interactions.c.id)
     ):
         who = "borrower" if i.target_type == "borrower" else f"contact {i.target_id}"
