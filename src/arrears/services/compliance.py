@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, TextClause, bindparam, insert, select, text
 
 from arrears.domain.compliance.clock import day_start, local_date
 from arrears.domain.compliance.gate import decide
@@ -97,7 +97,8 @@ _NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE b.phon
 def _candidate_sql(sql: Dialect, where: str) -> str:
     return f"""
         SELECT a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template,
-               a.business_date, c.borrower_id, c.unreachable_on, b.timezone, b.phone_status,
+               a.business_date, a.status, a.scheduled_at, c.borrower_id, c.unreachable_on,
+               b.timezone, b.phone_status,
                b.language, ct.consent AS contact_consent, ct.status AS contact_status,
                {_NUMBER.format(a="a")} AS number_index
         FROM actions a
@@ -144,9 +145,8 @@ def _load_counters(
     )
 
     def run(stmt: str, **extra: Any) -> Sequence[Any]:
-        names = [n for n in ("d",) if f":{n}" in stmt]
         used = {n: v for n, v in {**p, **extra}.items() if f":{n}" in stmt}
-        return conn.execute(dated(stmt, *names), used).all()
+        return conn.execute(_statement(stmt), used).all()
 
     for borrower_id, n in run(
         f"""SELECT c.borrower_id, COUNT(*) FROM interactions i JOIN cases c ON c.id = i.case_id
@@ -240,6 +240,14 @@ def _load_counters(
     )
     k.texts = _texts(conn)
     return k
+
+
+def _statement(stmt: str) -> TextClause:
+    """A text statement with its date parameter typed and its id list (`:ids`) expanded."""
+    clause = dated(stmt, *[n for n in ("d",) if f":{n}" in stmt])
+    if ":ids" in stmt:
+        clause = clause.bindparams(bindparam("ids", expanding=True))
+    return clause
 
 
 def _texts(conn: Connection) -> dict[tuple[str, str], str]:
@@ -350,7 +358,8 @@ def _overrides(conn: Connection, scope: str, params: dict[str, Any]) -> dict[int
         "SELECT o.action_id, o.rule_id FROM compliance_overrides o "
         f"WHERE o.action_id IN (SELECT s.id FROM actions s WHERE {scope})"
     )
-    rows = conn.execute(dated(stmt, *[n for n in ("d",) if f":{n}" in stmt]), params).all()
+    used = {n: v for n, v in params.items() if f":{n}" in stmt}
+    rows = conn.execute(_statement(stmt), used).all()
     found: dict[int, set[str]] = defaultdict(set)
     for action_id, rule_id in rows:
         found[action_id].add(rule_id)
@@ -570,6 +579,65 @@ def check_action(
     return dec
 
 
+def check_actions(
+    conn: Connection, action_ids: Iterable[int], at: datetime, *, rule_pack: str | None = None
+) -> dict[int, Decision]:
+    """Judge many actions at one moment (the dispatcher's batch): exactly what `check_action`
+    decides for each one by one, in one set of queries per business date of the batch.
+
+    Ids that name no action are left out of the answer. Every decision is recorded (stage
+    'send', one insert).
+    """
+    ids = sorted(set(action_ids))
+    if not ids:
+        return {}
+    pack = get_pack(rule_pack or _pack_of(conn))
+    sql = Dialect.of(conn)
+    rows = conn.execute(_statement(_candidate_sql(sql, "a.id IN :ids")), {"ids": ids}).all()
+    by_day: defaultdict[date, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_day[_as_date(row.business_date)].append(row)
+    decisions: dict[int, Decision] = {}
+    recorded: list[dict[str, Any]] = []
+    batch = uuid.uuid4().hex
+    for d, group in sorted(by_day.items()):
+        scope = "s.id IN :ids"
+        params: dict[str, Any] = {"ids": [row.id for row in group]}
+        k = _load_counters(conn, d, pack, scope, params, exclude=-1)
+        waived = _overrides(conn, scope, params)
+        for row in group:
+            c, h = _candidate(row, k)
+            h = _without_itself(row, d, h)
+            dec = _decide(c, h, pack, at, waived.get(row.id, set()))
+            decisions[row.id] = dec
+            recorded.append(_decision_row(batch, "send", row.id, d, at, dec))
+    if recorded:
+        conn.execute(insert(gate_decisions), recorded)
+    return decisions
+
+
+def _without_itself(row: Any, d: date, h: History) -> History:
+    """The batch's counters include every call planned for the day, the judged action too;
+    `check_action` leaves the judged action out (`exclude`): take its own attempt back."""
+    m = row._mapping
+    counted = (
+        m["channel"] == Channel.CALL.value
+        and m["status"] == "planned"
+        and m["scheduled_at"] is not None
+        and _as_date(m["business_date"]) == d
+    )
+    if not counted:
+        return h
+    attempts = h.attempts_today_on_number
+    if m["number_index"]:
+        attempts -= 1
+    days = h.attempt_days_on_debt
+    if m["target_type"] == Audience.BORROWER.value and d in days:
+        at = days.index(d)
+        days = days[:at] + days[at + 1 :]
+    return replace(h, attempts_today_on_number=attempts, attempt_days_on_debt=days)
+
+
 def request_outreach(
     conn: Connection,
     *,
@@ -769,6 +837,7 @@ __all__ = [
     "OverrideRefused",
     "Violation",
     "check_action",
+    "check_actions",
     "explain",
     "gate_planned_actions",
     "override_action",
