@@ -1,19 +1,30 @@
-"""DPD, bucket, overdue and outstanding amounts of every account, in a few statements.
+"""DPD, bucket, overdue and outstanding amounts of the accounts whose state can change today.
 
 DPD as of D counts days from the due date of the oldest item due before D at which the running
 overdue, oldest first, passes the tolerance (as `arrears.domain.delinquency.assess` does); it is
 0 while the total overdue is within the tolerance. An account whose borrower keeps an active
 repayment plan is re-aged: its DPD is that of the plan's oldest unpaid instalment.
+
+The day's work follows what changed. An account is assessed when it has an unpaid item already
+due, a payment posted today, a borrower under an active plan, was in arrears or past due at its
+last assessment, or was never assessed. Any other account has nothing due unpaid and nothing
+posted, so its figures are those of its last assessment (DPD 0, nothing overdue, the same
+outstanding). Each of those sets is an index look-up, and only the rows whose figures change are
+written (`state_as_of` is the date they last changed). Writers outside the daily run that change
+an account's due items set its `state_as_of` to NULL to have it assessed again.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from arrears.engine.config import RunConfig
 from arrears.engine.sql import Dialect, dated
+from arrears.store.tables import OPEN_ITEM
 
 _OWED = (
     "(i.principal + i.interest + i.fee + i.penalty"
@@ -21,44 +32,56 @@ _OWED = (
 )
 
 
-def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> int:
+def open_item(alias: str) -> str:
+    """The partial index's predicate on a due item (`OPEN_ITEM`), qualified by alias."""
+    return re.sub(r"\b(paid_)?(principal|interest|fee|penalty)\b", rf"{alias}.\g<0>", OPEN_ITEM)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    assessed: int  # accounts whose figures were computed
+    changed: int  # of those, accounts whose figures changed (rows written)
+
+
+_CANDIDATES = "assess_candidates"
+
+
+def _candidates_sql(sql: Dialect) -> str:
+    """Ids of the accounts to assess as of :d: a union of index look-ups."""
+    d = sql.date_param("d")
+    return f"""
+        SELECT i.account_id FROM due_items i WHERE i.due_on < {d} AND {open_item("i")}
+        UNION
+        SELECT p.account_id FROM payments p WHERE p.posted_on = {d}
+        UNION
+        SELECT a.id FROM accounts a WHERE a.overdue_amount > 0
+        UNION
+        SELECT a.id FROM accounts a WHERE a.dpd > 0
+        UNION
+        SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
+        UNION
+        SELECT a.id FROM plans pl JOIN cases c ON c.id = pl.case_id
+        JOIN accounts a ON a.borrower_id = c.borrower_id
+        WHERE pl.status = 'active'
+    """
+
+
+def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessment:
+    """Assess the accounts whose state can change today; write only the changed rows."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
-    dpd = sql.days_between(d, "agg.oldest_due")
-    new_dpd = f"CASE WHEN agg.oldest_due IS NOT NULL THEN {dpd} ELSE 0 END"
-    status = "CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END"
-    # DPD counts from the oldest item at which the running overdue, oldest first, passes the
-    # tolerance: a small residue on an old item does not age a later miss.
-    overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
-    running = f"""
-        SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
-               SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
-                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-                   AS running
-        FROM due_items i
-    """
-    agg = f"""
-        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
-               MIN(CASE WHEN r.due_on < {d} AND r.overdue_part > 0
-                         AND r.running > {config.tolerance_minor} THEN r.due_on END) AS oldest_due
-        FROM ({running}) AS r GROUP BY r.account_id
-    """
-    changed = conn.execute(
-        dated(
-            f"""UPDATE accounts SET
-                    dpd = {new_dpd},
-                    bucket = {config.bucket_case(new_dpd)},
-                    overdue_amount = agg.overdue,
-                    outstanding = agg.outstanding,
-                    status = {status},
-                    state_as_of = {d}
-                FROM ({agg}) AS agg
-                WHERE accounts.id = agg.account_id AND accounts.status <> 'charged_off'""",
-            "d",
-        ),
-        {"d": as_of},
+    on_commit = "" if sql.sqlite else " ON COMMIT DROP"
+    conn.execute(
+        text(f"CREATE TEMPORARY TABLE {_CANDIDATES} (id VARCHAR(64) PRIMARY KEY){on_commit}")
+    )
+    assessed = conn.execute(
+        dated(f"INSERT INTO {_CANDIDATES} (id) {_candidates_sql(sql)}", "d"), {"d": as_of}
     ).rowcount
-    _reage_under_plans(conn, sql, as_of, config)
+    if not sql.sqlite:
+        conn.execute(text(f"ANALYZE {_CANDIDATES}"))
+    changed = _update_assessed(conn, sql, as_of, config)
+    conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
+    _reage_charged_off(conn, sql, as_of, config)
     conn.execute(
         dated(
             f"""INSERT INTO delinquency_history (account_id, as_of, dpd, bucket, overdue_amount)
@@ -68,29 +91,94 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> int:
         ),
         {"d": as_of},
     )
-    return changed or 0
+    return Assessment(assessed=assessed or 0, changed=changed)
 
 
-def _reage_under_plans(conn: Connection, sql: Dialect, as_of: date, config: RunConfig) -> None:
+def _plan_dpd_sql(sql: Dialect) -> str:
+    """Per borrower under an active plan: the DPD of the plan's oldest unpaid instalment."""
     d = sql.date_param("d")
-    plan_dpd = sql.days_between(d, "pd.oldest_due")
-    plan_dpd_or_zero = f"COALESCE({plan_dpd}, 0)"
+    oldest = f"MIN(CASE WHEN pi.status <> 'paid' AND pi.due_on < {d} THEN pi.due_on END)"
+    return f"""
+        SELECT c.borrower_id, COALESCE({sql.days_between(d, oldest)}, 0) AS dpd
+        FROM plans pl
+        JOIN cases c ON c.id = pl.case_id
+        JOIN plan_instalments pi ON pi.plan_id = pl.id
+        WHERE pl.status = 'active'
+        GROUP BY c.borrower_id
+    """
+
+
+def _update_assessed(conn: Connection, sql: Dialect, as_of: date, config: RunConfig) -> int:
+    d = sql.date_param("d")
+    # DPD counts from the oldest item at which the running overdue, oldest first, passes the
+    # tolerance: a small residue on an old item does not age a later miss.
+    overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
+    running = f"""
+        SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
+               SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                   AS running
+        FROM {_CANDIDATES} cand JOIN due_items i ON i.account_id = cand.id
+    """
+    agg = f"""
+        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
+               MIN(CASE WHEN r.due_on < {d} AND r.overdue_part > 0
+                         AND r.running > {config.tolerance_minor} THEN r.due_on END) AS oldest_due
+        FROM ({running}) AS r GROUP BY r.account_id
+    """
+    since_oldest = sql.days_between(d, "agg.oldest_due")
+    raw_dpd = f"CASE WHEN agg.oldest_due IS NOT NULL THEN {since_oldest} ELSE 0 END"
+    # re-aged under an active plan: a past-due account takes the plan's DPD
+    new_dpd = (
+        f"CASE WHEN {raw_dpd} > 0 AND pd.borrower_id IS NOT NULL THEN pd.dpd ELSE {raw_dpd} END"
+    )
+    state = f"""
+        SELECT a.id, {new_dpd} AS dpd, agg.overdue, agg.outstanding,
+               CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END AS status
+        FROM ({agg}) AS agg
+        JOIN accounts a ON a.id = agg.account_id
+        LEFT JOIN ({_plan_dpd_sql(sql)}) AS pd ON pd.borrower_id = a.borrower_id
+        WHERE a.status <> 'charged_off'
+    """
+    differs = sql.any_distinct(
+        [
+            ("accounts.dpd", "n.dpd"),
+            ("accounts.overdue_amount", "n.overdue"),
+            ("accounts.outstanding", "n.outstanding"),
+            ("accounts.status", "n.status"),
+            ("accounts.bucket", config.bucket_case("n.dpd")),
+        ]
+    )
+    return (
+        conn.execute(
+            dated(
+                f"""UPDATE accounts SET
+                        dpd = n.dpd,
+                        bucket = {config.bucket_case("n.dpd")},
+                        overdue_amount = n.overdue,
+                        outstanding = n.outstanding,
+                        status = n.status,
+                        state_as_of = {d}
+                    FROM ({state}) AS n
+                    WHERE accounts.id = n.id
+                      AND (accounts.state_as_of IS NULL OR {differs})""",
+                "d",
+            ),
+            {"d": as_of},
+        ).rowcount
+        or 0
+    )
+
+
+def _reage_charged_off(conn: Connection, sql: Dialect, as_of: date, config: RunConfig) -> None:
+    """A charged-off account keeps its figures, but still follows its borrower's plan's DPD."""
     conn.execute(
         dated(
-            f"""UPDATE accounts SET
-                    dpd = {plan_dpd_or_zero},
-                    bucket = {config.bucket_case(plan_dpd_or_zero)}
-                FROM (
-                    SELECT c.borrower_id,
-                           MIN(CASE WHEN pi.status <> 'paid' AND pi.due_on < {d}
-                                    THEN pi.due_on END) AS oldest_due
-                    FROM plans pl
-                    JOIN cases c ON c.id = pl.case_id
-                    JOIN plan_instalments pi ON pi.plan_id = pl.id
-                    WHERE pl.status = 'active'
-                    GROUP BY c.borrower_id
-                ) AS pd
-                WHERE accounts.borrower_id = pd.borrower_id AND accounts.dpd > 0""",
+            f"""UPDATE accounts SET dpd = pd.dpd, bucket = {config.bucket_case("pd.dpd")}
+                FROM ({_plan_dpd_sql(sql)}) AS pd
+                WHERE accounts.borrower_id = pd.borrower_id AND accounts.dpd > 0
+                  AND accounts.status = 'charged_off'
+                  AND {sql.distinct("accounts.dpd", "pd.dpd")}""",
             "d",
         ),
         {"d": as_of},

@@ -2,6 +2,13 @@
 
 Same formula as `arrears.domain.penalty`: principal * rate * days / 365, half up, in minor units;
 the rate is capped so that the annual rate plus the penalty rate never exceeds the cap.
+
+Only items already due with principal unpaid accrue; they are found through the partial index of
+unpaid items, so the step costs what is in arrears, not the portfolio. The days accrued run from
+the account's `penalty_accrued_through` (or the due date) to the business date, less the days
+the borrower was in a breathing space: while a `breathing_space` flag holds (from `since` to
+`until`, inclusive, and not from the day it is lifted), no penalty accrues. The marker advances
+on the accounts with overdue principal only.
 """
 
 from __future__ import annotations
@@ -11,30 +18,79 @@ from datetime import date
 from sqlalchemy import Connection
 
 from arrears.engine.config import RunConfig
+from arrears.engine.delinquency import open_item
 from arrears.engine.sql import Dialect, dated
 
 _DENOMINATOR = 365 * 1_000_000
+BREATHING_SPACE = "breathing_space"
+
+
+def breathing_spaces_sql(sql: Dialect) -> str:
+    """Per borrower, the breathing spaces up to :d as disjoint runs of days [first, last]
+    (overlapping or adjoining flags merged), with `eve` = the day before `first`."""
+    d = sql.date_param("d")
+    lifted_eve = sql.add_days("f.lifted_on", "-1")
+    last = f"{sql.least(f'COALESCE(f.until, {d})', f'COALESCE({lifted_eve}, {d})', d)}"
+    reach = (
+        "MAX(s.last_day) OVER (PARTITION BY s.borrower_id ORDER BY s.first_day, s.last_day"
+        " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
+    return f"""
+        SELECT g.borrower_id, {sql.add_days("MIN(g.first_day)", "-1")} AS eve,
+               MAX(g.last_day) AS last_day
+        FROM (
+            SELECT m.borrower_id, m.first_day, m.last_day,
+                   SUM(m.starts) OVER (PARTITION BY m.borrower_id ORDER BY m.first_day, m.last_day
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
+            FROM (
+                SELECT s.borrower_id, s.first_day, s.last_day,
+                       CASE WHEN s.first_day <= {sql.add_days(reach, "1")} THEN 0 ELSE 1 END
+                           AS starts
+                FROM (
+                    SELECT f.borrower_id, f.since AS first_day, {last} AS last_day
+                    FROM borrower_flags f
+                    WHERE f.flag = '{BREATHING_SPACE}' AND f.since <= {d}
+                ) AS s
+                WHERE s.last_day >= s.first_day
+            ) AS m
+        ) AS g
+        GROUP BY g.borrower_id, g.run
+    """
 
 
 def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     start = sql.greatest("COALESCE(a.penalty_accrued_through, i.due_on)", "i.due_on")
-    days = sql.days_between(d, start)
     rate = sql.greatest(
         "0", sql.least("a.penalty_rate_ppm", f"{config.penalty_cap_ppm} - a.annual_rate_ppm")
     )
-    accruing = f"""
-        SELECT i.account_id, i.seq,
-               ((i.principal - i.paid_principal) * {rate} * {days} + {_DENOMINATOR // 2})
-                   / {_DENOMINATOR} AS amount
+    # days t in (b.start, D] that fall in the breathing space [bs.eve + 1, bs.last_day]
+    spared_days = sql.greatest(
+        "0", sql.days_between("bs.last_day", sql.greatest("b.start", "bs.eve"))
+    )
+    base = f"""
+        SELECT i.account_id, i.seq, a.borrower_id, i.principal - i.paid_principal AS unpaid,
+               {rate} AS rate, {start} AS start
         FROM due_items i JOIN accounts a ON a.id = i.account_id
-        WHERE i.due_on < {d} AND i.principal > i.paid_principal AND a.penalty_rate_ppm > 0
-          AND a.status = 'active'
+        WHERE i.due_on < {d} AND {open_item("i")} AND i.principal > i.paid_principal
+          AND a.penalty_rate_ppm > 0 AND a.status = 'active'
           AND NOT EXISTS (
               SELECT 1 FROM plans pl JOIN cases c ON c.id = pl.case_id
               WHERE c.borrower_id = a.borrower_id AND pl.status = 'active' AND pl.waive_penalty
           )
+    """
+    accruing = f"""
+        SELECT b.account_id, b.seq,
+               (b.unpaid * b.rate * ({sql.days_between(d, "b.start")} - COALESCE(sp.days, 0))
+                + {_DENOMINATOR // 2}) / {_DENOMINATOR} AS amount
+        FROM ({base}) AS b
+        LEFT JOIN (
+            SELECT b.account_id, b.seq, SUM({spared_days}) AS days
+            FROM ({base}) AS b
+            JOIN ({breathing_spaces_sql(sql)}) AS bs ON bs.borrower_id = b.borrower_id
+            GROUP BY b.account_id, b.seq
+        ) AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
     """
     result = conn.execute(
         dated(
@@ -50,8 +106,9 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
         dated(
             f"""UPDATE accounts SET penalty_accrued_through = {d}
                 WHERE (penalty_accrued_through IS NULL OR penalty_accrued_through < {d})
-                  AND id IN (SELECT account_id FROM due_items
-                             WHERE due_on < {d} AND principal > paid_principal)""",
+                  AND id IN (SELECT i.account_id FROM due_items i
+                             WHERE i.due_on < {d} AND {open_item("i")}
+                               AND i.principal > i.paid_principal)""",
             "d",
         ),
         {"d": as_of},

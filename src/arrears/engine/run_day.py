@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -17,13 +20,16 @@ from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
 from arrears.engine.settlement import settle
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class RunReport:
     as_of: date
     payments_posted: int
     penalty_items: int
-    accounts_assessed: int
+    accounts_assessed: int  # accounts whose state could change today (the rest cannot)
+    accounts_changed: int  # of those, accounts whose DPD, bucket or amounts changed
     cases_opened: int
     cases_closed: int
     promises_settled: int
@@ -31,6 +37,7 @@ class RunReport:
     plans_broken: int
     actions_planned: int
     messages_enqueued: int
+    step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -50,20 +57,32 @@ def run_day(
     """Run every step for as_of in one transaction: a crash leaves the day as it was."""
     config = config or RunConfig()
     gate = gate or schedule_without_rules
+    spent: dict[str, float] = {}
+
+    def step(name: str, fn: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            spent[name] = round(time.perf_counter() - started, 3)
+
     with engine.begin() as conn:
-        posted = post_payments(conn, as_of)
-        penalty = accrue_penalty(conn, as_of, config)
-        settled = settle(conn, as_of)
-        assessed = assess_accounts(conn, as_of, config)
-        cases = update_cases(conn, as_of)
-        planned = plan_actions(conn, as_of, strategy)
-        gate(conn, as_of, rule_pack)
-        enqueued = enqueue_messages(conn, as_of)
+        posted = step("post_payments", lambda: post_payments(conn, as_of))
+        penalty = step("accrue_penalty", lambda: accrue_penalty(conn, as_of, config))
+        settled = step("settle", lambda: settle(conn, as_of))
+        assessed = step("assess_accounts", lambda: assess_accounts(conn, as_of, config))
+        cases = step("update_cases", lambda: update_cases(conn, as_of))
+        planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
+        step("gate", lambda: gate(conn, as_of, rule_pack))
+        enqueued = step("enqueue_messages", lambda: enqueue_messages(conn, as_of))
+        started = time.perf_counter()
+    spent["commit"] = round(time.perf_counter() - started, 3)
     return RunReport(
         as_of=as_of,
         payments_posted=posted,
         penalty_items=penalty,
-        accounts_assessed=assessed,
+        accounts_assessed=assessed.assessed,
+        accounts_changed=assessed.changed,
         cases_opened=cases.opened,
         cases_closed=cases.closed,
         promises_settled=settled.promises_settled,
@@ -71,4 +90,5 @@ def run_day(
         plans_broken=settled.plans_broken,
         actions_planned=planned,
         messages_enqueued=enqueued,
+        step_seconds=spent,
     )

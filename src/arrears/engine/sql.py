@@ -36,6 +36,13 @@ class Dialect:
     def greatest(self, *args: str) -> str:
         return f"{'max' if self.sqlite else 'GREATEST'}({', '.join(args)})"
 
+    def distinct(self, a: str, b: str) -> str:
+        """a and b differ, a NULL differing from a value and two NULLs equal."""
+        return f"({a} IS NOT {b})" if self.sqlite else f"({a} IS DISTINCT FROM {b})"
+
+    def any_distinct(self, pairs: list[tuple[str, str]]) -> str:
+        return "(" + " OR ".join(self.distinct(a, b) for a, b in pairs) + ")"
+
     def date_param(self, name: str) -> str:
         return f":{name}" if self.sqlite else f"CAST(:{name} AS DATE)"
 

@@ -97,6 +97,32 @@ accounts = Table(
     money("credit_balance"),
     Column("penalty_accrued_through", Date),
     Column("state_as_of", Date),
+    # the daily run's look-ups: accounts past due, in arrears, or never assessed
+    Index(
+        "ix_accounts_past_due",
+        "borrower_id",
+        sqlite_where=text("dpd > 0"),
+        postgresql_where=text("dpd > 0"),
+    ),
+    Index(
+        "ix_accounts_in_arrears",
+        "id",
+        sqlite_where=text("overdue_amount > 0"),
+        postgresql_where=text("overdue_amount > 0"),
+    ),
+    Index(
+        "ix_accounts_unassessed",
+        "id",
+        sqlite_where=text("state_as_of IS NULL"),
+        postgresql_where=text("state_as_of IS NULL"),
+    ),
+)
+
+# A due item with some part unpaid; the daily run's queries repeat this predicate word for word
+# so that both databases use the partial index below.
+OPEN_ITEM = (
+    "(principal > paid_principal OR interest > paid_interest OR fee > paid_fee"
+    " OR penalty > paid_penalty)"
 )
 
 due_items = Table(
@@ -115,6 +141,14 @@ due_items = Table(
     money("paid_penalty"),
     money("waived"),
     Index("ix_due_items_due_on", "due_on"),
+    # unpaid items by due date: those already due are the few in arrears
+    Index(
+        "ix_due_items_open",
+        "due_on",
+        "account_id",
+        sqlite_where=text(OPEN_ITEM),
+        postgresql_where=text(OPEN_ITEM),
+    ),
 )
 
 payments = Table(
