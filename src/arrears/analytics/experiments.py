@@ -2,7 +2,9 @@
 challenger's difference from the champion (the strategy's first variant).
 
 The cohort is the cases given their variant on the day they opened (cases already open when
-the strategy started are left out: they would carry the champion's history). Measures:
+the strategy started are left out: they would carry the champion's history), drawn by the hash
+(cases pinned to a variant — salt `pinned`, such as the demo's scripted case study — are left
+out and counted: they were not randomised). Measures:
 
 - cure rate at 30 days: of the cases opened at least 30 days before the date, the share closed
   cured or paid off within 30 days of opening — Wilson interval, two-proportion z-test;
@@ -25,6 +27,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, text
 
 from arrears.store.db import is_sqlite
+from arrears.strategy.plan import PINNED
 
 Z95 = 1.959963984540054
 REACHED = (
@@ -179,6 +182,7 @@ class ExperimentReport:
     as_of: date
     variants: list[VariantResult]
     differences: list[Difference]
+    pinned: int = 0  # cases placed in a variant by a pin, left out of the cohort
 
     def as_dict(self) -> dict[str, object]:
         def est(e: Estimate) -> dict[str, object]:
@@ -187,6 +191,7 @@ class ExperimentReport:
         return {
             "strategy": self.strategy,
             "as_of": self.as_of.isoformat(),
+            "pinned_cases_left_out": self.pinned,
             "variants": [
                 {
                     "variant": v.variant,
@@ -240,10 +245,10 @@ def case_outcomes(conn: Connection, strategy: str, as_of: date) -> list[CaseOutc
                       AND pr.status = 'kept' AND pr.settled_on <= {d}) AS kept
                FROM strategy_assignments s JOIN cases c ON c.id = s.case_id
                WHERE s.strategy = :strategy AND s.assigned_on = c.opened_on
-                 AND c.opened_on <= {d}
+                 AND s.salt <> :pinned AND c.opened_on <= {d}
                ORDER BY c.id"""
         ),
-        {"strategy": strategy},
+        {"strategy": strategy, "pinned": PINNED},
     ).all()
     return [
         CaseOutcome(
@@ -324,35 +329,68 @@ def experiment_report(
     diffs: list[Difference] = []
     for challenger in results[1:]:
         diffs.extend(compare(results[0], challenger))
-    return ExperimentReport(strategy, as_of, results, diffs)
+    pinned = conn.execute(
+        text("SELECT COUNT(*) FROM strategy_assignments WHERE strategy = :s AND salt = :pinned"),
+        {"s": strategy, "pinned": PINNED},
+    ).scalar_one()
+    return ExperimentReport(strategy, as_of, results, diffs, int(pinned))
+
+
+LABELS = {
+    "cure rate at 30 days": "cured within 30 days",
+    "recovered / overdue": "recovered / overdue",
+    "contacts per case": "people reached per case",
+    "attempts per case": "contact attempts per case",
+    "PTP kept rate": "promises kept in full",
+}
+PERCENT = ("cure rate at 30 days", "PTP kept rate", "recovered / overdue")
+
+
+def _difference(d: Difference) -> str:
+    if d.diff is None or d.low is None or d.high is None or d.p_value is None:
+        return "not enough data yet"
+    fmt = "{:+.1%}" if d.measure in PERCENT else "{:+.2f}"
+    verdict = "significant" if d.p_value < 0.05 else "not significant"
+    span = f"{fmt.format(d.diff)} [{fmt.format(d.low)}, {fmt.format(d.high)}]"
+    return f"{span:<28}p = {d.p_value:.3f}  {verdict}"
 
 
 def render(report: ExperimentReport) -> str:
+    """The report as a collections team reads it: a column per variant, then each challenger's
+    difference from the champion with its interval and whether it is more than chance."""
+    vs = report.variants
     lines = [
-        f"experiment {report.strategy} as of {report.as_of} "
-        "(cases given their variant on the day they opened; 95% intervals)",
-        "",
+        f"Experiment {report.strategy}, as of {report.as_of}",
+        "Cases opened during the experiment, each given its variant at random on its first day;",
+        "figures in brackets are 95% intervals.",
     ]
-    header = f"{'':<26}" + "".join(f"{v.variant:>30}" for v in report.variants)
-    lines.append(header)
+    if report.pinned:
+        lines.append(
+            f"{report.pinned} case(s) pinned to a variant (scripted, not drawn at random) "
+            "are left out."
+        )
+    lines.append("")
+    lines.append(f"{'':<26}" + "".join(f"{v.variant:>30}" for v in vs))
 
     def row(label: str, cells: list[str]) -> None:
         lines.append(f"{label:<26}" + "".join(f"{c:>30}" for c in cells))
 
-    vs = report.variants
-    row("share", [f"{v.share}%" if v.share is not None else "-" for v in vs])
+    row("share of new cases", [f"{v.share}%" if v.share is not None else "-" for v in vs])
     row("cases", [str(v.cases) for v in vs])
-    row("cases 30+ days old", [str(v.cure_rate_30d.n) for v in vs])
-    row("cure rate at 30 days", [v.cure_rate_30d.show(True) for v in vs])
-    row("recovered / overdue", [v.recovery_rate.show(True) for v in vs])
-    row("contacts per case", [v.contacts_per_case.show() for v in vs])
-    row("attempts per case", [v.attempts_per_case.show() for v in vs])
+    row("cases open 30+ days", [str(v.cure_rate_30d.n) for v in vs])
+    row(LABELS["cure rate at 30 days"], [v.cure_rate_30d.show(True) for v in vs])
+    row(LABELS["recovered / overdue"], [v.recovery_rate.show(True) for v in vs])
+    row(LABELS["contacts per case"], [v.contacts_per_case.show() for v in vs])
+    row(LABELS["attempts per case"], [v.attempts_per_case.show() for v in vs])
     row("promises settled", [str(v.ptp_kept_rate.n) for v in vs])
-    row("PTP kept rate", [v.ptp_kept_rate.show(True) for v in vs])
-    if report.differences:
+    row(LABELS["PTP kept rate"], [v.ptp_kept_rate.show(True) for v in vs])
+    champion = vs[0].variant if vs else ""
+    for challenger in dict.fromkeys(d.challenger for d in report.differences):
         lines.append("")
-        champion = vs[0].variant
-        for d in report.differences:
-            pct = d.measure in ("cure rate at 30 days", "PTP kept rate", "recovered / overdue")
-            lines.append(f"{d.challenger} - {champion}, {d.show(pct)}")
+        lines.append(f"{challenger} against {champion}: difference [95% interval], p-value")
+        for d in (d for d in report.differences if d.challenger == challenger):
+            lines.append(f"  {LABELS.get(d.measure, d.measure):<27}{_difference(d)}")
+    if report.differences:
+        lines.append("(significant: a difference this large would arise by chance less than 5% of")
+        lines.append(" the time; otherwise the experiment cannot yet tell the variants apart)")
     return "\n".join(lines)

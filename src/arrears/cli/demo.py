@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
+from arrears.analytics.experiments import render
 from arrears.bootstrap import bootstrap
 from arrears.cli import app_of
 from arrears.domain.money import Money
-from arrears.sim.demo import DemoResult, deliver_to_files, run_demo
+from arrears.sim.demo import DEFAULT_STRATEGY, DemoResult, deliver_to_files, run_demo
 
 DEMO_DB = Path(".arrears/demo.db")
 DEMO_OUTBOX = Path(".arrears/demo-outbox")
@@ -23,6 +24,9 @@ def register(app: typer.Typer) -> None:
         borrowers: int = typer.Option(2000, help="Synthetic borrowers."),
         days: int = typer.Option(60, help="Business days to simulate."),
         seed: int = typer.Option(7, help="Random seed; the same seed gives the same run."),
+        strategy: str = typer.Option(
+            DEFAULT_STRATEGY, help="Strategy with the variants (the first is the champion)."
+        ),
         serve: bool = typer.Option(False, "--serve", help="Then open the web app on the data."),
     ) -> None:
         """Simulate a portfolio through the collection loop and print what it achieved."""
@@ -39,7 +43,10 @@ def register(app: typer.Typer) -> None:
                 )
             )
         outbox = wired.settings.outbox_dir
-        typer.echo(f"arrears demo: {borrowers} borrowers, {days} days, seed {seed}")
+        typer.echo(
+            f"arrears demo: {borrowers} borrowers, {days} days, seed {seed}, "
+            f"strategy {strategy} (champion against challenger)"
+        )
         typer.echo(
             f"database: {wired.settings.database_url}  rule pack: {wired.settings.rule_pack}"
         )
@@ -49,6 +56,7 @@ def register(app: typer.Typer) -> None:
             borrowers=borrowers,
             days=days,
             seed=seed,
+            strategy=strategy,
             deliver=deliver_to_files(outbox),
             progress=lambda d: typer.echo(".", nl=False),
         )
@@ -82,6 +90,9 @@ def _print(result: DemoResult, seconds: float) -> None:
         f" ({r.recovery_rate:.1%})",
         "actions held by the rule pack:",
         *(f"  {status:<9} {rule:<28} {n}" for status, rule, n in r.actions_by_status_rule),
+        "",
+        "== Champion against challenger: call on day one, or wait until day 3 ==",
+        render(result.experiment),
         "",
         "== The case study: illness, day-one contact, a plan, paid in full ==",
         *result.timeline,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
+import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,6 +17,7 @@ from arrears.cli import app_of
 from arrears.strategy import loader
 
 SIM_DB = Path(".arrears/experiment.db")
+SIM_OUTBOX = Path(".arrears/experiment-outbox")
 
 
 def _variants(name: str) -> list[tuple[str, int]]:
@@ -67,6 +68,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, help="Random seed."),
     ) -> None:
         """Run the synthetic portfolio through the loop under STRATEGY, then report it."""
+        from arrears.sim.demo import deliver_to_files
         from arrears.sim.floor import Floor
         from arrears.sim.load import load_portfolio
         from arrears.sim.portfolio import generate
@@ -83,15 +85,14 @@ def register(app: typer.Typer) -> None:
         portfolio = generate(seed, borrowers, start, days)
         load_portfolio(wired.engine, wired.keyring, portfolio)
         floor = Floor(wired, portfolio, random.Random(seed), {})
-        # delivered messages reach the simulated borrowers; without a dispatcher they wait
-        dispatch = importlib.import_module("arrears.services.dispatch")
-        deliver = getattr(dispatch, "deliver_for_demo", None)
+        # the demo's dispatcher: each morning's outbox goes out into files beside the database
+        shutil.rmtree(SIM_OUTBOX, ignore_errors=True)
+        deliver = deliver_to_files(SIM_OUTBOX)
         typer.echo(f"{chosen.name}: {borrowers} borrowers, {days} days from {start}")
         for offset in range(days):
             d = start + timedelta(days=offset)
             wired.run_day(d, strategy=chosen)
-            if deliver is not None:
-                deliver(wired, d)
+            deliver(wired, d)
             floor.work_day(d)
             typer.echo(".", nl=False)
         typer.echo("")

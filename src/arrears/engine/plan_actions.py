@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from arrears.domain.strategy.model import Strategy
 from arrears.store.tables import cases
 from arrears.strategy.loader import BUILTIN, load
-from arrears.strategy.plan import plan_with
+from arrears.strategy.plan import Pinned, plan_with
 
 
 def plan_actions(
@@ -29,9 +29,12 @@ def plan_actions(
 ) -> int:
     """Insert the day's candidate actions; returns how many are new.
 
-    strategy: a Strategy, a shipped name (seed, seed_challenger_day3) or a file path; None
-    plans the portfolio with the seed, and re-plans given cases with the strategy each is under.
+    strategy: a Strategy, a shipped name (seed, seed_challenger_day3), a file path, or a
+    `Pinned` strategy (some borrowers' new cases placed in a named variant); None plans the
+    portfolio with the seed, and re-plans given cases with the strategy each is under.
     """
+    if isinstance(strategy, Pinned):
+        return plan_with(conn, strategy.strategy, as_of, case_ids, strategy.variants)
     if strategy is not None or case_ids is None:
         return plan_with(conn, load(strategy), as_of, case_ids)
     by_strategy: dict[str, list[int]] = defaultdict(list)

@@ -1,4 +1,10 @@
-"""`arrears demo`: a seeded portfolio, sixty business days of the collection loop, a report."""
+"""`arrears demo`: a seeded portfolio, sixty business days of the collection loop, a report.
+
+The days run under the champion/challenger experiment `seed_challenger_day3`: half the new
+cases follow the seed (a call on the first day), half wait until day 3 for the first call. The
+case study's borrower is pinned to the champion — her story is the day-one call — and the pin is
+recorded on her assignment, so the experiment report leaves her case out of its cohort.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from arrears.analytics.experiments import ExperimentReport, experiment_report
 from arrears.analytics.loop import LoopReport, loop_report
 from arrears.bootstrap import App
 from arrears.channels.base import ChannelSet
@@ -20,8 +27,11 @@ from arrears.sim.load import load_portfolio
 from arrears.sim.portfolio import generate
 from arrears.sim.story import STORY_BORROWER, add_case_study, timeline
 from arrears.store import migrate
+from arrears.strategy import loader
+from arrears.strategy.plan import Pinned
 
 DEFAULT_START = date(2026, 9, 1)
+DEFAULT_STRATEGY = "seed_challenger_day3"
 SEND_AT = time(10, 0)  # the dispatcher's run on each simulated day, lender's local time
 LENDER_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -32,6 +42,7 @@ class DemoResult:
     timeline: list[str]
     start: date
     end: date
+    experiment: ExperimentReport
 
 
 def run_demo(
@@ -41,9 +52,13 @@ def run_demo(
     days: int = 60,
     seed: int = 7,
     start: date = DEFAULT_START,
+    strategy: str = DEFAULT_STRATEGY,
     deliver: Callable[[App, date], object] | None = None,
     progress: Callable[[date], None] | None = None,
 ) -> DemoResult:
+    chosen = loader.load(strategy)
+    # the case study is the champion's day-one call: pinned, recorded, left out of the cohort
+    planned = Pinned(chosen, {STORY_BORROWER: chosen.variants[0].name})
     migrate.upgrade(app.engine)
     portfolio = generate(seed, borrowers, start, days)
     script = add_case_study(portfolio)
@@ -55,14 +70,21 @@ def run_demo(
     end = start + timedelta(days=days - 1)
     for offset in range(days):
         d = start + timedelta(days=offset)
-        app.run_day(d)
+        app.run_day(d, strategy=planned)
         if deliver is not None:
             deliver(app, d)
         floor.work_day(d)
         if progress is not None:
             progress(d)
+    shares = [(v.name, v.share) for v in chosen.variants]
     with app.engine.connect() as conn:
-        return DemoResult(loop_report(conn, start, end), timeline(conn, start), start, end)
+        return DemoResult(
+            loop_report(conn, start, end),
+            timeline(conn, start),
+            start,
+            end,
+            experiment_report(conn, chosen.name, end, shares),
+        )
 
 
 def deliver_to_files(outbox: Path) -> Callable[[App, date], DispatchReport]:

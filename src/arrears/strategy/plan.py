@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Connection, text
 
+from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
 from arrears.strategy.compile import (
@@ -21,6 +23,35 @@ from arrears.strategy.compile import (
 )
 
 COLUMNS = ("case_id", "step", "target_type", "target_id", "channel", "template", "priority")
+PINNED = "pinned"  # the salt recorded for an assignment placed by a pin, not drawn by the hash
+
+
+class PinInvalid(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A strategy with some borrowers' new cases placed in a named variant instead of the hash.
+
+    For a scripted case (the demo's case study) that must follow one variant's steps. A pin
+    acts once, when the case is first assigned: it is stored in `strategy_assignments` like any
+    assignment (with the bucket the hash would have given) but with the salt `pinned`, so the
+    experiment report leaves it out of the randomised cohort. Cases already assigned keep
+    their variant.
+    """
+
+    strategy: Strategy
+    variants: Mapping[str, str] = field(default_factory=dict)  # borrower id -> variant
+
+    def __post_init__(self) -> None:
+        names = [v.name for v in self.strategy.variants]
+        for borrower, variant in sorted(self.variants.items()):
+            if variant not in names:
+                raise PinInvalid(
+                    f"borrower {borrower!r} pinned to {variant!r}, which strategy "
+                    f"{self.strategy.name!r} does not have; use one of {', '.join(names)}"
+                )
 
 
 def _case_filter(case_ids: Sequence[int] | None, alias: str = "c") -> str:
@@ -31,15 +62,37 @@ def _case_filter(case_ids: Sequence[int] | None, alias: str = "c") -> str:
 
 
 def assign_variants(
-    conn: Connection, strategy: Strategy, as_of: date, case_ids: Sequence[int] | None = None
+    conn: Connection,
+    strategy: Strategy,
+    as_of: date,
+    case_ids: Sequence[int] | None = None,
+    pins: Mapping[str, str] | None = None,
 ) -> int:
     """Give every open case without one its variant of this strategy; returns how many.
 
     A case keeps the variant it was given: changing the shares moves only cases assigned later.
-    The case row mirrors the strategy and variant that plan it.
+    The case row mirrors the strategy and variant that plan it. `pins` (borrower id -> variant)
+    places those borrowers' unassigned cases in the named variant, recorded with salt `pinned`.
     """
     sql = Sql(conn.dialect.name)
     name = quote(strategy.name)
+    pinned = 0
+    for borrower, variant in sorted((pins or {}).items()):
+        pinned += (
+            conn.execute(
+                text(
+                    f"""INSERT INTO strategy_assignments (case_id, strategy, salt, bucket,
+                                                          variant, assigned_on)
+                        SELECT c.id, {name}, {quote(PINNED)}, {bucket_sql(strategy, "c.id")},
+                               {quote(variant)}, {sql.date(as_of)}
+                        FROM cases c
+                        WHERE c.status = 'open' AND c.borrower_id = {quote(borrower)}
+                          AND NOT EXISTS (SELECT 1 FROM strategy_assignments s
+                                          WHERE s.case_id = c.id AND s.strategy = {name}){_case_filter(case_ids)}"""
+                )
+            ).rowcount
+            or 0
+        )
     new = conn.execute(
         text(
             f"""INSERT INTO strategy_assignments (case_id, strategy, salt, bucket, variant,
@@ -60,7 +113,7 @@ def assign_variants(
                   AND (cases.strategy <> {name} OR cases.variant <> s.variant)"""
         )
     )
-    return new or 0
+    return pinned + (new or 0)
 
 
 def _set_queues(conn: Connection, strategy: Strategy, as_of: date, case_filter: str) -> None:
@@ -94,10 +147,11 @@ def plan_with(
     strategy: Strategy,
     as_of: date,
     case_ids: Sequence[int] | None = None,
+    pins: Mapping[str, str] | None = None,
 ) -> int:
     """Insert the day's candidate actions (status planned); returns how many are new."""
     with without_jit(conn):
-        return _plan(conn, strategy, as_of, case_ids)
+        return _plan(conn, strategy, as_of, case_ids, pins)
 
 
 @contextmanager
@@ -115,8 +169,14 @@ def without_jit(conn: Connection) -> Iterator[None]:
         conn.execute(text("SELECT set_config('jit', :v, true)"), {"v": jit})
 
 
-def _plan(conn: Connection, strategy: Strategy, as_of: date, case_ids: Sequence[int] | None) -> int:
-    assign_variants(conn, strategy, as_of, case_ids)
+def _plan(
+    conn: Connection,
+    strategy: Strategy,
+    as_of: date,
+    case_ids: Sequence[int] | None,
+    pins: Mapping[str, str] | None = None,
+) -> int:
+    assign_variants(conn, strategy, as_of, case_ids, pins)
     if conn.dialect.name == "postgresql" and case_ids is None:
         # the day's run has just opened and assigned cases: without fresh statistics the
         # planner expects one open case and nests loops over thousands (seconds -> minutes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import Engine, insert, select
 
 from arrears.domain.strategy.variants import Variant, variant_for
@@ -12,7 +13,7 @@ from arrears.engine.plan_actions import plan_actions
 from arrears.store import tables as t
 from arrears.store.tables_strategy import strategy_assignments
 from arrears.strategy import loader
-from arrears.strategy.plan import plan_with
+from arrears.strategy.plan import PinInvalid, Pinned, plan_with
 
 D1 = date(2025, 3, 1)
 
@@ -132,3 +133,27 @@ def test_the_challenger_waits_until_day_three_for_the_first_call(db: Engine) -> 
     assert calls == {("champion", D1), ("champion", day3), ("challenger_day3", day3)}
     texts = {(v, d) for v, d, ch in rows if ch == "sms"}
     assert ("challenger_day3", D1) in texts and ("champion", D1) in texts
+
+
+def test_a_pin_places_a_borrowers_new_case_and_is_recorded_as_pinned(db: Engine) -> None:
+    strategy = loader.loads(EXPERIMENT.format(champion=50, challenger=50))
+    expected = [Variant("champion", 50), Variant("challenger", 50)]
+    # pin a borrower whose case the hash would put in the challenger
+    drawn = {i: variant_for(i, "exp-1", expected) for i in range(1, 41)}
+    pinned_case = next(i for i, v in drawn.items() if v == "challenger")
+    already = next(i for i, v in drawn.items() if v == "challenger" and i != pinned_case)
+    open_cases(db, 1, 40, D1)
+    with db.begin() as conn:
+        plan_with(conn, strategy, D1, [already])  # assigned before the pin: kept
+        pins = {f"B{pinned_case}": "champion", f"B{already}": "champion"}
+        plan_actions(conn, D1, Pinned(strategy, pins))
+        rows = {
+            r.case_id: (r.variant, r.salt) for r in conn.execute(select(strategy_assignments)).all()
+        }
+    assert rows[pinned_case] == ("champion", "pinned")
+    assert rows[already] == ("challenger", "exp-1")
+    others = {i: v for i, (v, _) in rows.items() if i not in (pinned_case, already)}
+    assert others == {i: drawn[i] for i in others}
+    assert variants(db)[pinned_case] == "champion"
+    with pytest.raises(PinInvalid, match="does not have"):
+        Pinned(strategy, {"B1": "challenger_day3"})
