@@ -16,6 +16,11 @@ class CaseChanges:
     closed: int
 
 
+# The accounts of borrowers with an open case: the aggregates below follow the open cases (an
+# index look-up per case), not the whole portfolio.
+_OF_OPEN_CASES = "borrower_id IN (SELECT borrower_id FROM cases WHERE status = 'open')"
+
+
 def update_cases(conn: Connection, as_of: date) -> CaseChanges:
     sql = Dialect.of(conn)
     d = sql.date_param("d")
@@ -38,10 +43,10 @@ def update_cases(conn: Connection, as_of: date) -> CaseChanges:
     ).rowcount
     conn.execute(
         dated(
-            """UPDATE cases SET dpd = agg.dpd, bucket = agg.bucket, overdue_amount = agg.overdue
+            f"""UPDATE cases SET dpd = agg.dpd, bucket = agg.bucket, overdue_amount = agg.overdue
                FROM (SELECT borrower_id, MAX(dpd) AS dpd, MAX(bucket) AS bucket,
                             SUM(overdue_amount) AS overdue
-                     FROM accounts GROUP BY borrower_id) AS agg
+                     FROM accounts WHERE {_OF_OPEN_CASES} GROUP BY borrower_id) AS agg
                WHERE cases.borrower_id = agg.borrower_id AND cases.status = 'open'
                  AND (cases.dpd <> agg.dpd OR cases.overdue_amount <> agg.overdue)""",
         ),
@@ -52,7 +57,7 @@ def update_cases(conn: Connection, as_of: date) -> CaseChanges:
                     status = CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'cured' END,
                     closed_on = {d}
                 FROM (SELECT borrower_id, MAX(dpd) AS dpd, SUM(outstanding) AS outstanding
-                      FROM accounts GROUP BY borrower_id) AS agg
+                      FROM accounts WHERE {_OF_OPEN_CASES} GROUP BY borrower_id) AS agg
                 WHERE cases.borrower_id = agg.borrower_id AND cases.status = 'open'
                   AND agg.dpd = 0
                   AND NOT EXISTS (SELECT 1 FROM plans p
@@ -67,8 +72,9 @@ def update_cases(conn: Connection, as_of: date) -> CaseChanges:
             f"""UPDATE cases SET unreachable_on = {d}
                 WHERE status = 'open'
                   AND (unreachable_on IS NULL OR unreachable_on < {d})
-                  AND borrower_id IN (SELECT id FROM borrowers
-                                      WHERE phone_status IN ('wrong', 'out_of_service'))""",
+                  AND EXISTS (SELECT 1 FROM borrowers b
+                              WHERE b.id = cases.borrower_id
+                                AND b.phone_status IN ('wrong', 'out_of_service'))""",
             "d",
         ),
         {"d": as_of},
