@@ -115,6 +115,60 @@ class _BufferedReader:
     def pending(self) -> bool:
         return len(self.buf) >= 4 and len(self.buf) >= struct.unpack(">L", self.buf[:4])[0]
 
+    def take(self) -> bytes:
+        """The next whole PDU (waits for the socket as `recv_exact` does)."""
+        head = self.recv_exact(4)
+        length = struct.unpack(">L", head)[0]
+        if length < 16:
+            raise smpplib.exceptions.PDUError("Broken PDU")
+        return head + self.recv_exact(length - 4)
+
+    def unread(self, pdu: bytes) -> None:
+        self.buf[:0] = pdu
+
+
+SUBMIT_SM_RESP = 0x80000004
+DELIVER_SM = 0x00000005
+DELIVER_SM_RESP = 0x80000005
+_TLV_RECEIPTED_MESSAGE_ID = 0x001E
+_TLV_MESSAGE_STATE = 0x0427
+
+
+def _cstring(pdu: bytes, at: int) -> tuple[bytes, int]:
+    end = pdu.index(b"\x00", at)
+    return pdu[at:end], end + 1
+
+
+def parse_receipt_pdu(pdu: bytes) -> tuple[bytes, bytes | None, int | None] | None:
+    """(short_message, receipted_message_id, message_state) of a deliver_sm that is a delivery
+    receipt, read straight from the bytes; None for anything else (smpplib reads those)."""
+    at = 16
+    _, at = _cstring(pdu, at)  # service_type
+    _, at = _cstring(pdu, at + 2)  # source_addr (after its ton and npi)
+    _, at = _cstring(pdu, at + 2)  # destination_addr
+    esm_class = pdu[at]
+    if esm_class & 0x3C != 0x04:
+        return None
+    _, at = _cstring(pdu, at + 3)  # schedule_delivery_time (after esm, protocol, priority)
+    _, at = _cstring(pdu, at)  # validity_period
+    sm_length = pdu[at + 4]  # after registered_delivery, replace, data_coding, default id
+    at += 5
+    short_message = pdu[at : at + sm_length]
+    if len(short_message) != sm_length:
+        raise ValueError("short PDU")
+    at += sm_length
+    receipted: bytes | None = None
+    state: int | None = None
+    while at + 4 <= len(pdu):
+        tag, size = struct.unpack_from(">HH", pdu, at)
+        value = pdu[at + 4 : at + 4 + size]
+        if tag == _TLV_RECEIPTED_MESSAGE_ID:
+            receipted = value.rstrip(b"\x00")
+        elif tag == _TLV_MESSAGE_STATE and size == 1:
+            state = value[0]
+        at += 4 + size
+    return short_message, receipted, state
+
 
 class SmppBindRefused(ChannelUnavailable):
     """The SMSC refused the bind (wrong system id or password): fix the channels file."""
@@ -175,6 +229,7 @@ class SmppChannel:
         self._acks: dict[int, tuple[int, str]] = {}  # sequence -> (status, message id)
         self._outstanding: set[int] = set()
         self._reader: _BufferedReader | None = None
+        self._replies: list[bytes] = []  # deliver_sm_resp to write with the next submits
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -217,6 +272,7 @@ class SmppChannel:
                 continue
             self.client = client
             self._reader = reader
+            self._replies.clear()  # answers owed to an earlier session go nowhere
             return
         raise ChannelUnavailable(
             f"cannot bind to SMSC {self.settings.host}:{self.settings.port} after "
@@ -257,20 +313,24 @@ class SmppChannel:
             raw = raw.encode("latin-1")
         source = pdu.source_addr.decode() if isinstance(pdu.source_addr, bytes) else pdu.source_addr
         if pdu.esm_class & 0x3C == 0x04:  # SMSC delivery receipt
-            self._events.append(self._receipt(pdu, raw))
+            self._events.append(
+                self._receipt(
+                    raw,
+                    getattr(pdu, "receipted_message_id", None),
+                    getattr(pdu, "message_state", None),
+                )
+            )
         else:
             self._events.append(
                 InboundMessage(self.name, str(source), decode(raw, pdu.data_coding))
             )
         return int(c.SMPP_ESME_ROK)
 
-    def _receipt(self, pdu: Any, raw: bytes) -> DeliveryReceipt:
+    def _receipt(self, raw: bytes, provider_id: Any, state_tlv: Any) -> DeliveryReceipt:
         text = raw.decode("latin-1", "replace")
         match = _RECEIPT.search(text)
-        provider_id = getattr(pdu, "receipted_message_id", None)
         if isinstance(provider_id, bytes):
             provider_id = provider_id.decode()
-        state_tlv = getattr(pdu, "message_state", None)
         if match:
             provider_id = provider_id or match["id"]
             stat = match["stat"]
@@ -295,7 +355,8 @@ class SmppChannel:
             while (self._reader is not None and self._reader.pending()) or (
                 client._socket is not None and select.select([client._socket], [], [], 0)[0]
             ):
-                client.read_once(auto_send_enquire_link=False)
+                self._read_one(client)
+            self._write(client, [])
         except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError):
             _drop(client)
             self.client = None
@@ -349,6 +410,7 @@ class SmppChannel:
             self._write(client, chunk)
             while outstanding:
                 self._read(client)
+            self._write(client, chunk)
         except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as exc:
             broken = exc
             _drop(client)
@@ -358,10 +420,11 @@ class SmppChannel:
             for seqs, parts in zip(written, plans, strict=True)
         ]
 
-    @staticmethod
-    def _write(client: smpplib.client.Client, chunk: list[bytes]) -> None:
-        if chunk:
-            data = b"".join(chunk)
+    def _write(self, client: smpplib.client.Client, chunk: list[bytes]) -> None:
+        """Write the answers owed to the SMSC (deliver_sm_resp) and the chunk, in one call."""
+        if chunk or self._replies:
+            data = b"".join(self._replies) + b"".join(chunk)
+            self._replies.clear()
             chunk.clear()
             if client._socket is None:
                 raise smpplib.exceptions.ConnectionError()
@@ -369,11 +432,40 @@ class SmppChannel:
 
     def _read(self, client: smpplib.client.Client) -> None:
         try:
-            client.read_once(auto_send_enquire_link=False)
+            self._read_one(client)
         except TimeoutError as exc:
             raise smpplib.exceptions.ConnectionError(
                 f"no answer from the SMSC within {self.settings.timeout}s"
             ) from exc
+
+    def _read_one(self, client: smpplib.client.Client) -> None:
+        """Read one PDU. The two a large send is made of — submit_sm_resp and delivery receipts
+        — are read straight from the bytes (their answers are written with the next chunk);
+        anything else goes through smpplib."""
+        reader = self._reader
+        if reader is None:
+            client.read_once(auto_send_enquire_link=False)
+            return
+        if self._replies and not reader.pending():
+            self._write(client, [])  # about to wait: answer what the SMSC sent first
+        pdu = reader.take()
+        command_id, status, sequence = struct.unpack_from(">LLL", pdu, 4)
+        if command_id == SUBMIT_SM_RESP:
+            message_id = pdu[16:].split(b"\x00", 1)[0].decode("ascii", "replace")
+            self._acks[sequence] = (status, message_id)
+            self._outstanding.discard(sequence)
+            return
+        if command_id == DELIVER_SM and status == 0:
+            try:
+                receipt = parse_receipt_pdu(pdu)
+            except (IndexError, ValueError, struct.error):
+                receipt = None
+            if receipt is not None:
+                self._events.append(self._receipt(*receipt))
+                self._replies.append(struct.pack(">LLLLB", 17, DELIVER_SM_RESP, 0, sequence, 0))
+                return
+        reader.unread(pdu)
+        client.read_once(auto_send_enquire_link=False)
 
     def _outcome(self, seqs: list[int], parts: int, broken: Exception | None) -> SendOutcome:
         if not seqs:
@@ -415,7 +507,7 @@ class SmppChannel:
         while time.monotonic() < deadline:
             client._socket.settimeout(max(0.01, deadline - time.monotonic()))
             try:
-                client.read_once(auto_send_enquire_link=False)
+                self._read_one(client)
             except TimeoutError:
                 break
             finally:

@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -77,6 +77,8 @@ from arrears.store.tables_comms import (
     comm_sends,
     comm_suppressions,
 )
+
+_T = TypeVar("_T")
 
 # --- the compliance gate at send time ---------------------------------------------------------
 
@@ -948,32 +950,23 @@ def apply_events(
                 ("delivered", delivered, ("sent", "unknown")),
                 ("failed", failed, ("sent", "unknown", "delivered")),
             ):
-                if not items:
-                    continue
-                conn.execute(
-                    update(o)
-                    .where(o.c.id == bindparam("oid"), _one_of(o.c.status, from_states))
-                    .values(status=state),
-                    [{"oid": oid} for oid, _ in items],
-                )
-                acts = [{"aid": aid} for _, aid in items if aid is not None]
-                if acts:
+                # one statement per few hundred messages (a message's parts share its row)
+                for oids in _chunks(sorted({oid for oid, _ in items}), 500):
+                    conn.execute(
+                        update(o)
+                        .where(o.c.id.in_(oids), o.c.status.in_(from_states))
+                        .values(status=state)
+                    )
+                for aids in _chunks(sorted({aid for _, aid in items if aid is not None}), 500):
                     conn.execute(
                         update(a)
-                        .where(
-                            a.c.id == bindparam("aid"), _one_of(a.c.status, ("sent", "delivered"))
-                        )
-                        .values(status=state),
-                        acts,
+                        .where(a.c.id.in_(aids), a.c.status.in_(("sent", "delivered")))
+                        .values(status=state)
                     )
                     conn.execute(
                         update(i)
-                        .where(
-                            i.c.action_id == bindparam("aid"),
-                            _one_of(i.c.outcome, ("sent", "delivered")),
-                        )
-                        .values(outcome=state),
-                        acts,
+                        .where(i.c.action_id.in_(aids), i.c.outcome.in_(("sent", "delivered")))
+                        .values(outcome=state)
                     )
             report.receipts += len(receipts)
         for msg in inbound:
@@ -1026,7 +1019,7 @@ def _one_of(column: Any, values: Iterable[str]) -> Any:
     return or_(*(column == literal_column(f"'{v}'") for v in values))
 
 
-def _chunks(items: Sequence[str], n: int) -> Iterable[Sequence[str]]:
+def _chunks(items: Sequence[_T], n: int) -> Iterable[Sequence[_T]]:
     for start in range(0, len(items), n):
         yield items[start : start + n]
 
