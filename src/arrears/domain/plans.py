@@ -2,9 +2,15 @@
 
 A plan is proposed from the arrears by component (penalty and interest may be waived), split
 into instalments (the last absorbs the rounding), activated — by the agent when within the
-agent's limits, else by a team lead — and then tracked: the payments received since activation
-pay the instalments in order; an instalment still unpaid more than `grace_days` after its due
-date is missed and breaks the plan; when every instalment is paid the plan is completed.
+agent's limits, else by a team lead — and then tracked: what was paid towards the plan pays the
+instalments in order; an instalment still unpaid more than `grace_days` after its due date is
+missed and breaks the plan; when every instalment is paid the plan is completed.
+
+A plan covers the arrears at the time it was agreed: the due items that fell due before it was
+proposed. What counts towards it (`paid_towards`) is what the ledger applied to those items
+from payments received on or after the day it became active. A regular instalment that falls
+due while the plan runs is not the plan's: money applied to it (or to items not yet due, or kept
+as credit) pays no plan instalment, and a payment on an account the plan does not cover neither.
 
     proposed ──activate──► active ──track──► completed | broken
         │                    │
@@ -13,7 +19,7 @@ date is missed and breaks the plan; when every instalment is paid the plan is co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
@@ -126,6 +132,7 @@ class RepaymentPlan:
     activated_on: date | None = None
     ended_on: date | None = None
     waived_by_component: Mapping[Component, Money] = field(default_factory=dict)
+    proposed_on: date | None = None  # the plan covers the items due before this day
 
     @property
     def currency(self) -> str:
@@ -135,8 +142,14 @@ class RepaymentPlan:
         return self.instalments[-1].due_on
 
 
-def propose(arrears_by_component: Mapping[Component, Money], terms: PlanTerms) -> RepaymentPlan:
-    """A proposed plan for the arrears: total = arrears − waived components, split evenly."""
+def propose(
+    arrears_by_component: Mapping[Component, Money],
+    terms: PlanTerms,
+    proposed_on: date | None = None,
+) -> RepaymentPlan:
+    """A proposed plan for the arrears: total = arrears − waived components, split evenly.
+
+    proposed_on: the day the arrears were taken (the plan covers the items due before it)."""
     if not arrears_by_component:
         raise PlanTermsInvalid("no arrears given; a plan needs the arrears by component")
     amounts = list(arrears_by_component.values())
@@ -174,6 +187,7 @@ def propose(arrears_by_component: Mapping[Component, Money], terms: PlanTerms) -
         total=total,
         instalments=instalments,
         waived_by_component=waived_by,
+        proposed_on=proposed_on,
     )
 
 
@@ -239,19 +253,49 @@ class TrackedPlan:
         return self.plan.status
 
 
-def track(plan: RepaymentPlan, paid_since_activation: Money, as_of: date) -> TrackedPlan:
-    """Apply the payments received since activation to the instalments, in order, as of as_of.
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Part of a payment the ledger applied to one due item (an allocation of the waterfall)."""
+
+    received_on: date  # the payment's
+    item_due_on: date  # the due item's it paid
+    amount: Money
+
+
+def paid_towards(plan: RepaymentPlan, applied: Iterable[Applied], as_of: date) -> Money:
+    """What was paid towards the plan by as_of: the amounts applied, from payments received
+    from the day it became active to as_of, to the items it covers (due before it was proposed).
+
+    Pass the allocations of the accounts of the plan's case; the ledger's waterfall decides
+    which item a payment paid (oldest first), this decides which of them were the plan's.
+    """
+    if plan.activated_on is None or plan.proposed_on is None:
+        raise PlanTermsInvalid(
+            "a plan is tracked from its activation day over the items due before it was "
+            "proposed; this plan lacks one of those dates"
+        )
+    total = Money.zero(plan.currency)
+    for a in applied:
+        if a.amount.currency != plan.currency:
+            raise CurrencyMismatch(plan.currency, a.amount.currency)
+        if plan.activated_on <= a.received_on <= as_of and a.item_due_on < plan.proposed_on:
+            total = total + a.amount
+    return total
+
+
+def track(plan: RepaymentPlan, paid_towards_plan: Money, as_of: date) -> TrackedPlan:
+    """Apply what was paid towards the plan (see `paid_towards`) to the instalments, in order.
 
     An instalment is missed when it is not fully paid and as_of is more than grace_days after
     its due date (grace 3, due 10 June: still pending on 13 June, missed on 14 June).
     """
     if plan.status is not PlanStatus.active:
         raise PlanTransitionInvalid(plan.status, PlanStatus.active)
-    if paid_since_activation.currency != plan.currency:
-        raise CurrencyMismatch(plan.currency, paid_since_activation.currency)
-    if paid_since_activation.amount < 0:
-        raise PlanTermsInvalid(f"paid amount {paid_since_activation} is negative")
-    left = paid_since_activation
+    if paid_towards_plan.currency != plan.currency:
+        raise CurrencyMismatch(plan.currency, paid_towards_plan.currency)
+    if paid_towards_plan.amount < 0:
+        raise PlanTermsInvalid(f"paid amount {paid_towards_plan} is negative")
+    left = paid_towards_plan
     grace = plan.terms.grace_days
     instalments: list[PlanInstalment] = []
     for inst in plan.instalments:

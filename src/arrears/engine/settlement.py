@@ -1,9 +1,11 @@
 """Decide promises and plan instalments from the payments received, for every case at once.
 
-Same rules as `arrears.domain.promises.settle` and `arrears.domain.plans.track`: a promise is
-kept as soon as the payments since it was made cover it, and after its date partly kept or
-broken; plan instalments are paid in order from the payments since the plan became active, and
-one unpaid beyond its grace days breaks the plan.
+Same rules as `arrears.domain.promises.settle` and `arrears.domain.plans.paid_towards` /
+`track`: a promise is kept as soon as the payments since it was made cover it, and after its
+date partly kept or broken. Plan instalments are paid in order from what was paid towards the
+plan: the allocations, from payments received since the plan became active, to the due items it
+covers (those due before it was proposed) — not regular instalments falling due meanwhile, not
+credit, not other accounts' items. One unpaid beyond its grace days breaks the plan.
 """
 
 from __future__ import annotations
@@ -62,9 +64,19 @@ def _settle_promises(conn: Connection, sql: Dialect, as_of: date) -> int:
     )
 
 
+def _paid_towards_plan(sql: Dialect) -> str:
+    d = sql.date_param("d")
+    return f"""(SELECT COALESCE(SUM(al.amount), 0) FROM allocations al
+                JOIN payments p ON p.id = al.payment_id
+                JOIN due_items di ON di.account_id = al.account_id AND di.seq = al.seq
+                JOIN accounts a ON a.id = al.account_id
+                WHERE a.borrower_id = c.borrower_id AND di.due_on < pl.proposed_on
+                  AND p.received_on >= pl.activated_on AND p.received_on <= {d})"""
+
+
 def _track_plans(conn: Connection, sql: Dialect, as_of: date) -> dict[str, int]:
     d = sql.date_param("d")
-    paid = _paid_since(sql, "pl.activated_on", "c")
+    paid = _paid_towards_plan(sql)
     covered = sql.least("t.amount", sql.greatest("0", "t.paid - (t.cum - t.amount)"))
     late = f"{sql.days_between(d, 't.due_on')} > t.grace_days"
     running = f"""

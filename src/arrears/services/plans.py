@@ -1,8 +1,10 @@
 """Repayment plans: preview with a live calculator, propose within the agent's limits, approve.
 
-A plan covers the borrower's arrears as of the day it is proposed. When it becomes active the
-waived components are written off on the overdue due items, so the arrears left equal the
-plan's total; the daily run then tracks instalments from the payments received.
+A plan covers the borrower's arrears as of the day it is proposed (the items due before it).
+When it becomes active the waived components are written off on those items, so the arrears
+left equal the plan's total; the daily run then tracks instalments from what the ledger applies
+to those items (`arrears.domain.plans.paid_towards`). Status changes go through the domain's
+`activate` and `cancel`, so an illegal one raises PlanTransitionInvalid.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from arrears.domain.money import Money
 from arrears.domain.plans import (
+    InstalmentStatus,
+    PlanInstalment,
     PlanLimits,
     PlanStatus,
     PlanTerms,
-    PlanTransitionInvalid,
     RepaymentPlan,
+    activate,
+    cancel,
     needs_approval,
     propose,
 )
@@ -57,7 +62,7 @@ def arrears_by_component(conn: Connection, case_id: int, as_of: date) -> dict[Co
 
 
 def preview_plan(conn: Connection, case_id: int, terms: PlanTerms, as_of: date) -> RepaymentPlan:
-    return propose(arrears_by_component(conn, case_id, as_of), terms)
+    return propose(arrears_by_component(conn, case_id, as_of), terms, proposed_on=as_of)
 
 
 def propose_plan(
@@ -107,37 +112,88 @@ def propose_plan(
 
 
 def approve_plan(conn: Connection, plan_id: int, *, by: str | None, on: date) -> None:
-    """proposed → active: other proposals of the case are cancelled, waivers written off."""
-    plan = conn.execute(select(t.plans).where(t.plans.c.id == plan_id)).one_or_none()
-    if plan is None:
-        raise PlanNotFound(f"no plan {plan_id}")
-    if plan.status != PlanStatus.proposed:
-        raise PlanTransitionInvalid(PlanStatus(plan.status), PlanStatus.active)
-    conn.execute(
-        update(t.plans)
-        .where(t.plans.c.case_id == plan.case_id, t.plans.c.status == PlanStatus.proposed)
-        .where(t.plans.c.id != plan_id)
-        .values(status=PlanStatus.cancelled, ended_on=on)
-    )
-    conn.execute(
-        update(t.plans)
-        .where(t.plans.c.id == plan_id)
-        .values(status=PlanStatus.active, activated_on=on, approved_by=by)
-    )
-    _write_off(conn, plan.case_id, on, plan.waive_penalty, plan.waive_interest)
+    """proposed → active through the domain's `activate`: a plan that is not proposed raises
+    PlanTransitionInvalid, one whose first instalment already fell due PlanTermsInvalid. Other
+    proposals of the case are cancelled (`cancel`); waived components are written off."""
+    row = _plan_row(conn, plan_id)
+    active = activate(load_plan(conn, plan_id), on)
+    for other in conn.execute(
+        select(t.plans.c.id).where(
+            t.plans.c.case_id == row.case_id,
+            t.plans.c.status == PlanStatus.proposed,
+            t.plans.c.id != plan_id,
+        )
+    ).scalars():
+        _save_status(conn, other, cancel(load_plan(conn, other), on))
+    _save_status(conn, plan_id, active, approved_by=by)
+    _write_off(conn, row.case_id, row.proposed_on, row.waive_penalty, row.waive_interest)
 
 
 def cancel_plan(conn: Connection, plan_id: int, *, on: date) -> None:
-    plan = conn.execute(select(t.plans).where(t.plans.c.id == plan_id)).one_or_none()
-    if plan is None:
-        raise PlanNotFound(f"no plan {plan_id}")
-    if plan.status not in (PlanStatus.proposed, PlanStatus.active):
-        raise PlanTransitionInvalid(PlanStatus(plan.status), PlanStatus.cancelled)
-    conn.execute(
-        update(t.plans)
-        .where(t.plans.c.id == plan_id)
-        .values(status=PlanStatus.cancelled, ended_on=on)
+    """proposed or active → cancelled through the domain's `cancel`; a plan already completed,
+    broken or cancelled raises PlanTransitionInvalid."""
+    _save_status(conn, plan_id, cancel(load_plan(conn, plan_id), on))
+
+
+def load_plan(conn: Connection, plan_id: int) -> RepaymentPlan:
+    """The stored plan as the domain's RepaymentPlan (instalments with what they were paid).
+
+    The arrears by component are not stored (only the total and the waiver), so the mapping is
+    empty; the interval is not stored either: the instalments carry their own dates."""
+    row = _plan_row(conn, plan_id)
+    terms = PlanTerms(
+        instalments=row.instalments,
+        first_due_on=row.first_due_on,
+        waive_penalty=row.waive_penalty,
+        waive_interest=row.waive_interest,
+        grace_days=row.grace_days,
     )
+    pi = t.plan_instalments.c
+    instalments = tuple(
+        PlanInstalment(
+            seq=i.seq,
+            due_on=i.due_on,
+            amount=Money.from_minor(i.amount, row.currency),
+            paid=Money.from_minor(i.paid_amount, row.currency),
+            status=InstalmentStatus(i.status),
+        )
+        for i in conn.execute(
+            select(pi.seq, pi.due_on, pi.amount, pi.paid_amount, pi.status)
+            .where(pi.plan_id == plan_id)
+            .order_by(pi.seq)
+        )
+    )
+    return RepaymentPlan(
+        terms=terms,
+        arrears={},
+        waived=Money.from_minor(row.waived, row.currency),
+        total=Money.from_minor(row.total, row.currency),
+        instalments=instalments,
+        status=PlanStatus(row.status),
+        activated_on=row.activated_on,
+        ended_on=row.ended_on,
+        proposed_on=row.proposed_on,
+    )
+
+
+def _save_status(
+    conn: Connection, plan_id: int, plan: RepaymentPlan, approved_by: str | None = None
+) -> None:
+    values: dict[str, object] = {
+        "status": plan.status.value,
+        "activated_on": plan.activated_on,
+        "ended_on": plan.ended_on,
+    }
+    if plan.status is PlanStatus.active:
+        values["approved_by"] = approved_by
+    conn.execute(update(t.plans).where(t.plans.c.id == plan_id).values(values))
+
+
+def _plan_row(conn: Connection, plan_id: int):  # type: ignore[no-untyped-def]
+    row = conn.execute(select(t.plans).where(t.plans.c.id == plan_id)).one_or_none()
+    if row is None:
+        raise PlanNotFound(f"no plan {plan_id}")
+    return row
 
 
 def _write_off(

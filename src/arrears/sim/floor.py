@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, literal, select
 
 from arrears.bootstrap import App
 from arrears.domain.money import Money
@@ -168,6 +168,8 @@ class Floor:
         )
         behaviour = BEHAVIOURS[self.portfolio.people[task.borrower_id].profile]
         keeps = 1.0 if task.borrower_id in self.scripts else behaviour.keeps_plan
+        # each instalment is paid into the accounts whose arrears the plan covers, in turn
+        covered = self._arrears(conn, task.borrower_id, d)
         pi = t.plan_instalments.c
         for seq, due_on, amount in conn.execute(
             select(pi.seq, pi.due_on, pi.amount)
@@ -176,7 +178,13 @@ class Floor:
         ):
             if self.rng.random() >= keeps and seq > 1:
                 break
-            self._pay_across(conn, task.borrower_id, amount, due_on - timedelta(days=1))
+            on = due_on - timedelta(days=1)
+            for aid in list(covered):
+                part = amount if aid == next(reversed(covered)) else min(amount, covered[aid])
+                if part > 0:
+                    self._pay(conn, aid, part, on)
+                    amount -= part
+                    covered[aid] -= part
         self._paying_until[task.case_id] = d + timedelta(days=60)
 
     # --- helpers ---------------------------------------------------------------------------
@@ -231,6 +239,22 @@ class Floor:
             )
         ).all()
         return {aid: amount for aid, amount in rows}
+
+    def _arrears(self, conn: Connection, borrower_id: str, before: date) -> dict[str, int]:
+        """What is left to pay on the items due before the date, by account (after waivers)."""
+        i, a = t.due_items.c, t.accounts.c
+        left = sum(
+            (i[c] - i[f"paid_{c}"] for c in ("principal", "interest", "fee", "penalty")),
+            start=literal(0),
+        )
+        rows = conn.execute(
+            select(i.account_id, func.sum(left))
+            .join(t.accounts, a.id == i.account_id)
+            .where(a.borrower_id == borrower_id, i.due_on < before)
+            .group_by(i.account_id)
+            .order_by(i.account_id)
+        ).all()
+        return {aid: int(n) for aid, n in rows if n and n > 0}
 
     def _pay_overdue(self, conn: Connection, case_id: int, borrower_id: str, on: date) -> None:
         for aid, amount in self._overdue(conn, borrower_id).items():
