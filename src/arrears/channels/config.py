@@ -121,11 +121,103 @@ def build_adapter(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Cha
             ),
             name=name,
         )
-    if kind in ("smtp", "webhook", "push", "ivr", "letter"):
-        raise ChannelConfigInvalid(
-            f"channel {name}: the {kind} adapter is not available yet; use file or smpp"
+    if kind == "smtp":
+        return _smtp(name, spec, comms)
+    if kind in ("push", "ivr"):
+        return _webhook(name, kind, spec, comms)
+    if kind == "letter":
+        from arrears.channels.letter import LetterChannel, LetterSettings
+
+        return LetterChannel(
+            LetterSettings(
+                directory=Path(spec.get("directory", ".arrears/letters")),
+                font_path=Path(spec["font_path"]) if spec.get("font_path") else None,
+                lender_name=_per_language(spec.get("lender_name"), "")
+                if spec.get("lender_name")
+                else dict(comms.lender_name),
+                return_address=_per_language(spec.get("return_address"), "")
+                if spec.get("return_address")
+                else {},
+                timezone=str(spec.get("timezone", "Asia/Shanghai")),
+            ),
+            name=name,
         )
-    raise ChannelConfigInvalid(f"channel {name}: unknown kind {kind!r}; use file or smpp")
+    raise ChannelConfigInvalid(
+        f"channel {name}: unknown kind {kind!r}; use one of {', '.join(KINDS)}"
+    )
+
+
+KINDS = ("file", "smpp", "smtp", "push", "ivr", "letter")
+
+
+def _required(name: str, spec: Mapping[str, Any], key: str) -> str:
+    value = spec.get(key)
+    if not value:
+        raise ChannelConfigInvalid(
+            f"channel {name}: kind {spec.get('kind')} needs {key!r} (see docs/channels.md)"
+        )
+    return str(value)
+
+
+def _smtp(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Channel:
+    from arrears.channels.smtp import SmtpChannel, SmtpSettings
+
+    starttls = bool(spec.get("starttls", False))
+    implicit = bool(spec.get("ssl", False))
+    if starttls and implicit:
+        raise ChannelConfigInvalid(
+            f"channel {name}: set either starttls (port 587) or ssl (port 465), not both"
+        )
+    secret = _secret(spec, "unsubscribe_secret")
+    return SmtpChannel(
+        SmtpSettings(
+            host=_required(name, spec, "host"),
+            port=int(spec.get("port", 587 if starttls else 465 if implicit else 25)),
+            sender=_required(name, spec, "sender"),
+            starttls=starttls,
+            ssl=implicit,
+            username=str(spec["username"]) if spec.get("username") else None,
+            password=_secret(spec, "password"),
+            ca_file=str(spec["ca_file"]) if spec.get("ca_file") else None,
+            sender_name=_per_language(spec["sender_name"], "")
+            if spec.get("sender_name")
+            else dict(comms.lender_name),
+            reply_to=str(spec["reply_to"]) if spec.get("reply_to") else None,
+            unsubscribe_mailto=str(spec["unsubscribe_mailto"])
+            if spec.get("unsubscribe_mailto")
+            else None,
+            unsubscribe_url=str(spec["unsubscribe_url"]) if spec.get("unsubscribe_url") else None,
+            unsubscribe_secret=secret.encode() if secret else comms.link_secret,
+            message_id_domain=str(spec["message_id_domain"])
+            if spec.get("message_id_domain")
+            else None,
+            timeout=float(spec.get("timeout", 30)),
+        ),
+        name=name,
+    )
+
+
+def _webhook(name: str, kind: str, spec: Mapping[str, Any], comms: CommsConfig) -> Channel:
+    from arrears.channels.webhook import WebhookChannel, WebhookSettings
+
+    secret = _secret(spec, "secret")
+    if not secret:
+        raise ChannelConfigInvalid(
+            f"channel {name}: kind {kind} needs 'secret_env' (the environment variable holding "
+            "the signing secret shared with the receiving backend)"
+        )
+    return WebhookChannel(
+        WebhookSettings(
+            url=_required(name, spec, "url"),
+            secret=secret.encode(),
+            kind=kind,
+            timeout=float(spec.get("timeout", 10)),
+            callback_number=str(spec.get("callback_number", comms.callback_number)),
+            lender_name=dict(comms.lender_name),
+            resend_safe=bool(spec.get("resend_safe", True)),
+        ),
+        name=name,
+    )
 
 
 def load_channels_file(path: Path | str) -> ChannelsFile:

@@ -1,0 +1,269 @@
+"""Letters: each batch becomes one PDF for the print house (one letter per page range, A4, a CJK
+font) with a manifest beside it, in a directory per business day:
+
+    <directory>/2026-03-02/letters-2026-03-02-001.pdf
+    <directory>/2026-03-02/letters-2026-03-02-001.json   # key, outbox_id, pages, recipient (masked)
+
+The manifest is what tells which messages a PDF holds; a key found in any complete manifest is
+never printed again (`resend_safe`, like the file sink). The manifest is moved into place before
+its PDF, and a manifest without its PDF (a crash between the two) is set aside and does not
+count, so a letter is printed once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+
+from arrears.channels.base import (
+    Accepted,
+    ChannelError,
+    ChannelEvent,
+    ChannelUnavailable,
+    OutgoingMessage,
+    SendOutcome,
+)
+from arrears.privacy.masking import mask_address
+
+# Debian packages with a CJK TrueType font, most preferred first
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # fonts-wqy-microhei
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",  # fonts-wqy-zenhei
+    "/usr/share/fonts/truetype/arphic/uming.ttc",  # fonts-arphic-uming
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # fonts-droid-fallback
+)
+
+
+class LetterFontNotFound(LookupError):
+    """No font able to print Chinese: set `font_path` or install a CJK font package."""
+
+
+def find_font(font_path: Path | None, candidates: Sequence[str] = FONT_CANDIDATES) -> Path:
+    """The configured font, else the first CJK font installed in a Debian font path."""
+    if font_path is not None:
+        if not font_path.is_file():
+            raise LetterFontNotFound(
+                f"the letter channel's font_path {str(font_path)!r} is not a font file; point "
+                "font_path at a TrueType font with Chinese glyphs (.ttf or .ttc)"
+            )
+        return font_path
+    for candidate in candidates:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise LetterFontNotFound(
+        "no CJK font found for letters (looked for " + ", ".join(candidates) + "); install "
+        "fonts-wqy-microhei (apt-get install fonts-wqy-microhei) or set font_path in the "
+        "letter channel of the channels file"
+    )
+
+
+@dataclass
+class LetterSettings:
+    directory: Path
+    font_path: Path | None = None
+    lender_name: Mapping[str, str] = field(default_factory=dict)  # language -> letterhead
+    return_address: Mapping[str, str] = field(default_factory=dict)
+    timezone: str = "Asia/Shanghai"  # the business day a batch is filed under
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    key: str
+    outbox_id: int
+    file: str
+    first_page: int
+    last_page: int
+
+    @property
+    def provider_id(self) -> str:
+        return f"{self.file}#p{self.first_page}"
+
+
+class LetterChannel:
+    resend_safe = True
+
+    def __init__(
+        self,
+        settings: LetterSettings,
+        *,
+        name: str = "letter",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.font = find_font(settings.font_path)
+        self.clock = clock
+        self.directory = Path(settings.directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._written: dict[str, ManifestEntry] | None = None
+
+    # -- what is already on disk ------------------------------------------------------------
+
+    def written(self) -> dict[str, ManifestEntry]:
+        """Every letter in a complete manifest (its PDF beside it), by key."""
+        if self._written is None:
+            found: dict[str, ManifestEntry] = {}
+            for manifest in sorted(self.directory.glob("*/letters-*.json")):
+                pdf = manifest.with_suffix(".pdf")
+                if not pdf.exists():  # the PDF never made it: its letters were not printed
+                    manifest.rename(manifest.with_suffix(".json.orphan"))
+                    continue
+                for entry in json.loads(manifest.read_text("utf-8"))["letters"]:
+                    found[entry["key"]] = ManifestEntry(
+                        entry["key"],
+                        int(entry["outbox_id"]),
+                        pdf.name,
+                        int(entry["pages"][0]),
+                        int(entry["pages"][1]),
+                    )
+            self._written = found
+        return self._written
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendOutcome]:
+        written = self.written()
+        todo: list[OutgoingMessage] = []
+        seen: set[str] = set()
+        for msg in messages:
+            if msg.key not in written and msg.key not in seen:
+                todo.append(msg)
+                seen.add(msg.key)
+        if todo:
+            try:
+                written.update(self._print(todo))
+            except ChannelError as exc:
+                return [
+                    Accepted((written[m.key].provider_id,)) if m.key in written else exc
+                    for m in messages
+                ]
+        return [Accepted((written[m.key].provider_id,)) for m in messages]
+
+    def _business_day(self) -> date:
+        return self.clock().astimezone(ZoneInfo(self.settings.timezone)).date()
+
+    def _print(self, messages: Sequence[OutgoingMessage]) -> dict[str, ManifestEntry]:
+        day = self._business_day()
+        folder = self.directory / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        taken = {p.name.split(".")[0] for p in folder.glob("letters-*")}
+        seq = 1
+        while f"letters-{day.isoformat()}-{seq:03d}" in taken:
+            seq += 1
+        stem = f"letters-{day.isoformat()}-{seq:03d}"
+        pdf_path, manifest_path = folder / f"{stem}.pdf", folder / f"{stem}.json"
+
+        pdf = _LetterPdf(self.font)
+        entries: list[ManifestEntry] = []
+        manifest: list[dict[str, Any]] = []
+        for msg in messages:
+            first = pdf.page_no() + 1
+            self._letter(pdf, msg, day)
+            last = pdf.page_no()
+            entries.append(ManifestEntry(msg.key, msg.outbox_id, pdf_path.name, first, last))
+            manifest.append(
+                {
+                    "key": msg.key,
+                    "outbox_id": msg.outbox_id,
+                    "pages": [first, last],
+                    "recipient": mask_address(msg.to),
+                    "language": msg.language,
+                    "template": msg.template,
+                }
+            )
+        document = {
+            "business_date": day.isoformat(),
+            "file": pdf_path.name,
+            "pages": pdf.page_no(),
+            "letters": manifest,
+        }
+        try:
+            tmp_pdf = pdf_path.with_suffix(".pdf.part")
+            pdf.output(str(tmp_pdf))
+            tmp_manifest = manifest_path.with_suffix(".json.part")
+            tmp_manifest.write_text(json.dumps(document, ensure_ascii=False, indent=1), "utf-8")
+            _fsync(tmp_pdf)
+            _fsync(tmp_manifest)
+            os.replace(tmp_manifest, manifest_path)
+            os.replace(tmp_pdf, pdf_path)
+        except OSError as exc:
+            raise ChannelUnavailable(f"cannot write letters to {folder}: {exc!r}") from exc
+        return {e.key: e for e in entries}
+
+    def _letter(self, pdf: _LetterPdf, msg: OutgoingMessage, day: date) -> None:
+        s = self.settings
+        lang = msg.language
+        pdf.add_page()  # (draws the previous letter's last footer first)
+        pdf.current_key = msg.key
+        pdf.letter_first_page = pdf.page_no()
+        lender = s.lender_name.get(lang) or next(iter(s.lender_name.values()), "")
+        pdf.set_font("cjk", size=14)
+        if lender:
+            pdf.cell(0, 8, lender, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=9)
+        back = s.return_address.get(lang) or next(iter(s.return_address.values()), "")
+        if back:
+            pdf.multi_cell(0, 5, back, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(10)
+        pdf.set_font("cjk", size=11)
+        pdf.multi_cell(100, 6, msg.to, new_x="LMARGIN", new_y="NEXT")  # the envelope window
+        pdf.ln(8)
+        when = (
+            f"{day.year}年{day.month}月{day.day}日"
+            if lang.startswith("zh")
+            else (f"{day.day} {day.strftime('%B')} {day.year}")
+        )
+        pdf.cell(0, 6, when, align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        if msg.subject:
+            pdf.set_font("cjk", size=13)
+            pdf.multi_cell(0, 8, msg.subject, align="C", new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(4)
+        pdf.set_font("cjk", size=11)
+        for paragraph in msg.body.split("\n"):
+            if paragraph.strip():
+                pdf.multi_cell(0, 6.5, paragraph, new_x="LMARGIN", new_y="NEXT")
+            else:
+                pdf.ln(4)
+
+    def poll_events(self) -> list[ChannelEvent]:
+        return []
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _LetterPdf(FPDF):
+    """A4 with the font loaded; every page's footer names the letter's key and page."""
+
+    def __init__(self, font: Path) -> None:
+        super().__init__(format="A4")
+        self.set_margins(20, 20, 20)
+        self.set_auto_page_break(True, margin=20)
+        self.add_font("cjk", fname=str(font))
+        self.current_key = ""
+        self.letter_first_page = 1
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("cjk", size=7)
+        self.set_text_color(120)
+        page = self.page_no() - self.letter_first_page + 1
+        self.cell(0, 5, f"{self.current_key} · {page}", align="R")
+        self.set_text_color(0)
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
