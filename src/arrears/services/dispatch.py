@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import time
 import uuid
@@ -131,10 +132,17 @@ class ComplianceGate:
             decided = {a: self._check(conn, a, at) for a in action_ids}
         for action_id, d in decided.items():
             verdict = str(getattr(d, "verdict", "allow"))
-            if verdict != "allow":
+            # the rule pack's Decision names its moment `at`: the allowed or deferred-to time
+            moment = getattr(d, "not_before", None) or getattr(d, "at", None)
+            if verdict == "allow" and moment is not None and _utc(moment) > at:
+                # allowed later today (e.g. when the borrower's inconvenient hours end): not now
+                out[action_id] = GateDecision(
+                    "defer", _utc(moment), None, getattr(d, "reason", None)
+                )
+            elif verdict != "allow":
                 out[action_id] = GateDecision(
                     verdict,
-                    getattr(d, "not_before", None),
+                    _utc(moment) if moment is not None else None,
                     getattr(d, "rule_id", None),
                     getattr(d, "reason", None),
                 )
@@ -317,20 +325,40 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def email_index(keyring: KeyRing, email: str | None) -> str | None:
+    """Blind index of an e-mail address as opt-outs store it (trimmed, lower case)."""
+    if not email or not email.strip():
+        return None
+    return keyring.blind_index(email.strip().lower())
+
+
 class ContextLoader:
-    """Loads everything a batch of messages needs in a few set-based queries."""
+    """Loads everything a batch of messages needs in a few set-based queries; personal data is
+    decrypted only for the messages about to be sent."""
 
     def __init__(self, keyring: KeyRing, comms: CommsConfig, book: TemplateBook) -> None:
         self.keyring, self.comms, self.book = keyring, comms, book
 
-    def load(self, conn: Connection, rows: Sequence[Claimed]) -> dict[int, dict[str, Any]]:
+    def facts(self, conn: Connection, rows: Sequence[Claimed]) -> dict[int, dict[str, Any]]:
+        """The action, case, borrower and contact behind each row (still encrypted)."""
         ids = [r.outbox_id for r in rows if r.action_id is not None]
         if not ids:
             return {}
-        facts = {
+        return {
             r.outbox_id: dict(r._mapping)
             for r in conn.execute(_in(_CONTEXT_SQL, "ids"), {"ids": ids})
         }
+
+    def load(
+        self,
+        conn: Connection,
+        rows: Sequence[Claimed],
+        facts: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> dict[int, dict[str, Any]]:
+        """Template contexts of the rows (their facts are read unless given)."""
+        if facts is None:
+            facts = self.facts(conn, rows)
+        facts = {r.outbox_id: facts[r.outbox_id] for r in rows if r.outbox_id in facts}
         if not facts:
             return {}
         borrower_ids = sorted({f["borrower_id"] for f in facts.values()})
@@ -393,6 +421,17 @@ class ContextLoader:
             contexts[oid] = ctx
         return contexts
 
+    def index(self, row: Claimed, f: Mapping[str, Any]) -> str | None:
+        """The blind index opt-outs of the row's channel are kept under (no decrypting for a
+        phone number; an e-mail address is read to be indexed)."""
+        contact = row.target_type == Audience.CONTACT
+        if row.channel in ("sms", "voice"):
+            index: str | None = f["contact_phone_index"] if contact else f["phone_index"]
+            return index
+        if row.channel == "email" and not contact:
+            return email_index(self.keyring, self.keyring.decrypt(f["email_enc"]))
+        return None
+
     def address(self, row: Claimed, f: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """(address, suppression index) of the target on the row's channel."""
         contact = row.target_type == Audience.CONTACT
@@ -402,7 +441,7 @@ class ContextLoader:
             return self.keyring.decrypt(enc), index
         if row.channel == "email" and not contact:
             email = self.keyring.decrypt(f["email_enc"])
-            return email, self.keyring.blind_index(email.strip().lower()) if email else None
+            return email, email_index(self.keyring, email)
         if row.channel == "push" and not contact:
             return str(f["borrower_id"]), None
         if row.channel == "letter" and not contact:
@@ -525,39 +564,22 @@ class Dispatcher:
         report: DispatchReport,
     ) -> list[Prepared]:
         loader = ContextLoader(self.keyring, self.comms, book)
-        contexts = loader.load(conn, rows)
+        facts = loader.facts(conn, rows)
         decisions = self.gate.check(
             conn, [r.action_id for r in rows if r.action_id is not None], now
         )
-        # opt-outs of the batch's addresses, one query
-        addresses: dict[int, tuple[str | None, str | None]] = {}
-        for r in rows:
-            ctx = contexts.get(r.outbox_id)
-            if ctx is not None:
-                addresses[r.outbox_id] = loader.address(r, ctx["_facts"])
-        wanted = {(r.channel, addresses[r.outbox_id][1]) for r in rows if r.outbox_id in addresses}
-        suppressed: set[tuple[str, str]] = set()
-        indexes = sorted({i for _, i in wanted if i})
-        if indexes:
-            s = comm_suppressions
-            suppressed = {
-                (x.channel, x.address_index)
-                for x in conn.execute(
-                    select(s.c.channel, s.c.address_index).where(s.c.address_index.in_(indexes))
-                )
-            }
         prepared: list[Prepared] = []
         blocked: list[tuple[Claimed, str, str | None]] = []
         deferred: list[tuple[Claimed, datetime | None]] = []
         dead: list[tuple[Claimed, str]] = []
+        # what the database alone decides: the gate, the case, the contact
+        passed: list[tuple[Claimed, dict[str, Any]]] = []
         for r in rows:
-            ctx = contexts.get(r.outbox_id)
-            if ctx is None:
+            f = facts.get(r.outbox_id)
+            if f is None:
                 dead.append((r, "no action, case or borrower behind this message"))
                 continue
-            f = ctx["_facts"]
             decision = decisions.get(r.action_id, ALLOW) if r.action_id is not None else ALLOW
-            address, index = addresses[r.outbox_id]
             if decision.verdict == "defer":
                 deferred.append((r, decision.not_before))
                 continue
@@ -572,21 +594,44 @@ class Dispatcher:
             ):
                 blocked.append((r, f"contact is {f['contact_status']} or without consent", None))
                 continue
+            passed.append((r, f))
+        # opt-outs of what is left, one query (an e-mail address is read to be indexed)
+        addresses: dict[int, str | None] = {}
+        indexes: dict[int, str | None] = {}
+        for r, f in passed:
+            if r.channel == "email":
+                addresses[r.outbox_id], indexes[r.outbox_id] = loader.address(r, f)
+            else:
+                indexes[r.outbox_id] = loader.index(r, f)
+        suppressed = self._suppressed(conn, {i for i in indexes.values() if i})
+        ready: list[tuple[Claimed, dict[str, Any], str]] = []
+        for r, f in passed:
+            index = indexes[r.outbox_id]
             if index and (r.channel, index) in suppressed:
                 blocked.append((r, "opted out on this channel", "opt_out"))
                 continue
+            if r.outbox_id in addresses:
+                address = addresses[r.outbox_id]
+            else:
+                address = loader.address(r, f)[0]
             if not address:
                 dead.append((r, f"no {r.channel} address for the {r.target_type}"))
                 continue
             try:
                 spec = book.find(r.template, r.channel, r.language)
-                if spec.audience != r.target_type:
-                    reason = (
-                        f"template {r.template} is for a {spec.audience}, not a {r.target_type}"
-                    )
-                    blocked.append((r, reason, "audience"))
-                    continue
-                rendered = book.render(r.template, r.channel, r.language, ctx)
+            except TemplateNotFound as exc:
+                dead.append((r, str(exc)))
+                continue
+            if spec.audience != r.target_type:
+                reason = f"template {r.template} is for a {spec.audience}, not a {r.target_type}"
+                blocked.append((r, reason, "audience"))
+                continue
+            ready.append((r, f, address))
+        # names, amounts and dates only for the messages about to be sent
+        contexts = loader.load(conn, [r for r, _, _ in ready], facts)
+        for r, f, address in ready:
+            try:
+                rendered = book.render(r.template, r.channel, r.language, contexts[r.outbox_id])
             except (TemplateNotFound, TemplateRenderFailed) as exc:
                 dead.append((r, str(exc)))
                 continue
@@ -613,6 +658,20 @@ class Dispatcher:
         self._finish_unsent(conn, blocked, deferred, dead, now, report)
         return prepared
 
+    @staticmethod
+    def _suppressed(conn: Connection, indexes: set[str]) -> set[tuple[str, str]]:
+        """(channel, address index) pairs opted out, among the given indexes."""
+        s = comm_suppressions
+        found: set[tuple[str, str]] = set()
+        for chunk in _chunks(sorted(indexes), 500):
+            found |= {
+                (x.channel, x.address_index)
+                for x in conn.execute(
+                    select(s.c.channel, s.c.address_index).where(s.c.address_index.in_(chunk))
+                )
+            }
+        return found
+
     def _finish_unsent(
         self,
         conn: Connection,
@@ -623,33 +682,47 @@ class Dispatcher:
         report: DispatchReport,
     ) -> None:
         o, a = t.outbox, t.actions
-        for r, reason, rule in blocked:
+        if blocked:
             conn.execute(
                 update(o)
-                .where(o.c.id == r.outbox_id)
-                .values(status="blocked", error=reason, claimed_by=None, lease_until=None)
+                .where(o.c.id == bindparam("oid"))
+                .values(
+                    status="blocked", error=bindparam("why"), claimed_by=None, lease_until=None
+                ),
+                [{"oid": r.outbox_id, "why": reason} for r, reason, _ in blocked],
             )
-            if r.action_id is not None:
+            acts = [
+                {"aid": r.action_id, "why": reason, "rule": rule}
+                for r, reason, rule in blocked
+                if r.action_id is not None
+            ]
+            if acts:
                 conn.execute(
                     update(a)
-                    .where(a.c.id == r.action_id)
-                    .values(status="blocked", reason=reason, rule_id=rule)
+                    .where(a.c.id == bindparam("aid"))
+                    .values(status="blocked", reason=bindparam("why"), rule_id=bindparam("rule")),
+                    acts,
                 )
-            report.blocked += 1
-            report.block_reasons[rule or reason] += 1
-        for r, not_before in deferred:
+            for _, reason, rule in blocked:
+                report.blocked += 1
+                report.block_reasons[rule or reason] += 1
+        if deferred:
             conn.execute(
                 update(o)
-                .where(o.c.id == r.outbox_id)
+                .where(o.c.id == bindparam("oid"))
                 .values(
                     status="pending",
-                    not_before=not_before or now + self.config.backoff_base,
+                    not_before=bindparam("later"),
                     attempts=o.c.attempts - 1,  # a deferral is not a failed attempt
                     claimed_by=None,
                     lease_until=None,
-                )
+                ),
+                [
+                    {"oid": r.outbox_id, "later": not_before or now + self.config.backoff_base}
+                    for r, not_before in deferred
+                ],
             )
-            report.deferred += 1
+            report.deferred += len(deferred)
         for r, reason in dead:
             self._dead(conn, r, reason)
             report.dead += 1
@@ -970,6 +1043,10 @@ def apply_events(
                     )
             report.receipts += len(receipts)
         for msg in inbound:
+            if msg.channel == "email":
+                report.inbound += 1
+                report.opt_outs += _email_inbound(conn, keyring, msg, now)
+                continue
             try:
                 sender = normalise_phone(
                     msg.sender
@@ -1012,6 +1089,73 @@ def apply_events(
                 )
                 report.opt_outs += 1
     return report
+
+
+_MESSAGE_KEY = re.compile(r"\barrears-(\d+)\b")
+
+
+def is_unsubscribe(text: str) -> bool:
+    """An e-mail that asks to stop: the List-Unsubscribe mailto's subject ("unsubscribe
+    arrears-7"), or a reply whose first line is an opt-out word (UNSUBSCRIBE, STOP, 退订, TD)."""
+    first = (text.strip().splitlines() or [""])[0].strip()
+    return first.upper().startswith("UNSUBSCRIBE") or is_opt_out(first)
+
+
+def unsubscribe_email(
+    conn: Connection,
+    keyring: KeyRing,
+    *,
+    at: datetime,
+    address: str | None = None,
+    outbox_id: int | None = None,
+    reason: str = "opt_out",
+) -> list[str]:
+    """Opt e-mail addresses out of e-mail: `address` (who wrote to the List-Unsubscribe mailto)
+    and the address message `outbox_id` went to (the one-click link and the mailto subject name
+    it). Kept by blind index in `comm_suppressions`; the dispatcher sends them no more e-mail.
+    Returns the indexes suppressed."""
+    indexes = {email_index(keyring, address)}
+    if outbox_id is not None:
+        o, b = t.outbox, t.borrowers
+        enc = conn.execute(
+            select(b.c.email_enc)
+            .join(o, (o.c.target_type == "borrower") & (o.c.target_id == b.c.id))
+            .where(o.c.id == outbox_id, o.c.channel == "email")
+        ).scalar()
+        if enc is not None:
+            indexes.add(email_index(keyring, keyring.decrypt(enc)))
+    found = sorted(i for i in indexes if i)
+    _insert_ignore(
+        conn,
+        comm_suppressions,
+        [
+            {"channel": "email", "address_index": i, "reason": reason, "created_at": _utc(at)}
+            for i in found
+        ],
+    )
+    return found
+
+
+def _email_inbound(conn: Connection, keyring: KeyRing, msg: InboundMessage, now: datetime) -> int:
+    """Store an inbound e-mail; an unsubscribe opts the sender and the addressed message's
+    recipient out of e-mail. Returns 1 for an opt-out."""
+    sender = msg.sender.strip().lower()
+    opt_out = is_unsubscribe(msg.text)
+    conn.execute(
+        insert(comm_inbound).values(
+            channel="email",
+            sender_index=email_index(keyring, sender) or "",
+            sender_enc=keyring.encrypt(sender),
+            body_enc=keyring.encrypt(msg.text),
+            received_at=_utc(msg.received_at) if msg.received_at else now,
+            opt_out=1 if opt_out else 0,
+        )
+    )
+    if not opt_out:
+        return 0
+    key = _MESSAGE_KEY.search(msg.text)
+    unsubscribe_email(conn, keyring, at=now, address=sender, outbox_id=int(key[1]) if key else None)
+    return 1
 
 
 def _one_of(column: Any, values: Iterable[str]) -> Any:
