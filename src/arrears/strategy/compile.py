@@ -64,8 +64,8 @@ def expression(node: Node, alias: str = "f") -> str:
         v = node.value
         if isinstance(v, bool):
             return "(1=1)" if v else "(1=0)"
-        if isinstance(v, Money):
-            return str(v.to_minor())
+        if isinstance(v, Money):  # an amount of the strategy's currency: unknown in another
+            return f"(CASE WHEN {alias}.currency = {quote(v.currency)} THEN {v.to_minor()} END)"
         if isinstance(v, str):
             return quote(v)
         return str(int(v))
@@ -121,7 +121,7 @@ def variant_sql(strategy: Strategy, case_id: str) -> str:
 
 
 def facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: str = "") -> str:
-    """One row of fields per open case of the strategy's currency (the CTEs, ending in `f`):
+    """One row of fields per open case, in any currency (the CTEs, ending in `f`):
     aggregates joined by hash, the shape a columnar engine (DuckDB) runs best."""
     d = sql.date(as_of)
     latest_promise = """SELECT case_id, status, ROW_NUMBER() OVER (PARTITION BY case_id
@@ -132,10 +132,10 @@ def facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: str = "") 
                       WHERE case_id IN (SELECT id FROM oc)"""
     return f"""
 oc AS (
-  SELECT c.id, c.borrower_id, c.opened_on, c.dpd, c.bucket, c.overdue_amount, c.hardship,
-         c.unreachable_on, c.last_contact_on
+  SELECT c.id, c.borrower_id, c.currency, c.opened_on, c.dpd, c.bucket, c.overdue_amount,
+         c.hardship, c.unreachable_on, c.last_contact_on
   FROM cases c
-  WHERE c.status = 'open' AND c.currency = {quote(strategy.currency)}{case_filter}
+  WHERE c.status = 'open'{case_filter}
 ),
 acc AS (
   SELECT a.borrower_id, SUM(a.outstanding) AS balance, COUNT(*) AS n,
@@ -171,7 +171,7 @@ asg AS (
   SELECT case_id, variant FROM strategy_assignments WHERE strategy = {quote(strategy.name)}
 ),
 f AS (
-  SELECT oc.id AS case_id, oc.borrower_id, oc.opened_on, oc.unreachable_on,
+  SELECT oc.id AS case_id, oc.borrower_id, oc.currency, oc.opened_on, oc.unreachable_on,
          oc.dpd, oc.bucket, oc.overdue_amount,
          COALESCE(acc.balance, 0) AS balance,
          worst.product AS product,
@@ -208,13 +208,13 @@ def row_store_facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: 
     of_borrower = "a.borrower_id = oc.borrower_id"
     return f"""
 oc AS (
-  SELECT c.id, c.borrower_id, c.opened_on, c.dpd, c.bucket, c.overdue_amount, c.hardship,
-         c.unreachable_on, c.last_contact_on
+  SELECT c.id, c.borrower_id, c.currency, c.opened_on, c.dpd, c.bucket, c.overdue_amount,
+         c.hardship, c.unreachable_on, c.last_contact_on
   FROM cases c
-  WHERE c.status = 'open' AND c.currency = {quote(strategy.currency)}{case_filter}
+  WHERE c.status = 'open'{case_filter}
 ),
 f AS (
-  SELECT oc.id AS case_id, oc.borrower_id, oc.opened_on, oc.unreachable_on,
+  SELECT oc.id AS case_id, oc.borrower_id, oc.currency, oc.opened_on, oc.unreachable_on,
          oc.dpd, oc.bucket, oc.overdue_amount,
          COALESCE((SELECT SUM(a.outstanding) FROM accounts a WHERE {of_borrower}), 0) AS balance,
          (SELECT a.product FROM accounts a WHERE {of_borrower}

@@ -57,7 +57,7 @@ def assign_variants(con: Any, strategy: Strategy, as_of: date) -> int:
             SELECT c.id, {name}, {quote(strategy.salt)}, {bucket_sql(strategy, "c.id")},
                    {variant_sql(strategy, "c.id")}, DATE '{as_of.isoformat()}'
             FROM cases c
-            WHERE c.status = 'open' AND c.currency = {quote(strategy.currency)}
+            WHERE c.status = 'open'
               AND c.id NOT IN (SELECT case_id FROM strategy_assignments WHERE strategy = {name})"""
     )
     after = con.execute(

@@ -100,7 +100,7 @@ def assign_variants(
                 SELECT c.id, {name}, {quote(strategy.salt)}, {bucket_sql(strategy, "c.id")},
                        {variant_sql(strategy, "c.id")}, {sql.date(as_of)}
                 FROM cases c
-                WHERE c.status = 'open' AND c.currency = {quote(strategy.currency)}
+                WHERE c.status = 'open'
                   AND NOT EXISTS (SELECT 1 FROM strategy_assignments s
                                   WHERE s.case_id = c.id AND s.strategy = {name}){_case_filter(case_ids)}"""
         )

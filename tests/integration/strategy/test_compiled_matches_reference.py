@@ -47,8 +47,7 @@ def reference(
         snaps = load_snapshots(conn, strategy.name)
     decisions = [evaluate(strategy, s, AS_OF) for s in snaps]
     actions = sorted((a for d in decisions for a in d.actions), key=PlannedAction.key)
-    in_currency = {s.case_id for s in snaps if s.currency == strategy.currency}
-    segs = {d.case_id: (d.segment, d.variant) for d in decisions if d.case_id in in_currency}
+    segs = {d.case_id: (d.segment, d.variant) for d in decisions}
     return actions, segs
 
 
@@ -72,9 +71,7 @@ def reference_facts(engine: Engine, strategy: Strategy) -> dict[int, dict[str, o
     with engine.connect() as conn:
         snaps = load_snapshots(conn, strategy.name)
     return {
-        s.case_id: {k: _plain(v) for k, v in facts_of(s, AS_OF, strategy).items()}
-        for s in snaps
-        if s.currency == strategy.currency
+        s.case_id: {k: _plain(v) for k, v in facts_of(s, AS_OF, strategy).items()} for s in snaps
     }
 
 

@@ -74,12 +74,31 @@ def test_number_literals_become_money_in_the_strategy_currency() -> None:
     assert value("balance - overdue_amount == 3765.44") is True
     assert value("overdue_amount * 2 >= 2469.12") is True
     assert expression(compile_condition("overdue_amount > 1234.55", "CNY")) == (
-        "(f.overdue_amount > 123455)"
+        "(f.overdue_amount > (CASE WHEN f.currency = 'CNY' THEN 123455 END))"
     )
     # JPY has no minor unit: 500 yen is 500 in storage
     assert expression(compile_condition("overdue_amount > 500", "JPY")) == (
-        "(f.overdue_amount > 500)"
+        "(f.overdue_amount > (CASE WHEN f.currency = 'JPY' THEN 500 END))"
     )
+
+
+def test_an_amount_in_the_strategy_currency_is_unknown_for_a_case_in_another() -> None:
+    usd = FACTS | {
+        "overdue_amount": Money(Decimal("1234.56"), "USD"),
+        "balance": Money(Decimal("5000.00"), "USD"),
+    }
+
+    def in_usd(source: str) -> object:
+        return evaluate_expr(compile_condition(source, "CNY"), usd)
+
+    assert in_usd("overdue_amount > 10") is None
+    assert in_usd("not (overdue_amount > 10)") is None
+    assert in_usd("overdue_amount > 10 or dpd == 5") is True
+    assert in_usd("balance - overdue_amount > overdue_amount") is True  # no literal: known
+    assert in_usd("overdue_amount in [1234.56, 1.00]") is None
+    assert in_usd("overdue_amount not in [1234.56]") is None
+    assert value("overdue_amount in [1234.56, 1.00]") is True
+    assert value("overdue_amount not in [1.00]") is True
 
 
 def test_missing_values_follow_sql_three_valued_logic() -> None:

@@ -225,11 +225,19 @@ def _arith(op: str, a: Value, b: Value) -> Value:
     return x + y if op == "+" else x - y if op == "-" else x * y
 
 
+def _case_currency(facts: dict[str, Value], default: str) -> str:
+    """The case's currency: that of its money fields (default when the facts have none)."""
+    amount = facts.get("overdue_amount")
+    return amount.currency if isinstance(amount, Money) else default
+
+
 def evaluate_expr(node: Node, facts: dict[str, Value]) -> Value:
     """The value of a checked expression for one case; None is SQL's unknown / null."""
     if isinstance(node, Lit):
         v = node.value
         assert not isinstance(v, Decimal), "number literals are typed by the checker"
+        if isinstance(v, Money) and v.currency != _case_currency(facts, v.currency):
+            return None  # an amount in the strategy's currency says nothing of another's
         return v
     if isinstance(node, FieldRef):
         return facts[node.name]
@@ -249,8 +257,12 @@ def evaluate_expr(node: Node, facts: dict[str, Value]) -> Value:
         x = evaluate_expr(node.operand, facts)
         if x is None:
             return None
-        found = any(x == item.value for item in node.items)
-        return not found if node.negated else found
+        items = [evaluate_expr(item, facts) for item in node.items]
+        if any(x == v for v in items if v is not None):
+            return not node.negated
+        if any(v is None for v in items):
+            return None  # SQL: not found among the known items, and an unknown one
+        return node.negated
     if isinstance(node, Logic):
         values = [evaluate_expr(o, facts) for o in node.operands]
         return _kleene_and(values) if node.op == "and" else _kleene_or(values)
@@ -357,9 +369,6 @@ def evaluate(strategy: Strategy, snap: CaseSnapshot, as_of: date) -> Decision:
     """Which segment, variant and steps apply to one open case on as_of, and the actions."""
     facts = facts_of(snap, as_of, strategy)
     variant = str(facts["variant"])
-    if snap.currency != strategy.currency:
-        reason = f"the case is in {snap.currency}; the strategy plans {strategy.currency} cases"
-        return Decision(snap.case_id, None, variant, facts, segment_reason=reason)
     segment, seg_reason = segment_of(strategy, facts)
     traces: list[StepTrace] = []
     actions: list[PlannedAction] = []
