@@ -365,10 +365,12 @@ def render(report: ExperimentReport) -> str:
         "figures in brackets are 95% intervals.",
     ]
     if report.pinned:
-        lines.append(
-            f"{report.pinned} case(s) pinned to a variant (scripted, not drawn at random) "
-            "are left out."
+        which = (
+            "1 case pinned to a variant is"
+            if report.pinned == 1
+            else (f"{report.pinned} cases pinned to a variant are")
         )
+        lines.append(f"{which} left out (scripted, not drawn at random).")
     lines.append("")
     lines.append(f"{'':<26}" + "".join(f"{v.variant:>30}" for v in vs))
 
@@ -388,7 +390,8 @@ def render(report: ExperimentReport) -> str:
     for challenger in dict.fromkeys(d.challenger for d in report.differences):
         lines.append("")
         lines.append(f"{challenger} against {champion}: difference [95% interval], p-value")
-        for d in (d for d in report.differences if d.challenger == challenger):
+        mine = [d for d in report.differences if d.challenger == challenger]
+        for d in sorted(mine, key=lambda d: list(LABELS).index(d.measure)):
             lines.append(f"  {LABELS.get(d.measure, d.measure):<27}{_difference(d)}")
     if report.differences:
         lines.append("(significant: a difference this large would arise by chance less than 5% of")

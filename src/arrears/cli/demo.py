@@ -72,26 +72,31 @@ def _print(result: DemoResult, seconds: float) -> None:
     r = result.report
 
     def cny(minor: int) -> str:
-        return str(Money.from_minor(minor, "CNY"))
+        return f"{Money.from_minor(minor, 'CNY').amount:,} CNY"
 
+    held = r.actions_by_status_rule
     lines = [
         "",
         f"== Collection loop {result.start} → {result.end} ==",
-        f"accounts                         {r.accounts}",
-        "delinquent accounts by bucket    "
+        f"accounts                           {r.accounts}",
+        "delinquent accounts now, by bucket "
         + (", ".join(f"{b}: {n}" for b, n in r.delinquent_by_bucket.items()) or "none"),
-        f"cases opened / cured             {r.cases_opened} / {r.cases_cured}",
-        f"day-1 reminder rate              {r.day1_reminder_rate:.1%}",
-        f"day-1 contact rate               {r.day1_contact_rate:.1%}",
-        f"promises settled / kept rate     {r.promises_settled} / {r.ptp_kept_rate:.1%}",
-        f"plans agreed/completed/broken    {r.plans_activated} / {r.plans_completed}"
+        f"cases opened / cured               {r.cases_opened} / {r.cases_cured}",
+        f"reminded on day one                {r.day1_reminder_rate:.1%} of cases opened",
+        f"reached on day one                 {r.day1_contact_rate:.1%} of cases opened"
+        " (borrower or a contact)",
+        f"promises settled / kept in full    {r.promises_settled} / {r.ptp_kept_rate:.1%}",
+        f"plans agreed / completed / broken  {r.plans_activated} / {r.plans_completed}"
         f" / {r.plans_broken}",
-        f"recovered / overdue at open      {cny(r.recovered)} / {cny(r.overdue_at_open)}"
+        f"recovered / overdue when opened    {cny(r.recovered)} / {cny(r.overdue_at_open)}"
         f" ({r.recovery_rate:.1%})",
-        "actions held by the rule pack:",
-        *(f"  {status:<9} {rule:<28} {n}" for status, rule, n in r.actions_by_status_rule),
+        "actions the compliance rules held back (rule, actions):"
+        if held
+        else "actions the compliance rules held back: none",
+        *(f"  {status:<9} {rule:<28} {n}" for status, rule, n in held),
         "",
-        "== Champion against challenger: call on day one, or wait until day 3 ==",
+        "== Champion against challenger ==",
+        *([result.strategy_description] if result.strategy_description else []),
         render(result.experiment),
         "",
         "== The case study: illness, day-one contact, a plan, paid in full ==",

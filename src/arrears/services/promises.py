@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import Connection, insert, select
 
-from arrears.domain.money import Money
+from arrears.domain.money import CurrencyMismatch, Money
 from arrears.domain.promises import PromiseToPay
 from arrears.services.outcomes import CaseNotFound
 from arrears.store import tables as t
@@ -18,6 +18,8 @@ def record_promise(
     case = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).one_or_none()
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
+    if amount.currency != case.currency:
+        raise CurrencyMismatch(case.currency, amount.currency)
     promise = PromiseToPay(amount=amount, made_on=made_on, due_on=due_on)
     return int(
         conn.execute(

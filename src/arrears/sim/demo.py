@@ -43,6 +43,7 @@ class DemoResult:
     start: date
     end: date
     experiment: ExperimentReport
+    strategy_description: str = ""
 
 
 def run_demo(
@@ -84,6 +85,7 @@ def run_demo(
             start,
             end,
             experiment_report(conn, chosen.name, end, shares),
+            chosen.description,
         )
 
 
