@@ -8,9 +8,13 @@ add, and one adapter per channel with its rate limit.
       sms: {kind: smpp, host: 127.0.0.1, port: 2775, system_id: arrears,
             password_env: SMPP_PASSWORD,
             source_addr: "106900001234", rate: 200}
+      email: {kind: smtp, host: smtp.example.cn, starttls: true, sender: billing@example.cn}
+      push: {kind: push, url: "https://app.example.cn/push", secret_env: PUSH_SECRET}
+      voice: {kind: ivr, url: "https://ivr.example.cn/calls", secret_env: IVR_SECRET}
+      letter: {kind: letter, directory: .arrears/letters}
       "*": {kind: file, directory: .arrears/outbox}
 
-See docs/channels.md for every key.
+Kinds: file, smpp, smtp, push, ivr, letter. See docs/channels.md for every key.
 """
 
 from __future__ import annotations
