@@ -1,8 +1,172 @@
+"""The migrations build exactly the schema the tables declare, on SQLite and on PostgreSQL.
+
+`arrears db upgrade` (and `arrears demo`, `arrears serve`, the test fixtures) build the schema only
+through the Alembic revisions in `store/migrations/versions`. These tests are the guard against
+drift: a change to `store/tables*.py` without a revision fails here.
+
+Two independent comparisons, because Alembic's `compare_metadata` does not look at everything:
+- `compare_metadata` (`migrate.pending_changes`): tables, columns, types, nullability, server
+  defaults, indexes, unique constraints and foreign keys. It ignores one thing, explained at
+  `migrate.compare_server_default`: SQLite's `DEFAULT ''` that Alembic misreads as a change;
+- the upgraded database against one built by `metadata.create_all`, both reflected by the same
+  dialect: this also covers what `compare_metadata` skips (partial-index predicates, index sort
+  order, check constraints, the exact server-default text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
+from arrears.store import migrate
+from arrears.store.db import make_engine
 from arrears.store.schema import metadata
+from tests.conftest import _postgres_engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _empty(dialect: str, path: Path) -> Iterator[Engine]:
+    """An empty database: a fresh SQLite file or a fresh PostgreSQL schema."""
+    if dialect == "sqlite":
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+    else:
+        yield from _postgres_engine()
+
+
+@pytest.fixture
+def empty(dialect: str, tmp_path: Path) -> Iterator[Engine]:
+    yield from _empty(dialect, tmp_path / "migrated.db")
+
+
+@pytest.fixture
+def reference(dialect: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of the same dialect, built straight from the metadata."""
+    for engine in _empty(dialect, tmp_path / "reference.db"):
+        metadata.create_all(engine)
+        yield engine
+
+
+def _where(index: Any) -> str:
+    """A partial index's predicate as the dialect reflects it ('' for a full index)."""
+    options = index.get("dialect_options", {})
+    where = options.get("postgresql_where", options.get("sqlite_where"))
+    return "" if where is None else str(getattr(where, "text", where))
+
+
+def _reflect(engine: Engine) -> dict[str, Any]:
+    """Everything the dialect reflects about every table, in a comparable form."""
+    insp = inspect(engine)
+    schema: dict[str, Any] = {}
+    for table in sorted(insp.get_table_names()):
+        if table == "alembic_version":
+            continue
+        columns = [
+            (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+            for c in insp.get_columns(table)
+        ]
+        indexes = sorted(
+            (
+                ix["name"],
+                tuple(ix["column_names"]),
+                tuple(ix.get("expressions") or ()),
+                bool(ix["unique"]),
+                repr(sorted(ix.get("column_sorting", {}).items())),
+                _where(ix),
+            )
+            for ix in insp.get_indexes(table)
+        )
+        uniques = sorted(
+            (u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)
+        )
+        checks = sorted((c["name"], c["sqltext"]) for c in insp.get_check_constraints(table))
+        fks = sorted(
+            (
+                fk["name"],
+                tuple(fk["constrained_columns"]),
+                fk["referred_table"],
+                tuple(fk["referred_columns"]),
+            )
+            for fk in insp.get_foreign_keys(table)
+        )
+        pk = insp.get_pk_constraint(table)
+        schema[table] = {
+            "columns": columns,
+            "primary key": (pk.get("name"), tuple(pk["constrained_columns"])),
+            "indexes": indexes,
+            "unique": uniques,
+            "checks": checks,
+            "foreign keys": fks,
+        }
+    return schema
+
+
+def test_one_head() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config(make_engine("sqlite://")))
+    assert len(script.get_heads()) == 1, "two revisions claim the same parent: merge them"
+
+
+def test_upgrade_matches_metadata(empty: Engine) -> None:
+    migrate.upgrade(empty)
+    assert migrate.pending_changes(empty) == [], (
+        "the tables changed without a migration: autogenerate a revision (docs/operations.md)"
+    )
+
+
+def test_upgrade_matches_create_all(empty: Engine, reference: Engine) -> None:
+    migrate.upgrade(empty)
+    migrated, declared = _reflect(empty), _reflect(reference)
+    assert sorted(migrated) == sorted(declared)
+    for table in declared:
+        assert migrated[table] == declared[table], table
 
 
 def test_upgrade_creates_every_table(db: Engine) -> None:
     present = set(inspect(db).get_table_names())
     assert set(metadata.tables) <= present
+
+
+def test_every_revision_downgrades_and_upgrades_again(empty: Engine) -> None:
+    """Down to base and up again, one revision at a time, ends with the same schema."""
+    cfg = migrate.alembic_config(empty)
+    revisions = list(reversed(list(ScriptDirectory.from_config(cfg).walk_revisions())))
+    for rev in revisions:
+        migrate.upgrade(empty, rev.revision)
+    for rev in reversed(revisions):
+        migrate.downgrade(empty, rev.down_revision or "base")
+    assert set(inspect(empty).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(empty)
+    assert migrate.pending_changes(empty) == []
+    with empty.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == revisions[-1].revision
+
+
+def test_partial_unique_index_holds_after_upgrade(empty: Engine) -> None:
+    """The one-open-case-per-borrower rule is the migration's index, not only the metadata's."""
+    from datetime import date
+
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from arrears.store.tables import borrowers, cases
+
+    migrate.upgrade(empty)
+    row = {"borrower_id": "b1", "opened_on": date(2026, 3, 2), "currency": "CNY"}
+    with empty.begin() as conn:
+        conn.execute(insert(borrowers).values(id="b1"))
+        conn.execute(insert(cases).values(**row, status="cured"))
+        conn.execute(insert(cases).values(**row, status="cured"))  # closed cases may repeat
+        conn.execute(insert(cases).values(**row))  # server default: open
+    with pytest.raises(IntegrityError), empty.begin() as conn:
+        conn.execute(insert(cases).values(**row))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from arrears.store.migrate import COMPARE_OPTIONS
 from arrears.store.schema import metadata
 
 engine = context.config.attributes["engine"]
@@ -11,6 +12,6 @@ with engine.begin() as connection:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
+        **COMPARE_OPTIONS,
     )
     context.run_migrations()
