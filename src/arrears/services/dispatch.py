@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -35,13 +36,17 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
+    String,
     bindparam,
+    column,
     insert,
     literal_column,
     or_,
     select,
     text,
     update,
+    values,
 )
 
 from arrears.channels.base import (
@@ -756,25 +761,30 @@ class Dispatcher:
         )
         with self.engine.begin() as conn:
             if sent:
-                conn.execute(
-                    update(o)
-                    .where(o.c.id == bindparam("oid"), mine)
-                    .values(
-                        status="sent",
-                        provider_id=bindparam("pid"),
-                        sent_at=now,
-                        error=None,
-                        claimed_by=None,
-                        lease_until=None,
-                    ),
-                    [{"oid": p.row.outbox_id, "pid": res.provider_id[:128]} for p, res in sent],
-                )
+                pairs = [(p.row.outbox_id, res.provider_id[:128]) for p, res in sent]
+                done = {"sent_at": now, "error": None, "claimed_by": None, "lease_until": None}
+                if self.postgres:
+                    # one UPDATE ... FROM (VALUES ...) per batch
+                    given = values(
+                        column("oid", Integer), column("pid", String), name="given"
+                    ).data(pairs)
+                    conn.execute(
+                        update(o)
+                        .where(o.c.id == given.c.oid, mine)
+                        .values(status="sent", provider_id=given.c.pid, **done)
+                    )
+                else:  # SQLite: executemany in process is as quick
+                    conn.execute(
+                        update(o)
+                        .where(o.c.id == bindparam("oid"), mine)
+                        .values(status="sent", provider_id=bindparam("pid"), **done),
+                        [{"oid": oid, "pid": pid} for oid, pid in pairs],
+                    )
                 with_action = [p for p, _ in sent if p.row.action_id is not None]
                 if with_action:
-                    conn.execute(
-                        update(a).where(a.c.id == bindparam("aid")).values(status="sent"),
-                        [{"aid": p.row.action_id} for p in with_action],
-                    )
+                    action_ids = sorted({p.row.action_id for p in with_action if p.row.action_id})
+                    for aids in _chunks(action_ids, 500):
+                        conn.execute(update(a).where(a.c.id.in_(aids)).values(status="sent"))
                     conn.execute(
                         insert(t.interactions),
                         [
@@ -860,9 +870,7 @@ class Dispatcher:
     # -- events: delivery receipts and inbound messages ---------------------------------------
 
     def pump_events(self, now: datetime, report: DispatchReport) -> None:
-        events: list[ChannelEvent] = []
-        for adapter in self.channels.distinct():
-            events.extend(adapter.poll_events())
+        events = self._poll_events()
         if events:
             apply_events(self.engine, self.keyring, events, now, report)
 
@@ -882,32 +890,48 @@ class Dispatcher:
         with self.engine.connect() as conn:
             book = TemplateBook.load(conn)
         remaining = limit
-        while not should_stop():
-            n = (
-                self.config.batch_size
-                if remaining is None
-                else min(remaining, self.config.batch_size)
-            )
-            if n <= 0:
-                break
-            with self.engine.begin() as conn:
-                rows = self._claim(conn, now, n)
-                if not rows:
+        events: list[ChannelEvent] = []  # receipts and replies read during the last batch
+        with ThreadPoolExecutor(1, thread_name_prefix="dispatch-send") as sender:
+            while not should_stop():
+                n = (
+                    self.config.batch_size
+                    if remaining is None
+                    else min(remaining, self.config.batch_size)
+                )
+                if n <= 0:
                     break
-                report.claimed += len(rows)
-                prepared = self._prepare(conn, rows, now, book, report)
-            # committed: every row handed over below is already marked `sending`
-            results = self._send(prepared)
-            self._record(results, now, report)
-            self.pump_events(now, report)
-            if remaining is not None:
-                remaining -= len(rows)
-            if on_progress is not None:
-                on_progress(len(rows))
+                with self.engine.begin() as conn:
+                    rows = self._claim(conn, now, n)
+                    if not rows:
+                        break
+                    report.claimed += len(rows)
+                    prepared = self._prepare(conn, rows, now, book, report)
+                # committed: every row handed over below is already marked `sending`; while
+                # the providers take the batch, the last batch's receipts are recorded
+                sending = sender.submit(self._send, prepared)
+                try:
+                    if events:
+                        apply_events(self.engine, self.keyring, events, now, report)
+                        events = []
+                finally:
+                    self._record(sending.result(), now, report)
+                events = self._poll_events()
+                if remaining is not None:
+                    remaining -= len(rows)
+                if on_progress is not None:
+                    on_progress(len(rows))
         for adapter in self.channels.distinct():
             adapter.flush()
-        self.pump_events(now, report)
+        events += self._poll_events()
+        if events:
+            apply_events(self.engine, self.keyring, events, now, report)
         return report
+
+    def _poll_events(self) -> list[ChannelEvent]:
+        events: list[ChannelEvent] = []
+        for adapter in self.channels.distinct():
+            events.extend(adapter.poll_events())
+        return events
 
     def _send(self, prepared: list[Prepared]) -> list[tuple[Prepared, Accepted | ChannelError]]:
         by_channel: dict[str, list[Prepared]] = defaultdict(list)
