@@ -210,9 +210,12 @@ def _webhook(name: str, kind: str, spec: Mapping[str, Any], comms: CommsConfig) 
             f"channel {name}: kind {kind} needs 'secret_env' (the environment variable holding "
             "the signing secret shared with the receiving backend)"
         )
+    url = _required(name, spec, "url")
+    if not url.startswith(("https://", "http://")):
+        raise ChannelConfigInvalid(f"channel {name}: url {url!r} must start with https://")
     return WebhookChannel(
         WebhookSettings(
-            url=_required(name, spec, "url"),
+            url=url,
             secret=secret.encode(),
             kind=kind,
             timeout=float(spec.get("timeout", 10)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,15 +23,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.errors import FPDFException
 
 from arrears.channels.base import (
     Accepted,
     ChannelError,
     ChannelEvent,
     ChannelUnavailable,
+    MessageRejected,
     OutgoingMessage,
     SendOutcome,
 )
+from arrears.channels.config import ChannelConfigInvalid
 from arrears.privacy.masking import mask_address
 
 # Debian packages with a CJK TrueType font, most preferred first
@@ -42,7 +46,11 @@ FONT_CANDIDATES = (
 )
 
 
-class LetterFontNotFound(LookupError):
+# a `.pdf.part` older than this was left by a worker that died while writing it
+STALE_SECONDS = 600
+
+
+class LetterFontNotFound(ChannelConfigInvalid):
     """No font able to print Chinese: set `font_path` or install a CJK font package."""
 
 
@@ -103,49 +111,67 @@ class LetterChannel:
         self.clock = clock
         self.directory = Path(settings.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._written: dict[str, ManifestEntry] | None = None
+        self._written: dict[str, ManifestEntry] = {}
+        self._read: set[Path] = set()  # manifests already read
 
     # -- what is already on disk ------------------------------------------------------------
 
     def written(self) -> dict[str, ManifestEntry]:
-        """Every letter in a complete manifest (its PDF beside it), by key."""
-        if self._written is None:
-            found: dict[str, ManifestEntry] = {}
-            for manifest in sorted(self.directory.glob("*/letters-*.json")):
-                pdf = manifest.with_suffix(".pdf")
-                if not pdf.exists():  # the PDF never made it: its letters were not printed
-                    manifest.rename(manifest.with_suffix(".json.orphan"))
-                    continue
-                for entry in json.loads(manifest.read_text("utf-8"))["letters"]:
-                    found[entry["key"]] = ManifestEntry(
-                        entry["key"],
-                        int(entry["outbox_id"]),
-                        pdf.name,
-                        int(entry["pages"][0]),
-                        int(entry["pages"][1]),
-                    )
-            self._written = found
+        """Every letter in a complete manifest (its PDF beside it), by key. Read again before
+        each batch — new manifests only — so letters another worker printed count too."""
+        for manifest in sorted(self.directory.glob("*/letters-*.json")):
+            if manifest in self._read:
+                continue
+            pdf = manifest.with_suffix(".pdf")
+            if not pdf.exists():
+                part = manifest.with_suffix(".pdf.part")
+                if part.exists() and time.time() - part.stat().st_mtime < STALE_SECONDS:
+                    continue  # another worker is between its two renames
+                # the PDF never made it: its letters were not printed
+                manifest.rename(manifest.with_suffix(".json.orphan"))
+                part.unlink(missing_ok=True)
+                continue
+            for entry in json.loads(manifest.read_text("utf-8"))["letters"]:
+                self._written[entry["key"]] = ManifestEntry(
+                    entry["key"],
+                    int(entry["outbox_id"]),
+                    pdf.name,
+                    int(entry["pages"][0]),
+                    int(entry["pages"][1]),
+                )
+            self._read.add(manifest)
         return self._written
 
     # -- sending ----------------------------------------------------------------------------
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendOutcome]:
-        written = self.written()
+        try:
+            written = self.written()
+        except (OSError, ValueError, KeyError) as exc:
+            reason = f"cannot read the letter manifests in {self.directory}: {exc!r}"
+            return [ChannelUnavailable(reason)] * len(messages)
         todo: list[OutgoingMessage] = []
         seen: set[str] = set()
         for msg in messages:
             if msg.key not in written and msg.key not in seen:
                 todo.append(msg)
                 seen.add(msg.key)
-        if todo:
+        failed: dict[str, ChannelError] = {}
+        while todo:
             try:
                 written.update(self._print(todo))
+                break
+            except _LetterFailed as bad:  # this letter cannot be printed; the rest can
+                failed[bad.msg.key] = MessageRejected(f"cannot print the letter: {bad.reason}")
+                todo = [m for m in todo if m.key != bad.msg.key]
             except ChannelError as exc:
-                return [
-                    Accepted((written[m.key].provider_id,)) if m.key in written else exc
-                    for m in messages
-                ]
-        return [Accepted((written[m.key].provider_id,)) for m in messages]
+                for m in todo:
+                    failed[m.key] = exc
+                break
+        return [
+            Accepted((written[m.key].provider_id,)) if m.key in written else failed[m.key]
+            for m in messages
+        ]
 
     def _business_day(self) -> date:
         return self.clock().astimezone(ZoneInfo(self.settings.timezone)).date()
@@ -154,19 +180,33 @@ class LetterChannel:
         day = self._business_day()
         folder = self.directory / day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
-        taken = {p.name.split(".")[0] for p in folder.glob("letters-*")}
-        seq = 1
-        while f"letters-{day.isoformat()}-{seq:03d}" in taken:
-            seq += 1
-        stem = f"letters-{day.isoformat()}-{seq:03d}"
+        stem, tmp_pdf = _reserve(folder, f"letters-{day.isoformat()}")
         pdf_path, manifest_path = folder / f"{stem}.pdf", folder / f"{stem}.json"
+        try:
+            return self._print_into(messages, day, pdf_path, manifest_path, tmp_pdf)
+        except BaseException:
+            tmp_pdf.unlink(missing_ok=True)  # give the name back
+            raise
+
+    def _print_into(
+        self,
+        messages: Sequence[OutgoingMessage],
+        day: date,
+        pdf_path: Path,
+        manifest_path: Path,
+        tmp_pdf: Path,
+    ) -> dict[str, ManifestEntry]:
+        folder = pdf_path.parent
 
         pdf = _LetterPdf(self.font)
         entries: list[ManifestEntry] = []
         manifest: list[dict[str, Any]] = []
         for msg in messages:
             first = pdf.page_no() + 1
-            self._letter(pdf, msg, day)
+            try:
+                self._letter(pdf, msg, day)
+            except (FPDFException, ValueError, TypeError, KeyError) as exc:
+                raise _LetterFailed(msg, repr(exc)) from exc
             last = pdf.page_no()
             entries.append(ManifestEntry(msg.key, msg.outbox_id, pdf_path.name, first, last))
             manifest.append(
@@ -186,7 +226,6 @@ class LetterChannel:
             "letters": manifest,
         }
         try:
-            tmp_pdf = pdf_path.with_suffix(".pdf.part")
             pdf.output(str(tmp_pdf))
             tmp_manifest = manifest_path.with_suffix(".json.part")
             tmp_manifest.write_text(json.dumps(document, ensure_ascii=False, indent=1), "utf-8")
@@ -262,6 +301,30 @@ class _LetterPdf(FPDF):
         page = self.page_no() - self.letter_first_page + 1
         self.cell(0, 5, f"{self.current_key} · {page}", align="R")
         self.set_text_color(0)
+
+
+class _LetterFailed(Exception):
+    def __init__(self, msg: OutgoingMessage, reason: str) -> None:
+        super().__init__(reason)
+        self.msg, self.reason = msg, reason
+
+
+def _reserve(folder: Path, prefix: str) -> tuple[str, Path]:
+    """The next free `<prefix>-NNN` in the folder, claimed by creating its `.pdf.part` file
+    exclusively (two workers printing into one directory never take the same name)."""
+    taken = {p.name.split(".")[0] for p in folder.glob(f"{prefix}-*")}
+    seq = 1
+    while True:
+        stem = f"{prefix}-{seq:03d}"
+        if stem not in taken:
+            part = folder / f"{stem}.pdf.part"
+            try:
+                os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                pass
+            else:
+                return stem, part
+        seq += 1
 
 
 def _fsync(path: Path) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -256,8 +257,11 @@ class SmtpChannel:
             return MessageRejected(
                 f"the address {msg.to!r} is not ASCII and the server does not offer SMTPUTF8"
             )
-        email = build_email(msg, self.settings, now=self.clock())
-        data = email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+        try:
+            email = build_email(msg, self.settings, now=self.clock())
+            data = email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+        except (ValueError, TypeError, UnicodeError, MessageError) as exc:
+            return MessageRejected(f"cannot build the email: {exc!r}")
         try:
             code, reply = conn.mail(self.settings.sender, ["SMTPUTF8"] if utf8 else [])
             if code == 421:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fpdf.errors import FPDFException
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
-from arrears.channels.base import Accepted, OutgoingMessage
+from arrears.channels.base import Accepted, MessageRejected, OutgoingMessage
 from arrears.channels.config import parse_channels
 from arrears.channels.letter import (
     FONT_CANDIDATES,
@@ -140,6 +141,48 @@ def test_a_key_is_never_printed_twice(tmp_path: Path):
     assert channel(tmp_path).send_batch([letter(1, ZH)]) == [first[0]]
     assert len(list(day.glob("*.pdf"))) == 2
     assert channel(tmp_path).resend_safe
+
+
+def test_a_letter_another_worker_printed_is_not_printed_again(tmp_path: Path):
+    a, b = channel(tmp_path), channel(tmp_path)
+    assert b.send_batch([letter(1, ZH)]) == [Accepted(("letters-2026-03-02-001.pdf#p1",))]
+    # worker b died before recording; the lease ran out and worker a, running all along, has it
+    assert a.send_batch([letter(1, ZH), letter(2, ZH)]) == [
+        Accepted(("letters-2026-03-02-001.pdf#p1",)),
+        Accepted(("letters-2026-03-02-002.pdf#p1",)),
+    ]
+    manifest = json.loads((tmp_path / "2026-03-02" / "letters-2026-03-02-002.json").read_text())
+    assert [e["key"] for e in manifest["letters"]] == ["arrears-2"]
+
+
+def test_a_name_being_written_by_another_worker_is_not_taken(tmp_path: Path):
+    day = tmp_path / "2026-03-02"
+    day.mkdir()
+    (day / "letters-2026-03-02-001.pdf.part").write_bytes(b"")  # another worker, mid-write
+    out = channel(tmp_path).send_batch([letter(1, ZH)])
+    assert out == [Accepted(("letters-2026-03-02-002.pdf#p1",))]
+    assert (day / "letters-2026-03-02-001.pdf.part").exists()
+    assert not list(day.glob("letters-2026-03-02-002*.part"))
+
+
+class OneBadLetter(LetterChannel):
+    """A letter the PDF library cannot lay out (stands in for any such failure)."""
+
+    def _letter(self, pdf, msg, day):
+        if msg.outbox_id == 2:
+            raise FPDFException("Not enough horizontal space to render a single character")
+        super()._letter(pdf, msg, day)
+
+
+def test_a_letter_that_cannot_be_printed_is_rejected_alone(tmp_path: Path):
+    letters = OneBadLetter(LetterSettings(directory=tmp_path), clock=lambda: EVENING)
+    out = letters.send_batch([letter(1, ZH), letter(2, ZH), letter(3, EN, language="en")])
+    assert out[0] == Accepted(("letters-2026-03-02-001.pdf#p1",))
+    assert isinstance(out[1], MessageRejected) and "horizontal space" in out[1].reason
+    assert out[2] == Accepted(("letters-2026-03-02-001.pdf#p2",))
+    [pdf] = (tmp_path / "2026-03-02").glob("*.pdf")
+    assert len(PdfReader(pdf).pages) == 2
+    assert not list((tmp_path / "2026-03-02").glob("*.part"))
 
 
 def test_a_manifest_without_its_pdf_does_not_count(tmp_path: Path):
