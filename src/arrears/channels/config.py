@@ -196,6 +196,7 @@ def _smtp(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Channel:
             if spec.get("message_id_domain")
             else None,
             timeout=float(spec.get("timeout", 30)),
+            max_idle=float(spec.get("max_idle", 60)),
         ),
         name=name,
     )

@@ -17,6 +17,7 @@ import hmac
 import re
 import smtplib
 import ssl
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +67,9 @@ class SmtpSettings:
     message_id_domain: str | None = None  # default: the sender's domain
     local_hostname: str | None = None
     timeout: float = 30.0
+    # a connection idle longer than this is closed before the next batch rather than trusted
+    # (servers and NAT drop idle connections, sometimes silently)
+    max_idle: float = 60.0
 
     @property
     def domain(self) -> str:
@@ -138,10 +142,13 @@ class SmtpChannel:
         *,
         name: str = "email",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.settings = settings
         self.clock = clock
+        self.monotonic = monotonic
+        self._last_used = monotonic()
         self.conn: smtplib.SMTP | None = None
         self.connections = 0  # connections opened (one per batch unless the server drops it)
 
@@ -219,6 +226,14 @@ class SmtpChannel:
     # -- sending ----------------------------------------------------------------------------
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendOutcome]:
+        if self.conn is not None and self.monotonic() - self._last_used > self.settings.max_idle:
+            self.close()
+        try:
+            return self._send_all(messages)
+        finally:
+            self._last_used = self.monotonic()
+
+    def _send_all(self, messages: Sequence[OutgoingMessage]) -> list[SendOutcome]:
         outcomes: list[SendOutcome] = []
         for index, msg in enumerate(messages):
             try:

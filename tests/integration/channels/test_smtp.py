@@ -246,6 +246,28 @@ def test_reconnects_once_when_the_server_drops_the_connection(mailbox: Mailbox, 
     assert len(mailbox.received) == 3
 
 
+def test_an_idle_connection_is_replaced_before_the_next_batch(mailbox: Mailbox, port: int):
+    ticks = iter([0.0, 0.0, 10.0, 10.0, 100.0, 100.0])
+    channel = SmtpChannel(settings(port, max_idle=60.0), monotonic=lambda: next(ticks))
+    for i in range(3):  # at 0 s, 10 s (reused), then 100 s (90 s idle: a new connection)
+        assert isinstance(channel.send_batch([email(i, "a@example.cn")])[0], Accepted)
+    channel.close()
+    assert channel.connections == 2
+    sessions = mailbox.sessions
+    assert sessions[0] == sessions[1] != sessions[2]
+
+
+def test_implicit_tls(mailbox: Mailbox, tmp_path: Path):
+    cert, key = self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    with smtp_server(mailbox, ssl_context=tls) as port:
+        channel = SmtpChannel(settings(port, ssl=True, ca_file=str(cert)))
+        assert isinstance(channel.send_batch([email(1, "a@example.cn")])[0], Accepted)
+        channel.close()
+    assert [r[1] for r in mailbox.received] == [["a@example.cn"]]
+
+
 def test_connection_lost_after_the_message_was_written_is_uncertain(mailbox: Mailbox, port: int):
     mailbox.drop_after_data = True
     channel = SmtpChannel(settings(port))
