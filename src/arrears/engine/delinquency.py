@@ -23,8 +23,8 @@ from datetime import date
 from sqlalchemy import Connection, text
 
 from arrears.engine.config import RunConfig
-from arrears.engine.sql import Dialect, dated
-from arrears.store.tables import OPEN_ITEM
+from arrears.engine.sql import Dialect, dated, planner
+from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
 
 _OWED = (
     "(i.principal + i.interest + i.fee + i.penalty"
@@ -32,9 +32,18 @@ _OWED = (
 )
 
 
+def _qualified(expr: str, alias: str) -> str:
+    return re.sub(r"\b((paid_)?(principal|interest|fee|penalty)|due_on)\b", rf"{alias}.\g<0>", expr)
+
+
 def open_item(alias: str) -> str:
-    """The partial index's predicate on a due item (`OPEN_ITEM`), qualified by alias."""
-    return re.sub(r"\b(paid_)?(principal|interest|fee|penalty)\b", rf"{alias}.\g<0>", OPEN_ITEM)
+    """The item has some part unpaid (`OPEN_ITEM`, qualified by alias)."""
+    return _qualified(OPEN_ITEM, alias)
+
+
+def overdue_unpaid(alias: str, d: str) -> str:
+    """The item is due before d with some part unpaid, in the words of its index."""
+    return f"{_qualified(OPEN_DUE_ON, alias)} < {d} AND {open_item(alias)}"
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ def _candidates_sql(sql: Dialect) -> str:
     """Ids of the accounts to assess as of :d: a union of index look-ups."""
     d = sql.date_param("d")
     return f"""
-        SELECT i.account_id FROM due_items i WHERE i.due_on < {d} AND {open_item("i")}
+        SELECT i.account_id FROM due_items i WHERE {overdue_unpaid("i", d)}
         UNION
         SELECT p.account_id FROM payments p WHERE p.posted_on = {d}
         UNION
@@ -74,12 +83,25 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
     conn.execute(
         text(f"CREATE TEMPORARY TABLE {_CANDIDATES} (id VARCHAR(64) PRIMARY KEY){on_commit}")
     )
-    assessed = conn.execute(
-        dated(f"INSERT INTO {_CANDIDATES} (id) {_candidates_sql(sql)}", "d"), {"d": as_of}
-    ).rowcount
-    if not sql.sqlite:
+    # every branch has its index; statistics of yesterday's accounts would say "scan"
+    with planner(conn, jit="off", enable_seqscan="off"):
+        assessed = (
+            conn.execute(
+                dated(f"INSERT INTO {_CANDIDATES} (id) {_candidates_sql(sql)}", "d"),
+                {"d": as_of},
+            ).rowcount
+            or 0
+        )
+    if sql.sqlite:
+        changed = _update_assessed(conn, sql, as_of, config)
+    else:
         conn.execute(text(f"ANALYZE {_CANDIDATES}"))
-    changed = _update_assessed(conn, sql, as_of, config)
+        # A few accounts (a steady day): their items by index, not a scan of every item. The
+        # whole portfolio (its first day): scans and hash joins are right.
+        few = assessed * 5 < _estimated_accounts(conn)
+        joins = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if few else {}
+        with planner(conn, jit="off", **joins):
+            changed = _update_assessed(conn, sql, as_of, config)
     conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
     _reage_charged_off(conn, sql, as_of, config)
     conn.execute(
@@ -91,7 +113,15 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
         ),
         {"d": as_of},
     )
-    return Assessment(assessed=assessed or 0, changed=changed)
+    return Assessment(assessed=assessed, changed=changed)
+
+
+def _estimated_accounts(conn: Connection) -> int:
+    """PostgreSQL's estimate of the number of accounts (no count of a million rows)."""
+    estimate = conn.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = CAST('accounts' AS regclass)")
+    ).scalar()
+    return max(int(estimate or 0), 0)
 
 
 def _plan_dpd_sql(sql: Dialect) -> str:

@@ -18,8 +18,8 @@ from datetime import date
 from sqlalchemy import Connection
 
 from arrears.engine.config import RunConfig
-from arrears.engine.delinquency import open_item
-from arrears.engine.sql import Dialect, dated
+from arrears.engine.delinquency import overdue_unpaid
+from arrears.engine.sql import Dialect, dated, planner
 
 _DENOMINATOR = 365 * 1_000_000
 BREATHING_SPACE = "breathing_space"
@@ -73,7 +73,7 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
         SELECT i.account_id, i.seq, a.borrower_id, i.principal - i.paid_principal AS unpaid,
                {rate} AS rate, {start} AS start
         FROM due_items i JOIN accounts a ON a.id = i.account_id
-        WHERE i.due_on < {d} AND {open_item("i")} AND i.principal > i.paid_principal
+        WHERE {overdue_unpaid("i", d)} AND i.principal > i.paid_principal
           AND a.penalty_rate_ppm > 0 AND a.status = 'active'
           AND NOT EXISTS (
               SELECT 1 FROM plans pl JOIN cases c ON c.id = pl.case_id
@@ -92,25 +92,34 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
             GROUP BY b.account_id, b.seq
         ) AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
     """
-    result = conn.execute(
-        dated(
-            f"""UPDATE due_items SET penalty = penalty + acc.amount
-                FROM ({accruing}) AS acc
-                WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq
-                  AND acc.amount > 0""",
-            "d",
-        ),
-        {"d": as_of},
-    )
+    with planner(conn, jit="off"):
+        accrued = conn.execute(
+            dated(
+                f"""UPDATE due_items SET penalty = penalty + acc.amount
+                    FROM ({accruing}) AS acc
+                    WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq
+                      AND acc.amount > 0""",
+                "d",
+            ),
+            {"d": as_of},
+        ).rowcount
+    # the few accounts with principal overdue, each found by its key
+    with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
+        _advance_marker(conn, sql, as_of)
+    return accrued or 0
+
+
+def _advance_marker(conn: Connection, sql: Dialect, as_of: date) -> None:
+    d = sql.date_param("d")
     conn.execute(
         dated(
             f"""UPDATE accounts SET penalty_accrued_through = {d}
-                WHERE (penalty_accrued_through IS NULL OR penalty_accrued_through < {d})
-                  AND id IN (SELECT i.account_id FROM due_items i
-                             WHERE i.due_on < {d} AND {open_item("i")}
-                               AND i.principal > i.paid_principal)""",
+                FROM (SELECT DISTINCT i.account_id FROM due_items i
+                      WHERE {overdue_unpaid("i", d)} AND i.principal > i.paid_principal) AS o
+                WHERE accounts.id = o.account_id
+                  AND (accounts.penalty_accrued_through IS NULL
+                       OR accounts.penalty_accrued_through < {d})""",
             "d",
         ),
         {"d": as_of},
     )
-    return result.rowcount or 0

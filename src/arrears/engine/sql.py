@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Date, TextClause, bindparam, text
@@ -50,3 +52,26 @@ class Dialect:
 def dated(sql: str, *names: str) -> TextClause:
     """A text statement whose date parameters are typed, so both drivers bind them right."""
     return text(sql).bindparams(*(bindparam(n, type_=Date) for n in names))
+
+
+@contextmanager
+def planner(conn: Connection, **settings: str) -> Iterator[None]:
+    """PostgreSQL planner settings for the statements inside, restored after (SQLite: nothing).
+
+    The daily run's statements over the few accounts that changed are index look-ups; the
+    planner's default cost of a random read (a spinning disk's) and its JIT compiler (seconds
+    for a sub-second statement) would otherwise turn them into scans of the whole portfolio.
+    On an error the transaction rolls back, and its settings with it.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    before = {
+        name: conn.execute(text("SELECT current_setting(:n)"), {"n": name}).scalar_one()
+        for name in settings
+    }
+    for name, value in settings.items():
+        conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+    yield
+    for name, value in before.items():
+        conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
