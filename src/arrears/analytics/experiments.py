@@ -103,7 +103,8 @@ def two_proportions(s1: int, n1: int, s2: int, n2: int) -> tuple[float, float, f
     pooled = (s1 + s2) / (n1 + n2)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     p_value = 1.0 if se0 == 0 else normal_p((p2 - p1) / se0)
-    return p2 - p1, p2 - p1 - Z95 * se, p2 - p1 + Z95 * se, p_value
+    d = p2 - p1  # a difference of two shares lies within [-1, 1]: so does its interval
+    return d, max(-1.0, d - Z95 * se), min(1.0, d + Z95 * se), p_value
 
 
 def mean_estimate(values: Sequence[float]) -> tuple[Estimate, float]:
