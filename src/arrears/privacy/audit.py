@@ -30,7 +30,8 @@ class AuditKind(StrEnum):
     EXPORT = "export"
     OVERRIDE = "override"
     RULE_PACK = "rule_pack"
-    LOGIN = "login"
+    LOGIN = "login"  # every web sign-in attempt, accepted or not
+    LOGOUT = "logout"
     KEY_ROTATION = "key_rotation"
     RETENTION = "retention"
     FLAG = "flag"

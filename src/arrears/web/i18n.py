@@ -20,6 +20,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "signin_failed": ("用户名或密码错误", "User name or password is wrong"),
     "signin_locked": ("失败次数过多，请稍后再试", "Too many failed attempts; try again later"),
+    "signin_api_only": (
+        "此账号仅用于接口（integration），不能登录工作台",
+        "This account is for the HTTP API (integration); it cannot use the workbench",
+    ),
+    "api_account": ("仅接口", "API only"),
     "queue": ("我的队列", "My queue"),
     "next_case": ("下一个案件", "Next case"),
     "no_case": ("队列中暂无待处理案件", "Nothing waiting in your queue"),

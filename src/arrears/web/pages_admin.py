@@ -11,6 +11,7 @@ from sqlalchemy import select
 from arrears.api.context import context_of
 from arrears.services import users as us
 from arrears.store.tables_web import teams
+from arrears.web.people import creatable_roles, people
 from arrears.web.render import render
 from arrears.web.session import CheckedViewer, ViewerDep
 
@@ -20,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 def _page(request: Request, viewer: ViewerDep, error: str = "", status_code: int = 200) -> Response:
     ctx = context_of(request)
     with ctx.begin() as conn:
-        people = us.list_users(conn)
+        accounts = people(conn)
         team_ids = list(conn.scalars(select(teams.c.id).order_by(teams.c.id)))
     return render(
         request,
@@ -28,9 +29,9 @@ def _page(request: Request, viewer: ViewerDep, error: str = "", status_code: int
         viewer.lang,
         status_code=status_code,
         viewer=viewer,
-        people=people,
+        people=accounts,
         teams=team_ids,
-        roles=list(us.Role),
+        roles=creatable_roles(),
         error=error,
     )
 

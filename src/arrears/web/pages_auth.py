@@ -18,7 +18,8 @@ from arrears.services.auth import (
     close_session,
     open_session,
 )
-from arrears.services.users import Role, find_user
+from arrears.web import audit
+from arrears.web.people import HOME, has_workbench, role_of
 from arrears.web.render import render
 from arrears.web.session import (
     COOKIE,
@@ -33,14 +34,6 @@ from arrears.web.session import (
 router = APIRouter(include_in_schema=False)
 
 PRE_COOKIE = "arrears_pre"
-
-HOME = {
-    Role.AGENT: "/agent",
-    Role.TEAM_LEAD: "/lead",
-    Role.MANAGER: "/manager",
-    Role.COMPLIANCE: "/compliance",
-    Role.ADMIN: "/admin/users",
-}
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -98,21 +91,30 @@ def login(
         return _login_page(request, "CSRF", 403)
     now = ctx.now()
     remote = request.client.host if request.client else None
-    refused = ""
+    ring = ctx.app.keyring
+    refused, result = "", ""
     with ctx.begin() as conn:  # a failed attempt is recorded: the lock-out counts it
+        role = role_of(conn, username)
         try:
             authenticate(conn, username, password, now, remote)
         except SignInLocked:
-            refused = "signin_locked"
+            refused, result = "signin_locked", "locked"
         except SignInFailed:
-            refused = "signin_failed"
+            refused, result = "signin_failed", "failed"
+        else:
+            if role is None or not has_workbench(role):  # an API account: no workbench
+                refused, result = "signin_api_only", "refused"
+        if refused:
+            known = username if role is not None else None
+            audit.sign_in(conn, ring, username=known, result=result, remote=remote, at=now)
     if refused:
-        return _login_page(request, refused, 429 if refused == "signin_locked" else 401, next)
+        status = {"signin_locked": 429, "signin_failed": 401}.get(refused, 403)
+        return _login_page(request, refused, status, next)
+    assert role is not None
     with ctx.begin() as conn:
         sid, _ = open_session(conn, username, now)
-        user = find_user(conn, username)
-    assert user is not None
-    target = _safe_next(next) or HOME[user.role]
+        audit.sign_in(conn, ring, username=username, result="signed_in", remote=remote, at=now)
+    target = _safe_next(next) or HOME[role]
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, ctx, sid)
     response.delete_cookie(PRE_COOKIE)
@@ -125,8 +127,12 @@ def logout(request: Request, viewer: CheckedViewer) -> Response:
     ctx = context_of(request)
     sid = request.cookies.get(COOKIE)
     if sid:
+        remote = request.client.host if request.client else None
         with ctx.begin() as conn:
             close_session(conn, sid)
+            audit.sign_out(
+                conn, ctx.app.keyring, username=viewer.user.username, remote=remote, at=ctx.now()
+            )
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -137,7 +143,7 @@ def home(request: Request) -> Response:
     viewer = viewer_or_none(request)
     if viewer is None:
         return RedirectResponse("/login", status_code=303)
-    return RedirectResponse(HOME[viewer.user.role], status_code=303)
+    return RedirectResponse(HOME[viewer.user.role.value], status_code=303)
 
 
 @router.get("/lang/{lang}")

@@ -10,10 +10,11 @@ from sqlalchemy import Connection, select, update
 
 from arrears.api.context import context_of
 from arrears.domain.errors import DomainError
-from arrears.services.users import Permission, Role, list_users
+from arrears.services.users import Permission, Role
 from arrears.store import tables as t
 from arrears.store.tables_web import team_queues
 from arrears.web import queries as wq
+from arrears.web.people import workbench_users
 from arrears.web.render import render
 from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
 
@@ -56,7 +57,7 @@ def floor(request: Request, viewer: ViewerDep, done: str = "") -> Response:
         by_agent = _by_agent(conn, queues, today)
         agents = [
             u
-            for u in list_users(conn)
+            for u in workbench_users(conn)
             if u.role in (Role.AGENT, Role.TEAM_LEAD)
             and u.active
             and (queues is None or u.team_id == viewer.user.team_id)
@@ -156,7 +157,7 @@ def assign(
         case = wq.case_for(conn, viewer, case_id)
         changes: dict[str, object] = {"assigned_to": assignee or None}
         if assignee:
-            agent = next((u for u in list_users(conn) if u.username == assignee), None)
+            agent = next((u for u in workbench_users(conn) if u.username == assignee), None)
             if agent is None or agent.team_id != viewer.user.team_id:
                 raise PageForbidden(f"{assignee} is not in your team")
         if queue and queue != case.queue:

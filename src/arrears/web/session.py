@@ -12,6 +12,7 @@ from arrears.api.context import Context, context_of
 from arrears.services.auth import Session, csrf_matches, find_session
 from arrears.services.users import Permission, User, find_user, team_queue_names
 from arrears.web.i18n import default_lang, pick
+from arrears.web.people import API_ONLY, has_workbench, role_of
 
 COOKIE = "arrears_session"
 LANG_COOKIE = "arrears_lang"
@@ -84,6 +85,7 @@ def set_session_cookie(response: Response, request: Request, ctx: Context, sid: 
 
 
 def viewer_or_none(request: Request) -> Viewer | None:
+    """The signed-in user, None without a valid session; PageForbidden for an API account."""
     ctx = context_of(request)
     sid = request.cookies.get(COOKIE)
     if not sid:
@@ -92,6 +94,9 @@ def viewer_or_none(request: Request) -> Viewer | None:
         session = find_session(conn, sid, ctx.now())
         if session is None:
             return None
+        role = role_of(conn, session.username)
+        if role is not None and not has_workbench(role):  # made an API account since sign-in
+            raise PageForbidden(API_ONLY)
         user = find_user(conn, session.username)
         if user is None or not user.active:
             return None
