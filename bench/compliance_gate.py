@@ -1,7 +1,8 @@
 """The nightly compliance gate over many planned actions, against the no-rules scheduler run on
-the same data in the same process.
+the same data in the same process; then the send-time check on the gated day: `check_action`
+one action at a time against `check_actions` over a dispatcher batch (the same decisions).
 
-    .venv/bin/python bench/compliance_gate.py --actions 300000 [--database URL]
+    .venv/bin/python bench/compliance_gate.py --actions 300000 [--database URL] [--batch 500]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, insert, text
 
 from arrears.engine.gate import schedule_without_rules
 from arrears.privacy.keyring import KeyRing
-from arrears.services.compliance import gate_planned_actions
+from arrears.services.compliance import check_action, check_actions, gate_planned_actions
 from arrears.store import migrate
 from arrears.store import tables as t
 from arrears.store.db import make_engine
@@ -112,10 +113,35 @@ def timed(engine: Engine, fn: object) -> float:
     return time.perf_counter() - began
 
 
+def send_time(engine: Engine, batch: int, singles: int) -> tuple[float, float]:
+    """Seconds per action: `check_action` on `singles` allowed actions one by one, and
+    `check_actions` over `batch` of them at once (rolled back: nothing recorded)."""
+    at = datetime(2026, 9, 8, 2, tzinfo=UTC)  # 10:00 in Shanghai
+    with engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                text("SELECT id FROM actions WHERE status = 'planned' ORDER BY id LIMIT :n"),
+                {"n": max(batch, singles)},
+            ).scalars()
+        )
+        conn.rollback()
+        began = time.perf_counter()
+        for action_id in ids[:singles]:
+            check_action(conn, action_id, at, rule_pack="cn")
+        one = (time.perf_counter() - began) / max(1, min(singles, len(ids)))
+        began = time.perf_counter()
+        check_actions(conn, ids[:batch], at, rule_pack="cn")
+        many = (time.perf_counter() - began) / max(1, min(batch, len(ids)))
+        conn.rollback()
+    return one, many
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--actions", type=int, default=100_000)
     ap.add_argument("--database", default=None)
+    ap.add_argument("--batch", type=int, default=500, help="send-time batch (the dispatcher's)")
+    ap.add_argument("--singles", type=int, default=20, help="actions checked one by one")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -130,6 +156,7 @@ def main() -> None:
             counts = dict(
                 conn.execute(text("SELECT status, COUNT(*) FROM actions GROUP BY status")).all()
             )
+        one, many = send_time(engine, args.batch, args.singles)
         engine.dispose()
     per_second = args.actions / gated
     print(f"{args.actions} planned actions on {engine.dialect.name}")
@@ -137,9 +164,12 @@ def main() -> None:
     print(f"  cn rule pack gate             {gated:8.2f} s  ({per_second:,.0f} actions/s)")
     print(f"  gate / baseline               {gated / baseline:8.1f} x")
     print(f"  outcome {counts}")
+    print(f"  send time, check_action one by one     {one * 1000:8.2f} ms per action")
+    print(f"  send time, check_actions batch of {args.batch:<4} {many * 1000:8.2f} ms per action")
     print(
         f"RESULT actions={args.actions} db={engine.dialect.name} gate_s={gated:.2f} "
-        f"baseline_s={baseline:.3f} ratio={gated / baseline:.1f} actions_per_s={per_second:.0f}"
+        f"baseline_s={baseline:.3f} ratio={gated / baseline:.1f} actions_per_s={per_second:.0f} "
+        f"check_action_ms={one * 1000:.2f} check_actions_ms={many * 1000:.3f} batch={args.batch}"
     )
 
 

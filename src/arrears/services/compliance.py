@@ -132,9 +132,20 @@ def _connected() -> str:
 
 
 def _load_counters(
-    conn: Connection, d: date, pack: Pack, scope: str, params: dict[str, Any], exclude: int
+    conn: Connection,
+    d: date,
+    pack: Pack,
+    scope: str,
+    params: dict[str, Any],
+    exclude: int,
+    *,
+    by_number: bool = False,
 ) -> _Counters:
-    """Counters of the borrowers, numbers and debts in scope (`scope`: SQL over actions `s`)."""
+    """Counters of the borrowers, numbers and debts in scope (`scope`: SQL over actions `s`).
+
+    `by_number`: count today's calls per number by index look-ups from the numbers in scope
+    (the send-time check of a few actions) rather than over the whole day (the nightly batch).
+    """
     sql = Dialect.of(conn)
     dp = sql.date_param("d")
     k = _Counters()
@@ -157,7 +168,9 @@ def _load_counters(
         k.connected_today[borrower_id] = n
     # attempts today per number: calls made, and calls allowed today still to be made
     for number, n in run(
-        f"""SELECT num, COUNT(*) FROM (
+        _attempts_by_number_sql(scope, dp)
+        if by_number
+        else f"""SELECT num, COUNT(*) FROM (
               SELECT {_NUMBER.format(a="i")} AS num
               FROM interactions i JOIN cases c ON c.id = i.case_id
               JOIN borrowers b ON b.id = c.borrower_id
@@ -240,6 +253,45 @@ def _load_counters(
     )
     k.texts = _texts(conn)
     return k
+
+
+def _attempts_by_number_sql(scope: str, dp: str) -> str:
+    """Today's calls made and still to be made per number of the actions in scope, reached from
+    the numbers by index (borrowers and contacts by phone index, their cases, the cases' calls).
+    A contact's calls are on the cases of the borrower the contact belongs to."""
+    numbers = f"""SELECT {_NUMBER.format(a="s")} FROM actions s JOIN cases c ON c.id = s.case_id
+        JOIN borrowers b ON b.id = c.borrower_id
+        LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
+        WHERE {scope}"""
+    made = f"i.business_date = {dp} AND i.channel = 'call'"
+    planned = (
+        f"a.business_date = {dp} AND a.channel = 'call' AND a.status = 'planned' "
+        "AND a.scheduled_at IS NOT NULL AND a.id <> :exclude"
+    )
+    # CROSS JOIN: SQLite keeps this join order (numbers first) rather than scanning the day
+    return f"""SELECT num, COUNT(*) FROM (
+          SELECT b.phone_index AS num FROM borrowers b
+          CROSS JOIN cases c CROSS JOIN interactions i
+          WHERE b.phone_index IN ({numbers}) AND c.borrower_id = b.id AND i.case_id = c.id
+            AND {made} AND i.target_type <> 'contact'
+          UNION ALL
+          SELECT ct.phone_index FROM contacts ct
+          CROSS JOIN cases c CROSS JOIN interactions i
+          WHERE ct.phone_index IN ({numbers}) AND c.borrower_id = ct.borrower_id
+            AND i.case_id = c.id AND i.target_type = 'contact' AND i.target_id = ct.id
+            AND {made}
+          UNION ALL
+          SELECT b.phone_index FROM borrowers b
+          CROSS JOIN cases c CROSS JOIN actions a
+          WHERE b.phone_index IN ({numbers}) AND c.borrower_id = b.id AND a.case_id = c.id
+            AND {planned} AND a.target_type <> 'contact'
+          UNION ALL
+          SELECT ct.phone_index FROM contacts ct
+          CROSS JOIN cases c CROSS JOIN actions a
+          WHERE ct.phone_index IN ({numbers}) AND c.borrower_id = ct.borrower_id
+            AND a.case_id = c.id AND a.target_type = 'contact' AND a.target_id = ct.id
+            AND {planned}
+        ) x WHERE num IS NOT NULL GROUP BY num"""
 
 
 def _statement(stmt: str) -> TextClause:
@@ -569,7 +621,7 @@ def check_action(
     d = _as_date(row.business_date)
     scope = "s.id = :aid"
     params: dict[str, Any] = {"aid": action_id}
-    k = _load_counters(conn, d, pack, scope, params, exclude=action_id)
+    k = _load_counters(conn, d, pack, scope, params, exclude=action_id, by_number=True)
     c, h = _candidate(row, k)
     waived = _overrides(conn, scope, params).get(action_id, set())
     dec = _decide(c, h, pack, at, waived)
@@ -603,7 +655,7 @@ def check_actions(
     for d, group in sorted(by_day.items()):
         scope = "s.id IN :ids"
         params: dict[str, Any] = {"ids": [row.id for row in group]}
-        k = _load_counters(conn, d, pack, scope, params, exclude=-1)
+        k = _load_counters(conn, d, pack, scope, params, exclude=-1, by_number=True)
         waived = _overrides(conn, scope, params)
         for row in group:
             c, h = _candidate(row, k)

@@ -42,6 +42,8 @@ class Row:
     opted_out: str | None = None  # channel the borrower's number opted out of
     inconvenient: str = ""
     refused_channels: str = ""
+    contact_phone: str | None = None  # the contact's number, when not a number of its own
+    contact_calls_today: int = 0
     contact_status: str = "active"
     contact_consent: bool = True
     unreachable: bool = False
@@ -67,6 +69,29 @@ TABLE = [
     Row("evening in New York", channel="call", timezone="America/New_York"),
     Row("contact, borrower reachable", channel="call", target="contact"),
     Row("contact, borrower unreachable", channel="call", target="contact", unreachable=True),
+    Row(
+        "contact on a busy number",  # the number of "two calls, five made today"
+        channel="call",
+        target="contact",
+        unreachable=True,
+        contact_phone="+8613800000004",
+    ),
+    Row(
+        "contact called four times",
+        channel="call",
+        target="contact",
+        unreachable=True,
+        contact_calls_today=4,
+        actions=2,
+    ),
+    Row(
+        "contact called five times",
+        channel="call",
+        target="contact",
+        unreachable=True,
+        contact_calls_today=5,
+        actions=2,
+    ),
     Row("contact refused", target="contact", contact_status="refused", unreachable=True),
     Row("contact without consent", target="contact", contact_consent=False, unreachable=True),
     Row("two calls, five this week", channel="call", actions=2, calls_earlier=5),
@@ -90,6 +115,9 @@ EXPECTED = {
         "contact, borrower reachable": ("block", "cn.contact_only_when_unreachable"),
         "contact, borrower unreachable": ("allow", None),
         "contact refused": ("block", "cn.contact_refused"),
+        "contact on a busy number": ("defer", "cn.attempts_per_number_per_day"),
+        "contact called four times": ("allow", None),
+        "contact called five times": ("defer", "cn.attempts_per_number_per_day"),
         "overridden cap": ("allow", None),
     },
     "us": {
@@ -131,7 +159,7 @@ def build(conn: Connection, pack: str) -> dict[int, str]:
             conn,
             f"C{i}",
             bid,
-            phone=f"+86139{i:08d}",
+            phone=row.contact_phone or f"+86139{i:08d}",
             status=row.contact_status,
             consent=row.contact_consent,
         )
@@ -149,6 +177,18 @@ def build(conn: Connection, pack: str) -> dict[int, str]:
             _call(conn, i, bid, D, "no_answer")
         for _ in range(row.connected_today):
             _call(conn, i, bid, D, "right_party")
+        for _ in range(row.contact_calls_today):
+            conn.execute(
+                insert(t.interactions).values(
+                    case_id=i,
+                    occurred_at=AT,
+                    business_date=D,
+                    channel="call",
+                    target_type="contact",
+                    target_id=f"C{i}",
+                    outcome="no_answer",
+                )
+            )
         for _ in range(row.calls_earlier):
             _call(conn, i, bid, D - timedelta(days=3), "no_answer")
         if row.conversation_days_ago is not None:
