@@ -116,11 +116,19 @@ def build_email(
         if settings.unsubscribe_url and settings.unsubscribe_url.startswith("https://"):
             # RFC 8058: one-click needs an https URI to POST to
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(msg.body, charset="utf-8")
+    email.set_content(msg.body, charset="utf-8", cte=_transfer_encoding(msg.body))
     if msg.html:
-        email.add_alternative(msg.html, subtype="html", charset="utf-8")
+        email.add_alternative(
+            msg.html, subtype="html", charset="utf-8", cte=_transfer_encoding(msg.html)
+        )
     email["Content-Language"] = msg.language  # after the parts: they take Content-* headers
     return email
+
+
+def _transfer_encoding(text: str) -> str:
+    """7-bit safe whatever the server offers (no 8BITMIME needed): quoted-printable keeps ASCII
+    readable, base64 is the shorter for Chinese."""
+    return "quoted-printable" if text.isascii() else "base64"
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
