@@ -257,6 +257,19 @@ def test_an_idle_connection_is_replaced_before_the_next_batch(mailbox: Mailbox, 
     assert sessions[0] == sessions[1] != sessions[2]
 
 
+def test_a_non_ascii_address_needs_smtputf8(mailbox: Mailbox):
+    with smtp_server(mailbox, enable_SMTPUTF8=False) as plain_port:
+        out = SmtpChannel(settings(plain_port)).send_batch([email(1, "王芳@例子.中国")])
+    assert isinstance(out[0], MessageRejected) and "SMTPUTF8" in out[0].reason
+    with smtp_server(mailbox, enable_SMTPUTF8=True) as port:
+        channel = SmtpChannel(settings(port))
+        out = channel.send_batch([email(2, "王芳@例子.中国")])
+        channel.close()
+    assert isinstance(out[0], Accepted)
+    [(_, rcpts, got)] = mailbox.received
+    assert rcpts == ["王芳@例子.中国"] and str(got["To"]) == "王芳@例子.中国"
+
+
 def test_implicit_tls(mailbox: Mailbox, tmp_path: Path):
     cert, key = self_signed(tmp_path)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
