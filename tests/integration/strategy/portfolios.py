@@ -230,6 +230,7 @@ def atoms(draw: st.DrawFn) -> str:
         return f"{name} {neg}in [{items}]"
     if kind == 5:
         amount = draw(st.sampled_from(["0", "1", "99.99", "500", "1234.56", "20000"]))
+        amount += draw(st.sampled_from(["", "", "", " USD", " CNY"]))  # its own currency or none
         money = draw(
             st.sampled_from(
                 [

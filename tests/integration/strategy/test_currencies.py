@@ -1,6 +1,8 @@
 """A strategy plans open cases in every currency: a USD borrower gets the seed's day-one reminder
 and call like a CNY one; an amount written in the strategy's currency (CNY) is unknown for the
-USD case, so a step that needs it does not fire there — and its negation does not either."""
+USD case, so a step that needs it does not fire there — and its negation does not either; an
+amount that names its currency (900 USD) gives USD cases their own threshold. The compiled
+query and the reference evaluator agree."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import Engine, select
 
+from arrears.domain.strategy.evaluate import PlannedAction, evaluate
 from arrears.engine.run_day import run_day
 from arrears.store import tables as t
 from arrears.strategy import loader
+from arrears.strategy.plan import preview
+from arrears.strategy.snapshot import load_snapshots
 from tests import factories as f
 
 DUE = date(2026, 5, 10)
@@ -33,6 +38,14 @@ steps:
     on: case_opened
     when: dpd == 1
     action: {channel: email, template: reminder_day1}
+  - name: large_in_either
+    on: case_opened
+    when: overdue_amount > 500 or overdue_amount > 900 USD
+    action: {channel: push, template: reminder_day1}
+  - name: larger_in_either
+    on: case_opened
+    when: overdue_amount > 5000 or overdue_amount > 2000 USD
+    action: {channel: letter, template: reminder}
 """
 )
 
@@ -76,4 +89,13 @@ def test_an_amount_in_cny_decides_nothing_for_a_usd_case(db: Engine) -> None:
         ("CNY", "big_call"),
         ("CNY", "every_case_email"),
         ("USD", "every_case_email"),
+        ("CNY", "large_in_either"),
+        ("USD", "large_in_either"),
     }
+    with db.connect() as conn:  # the compiled query and the reference decide alike
+        compiled = preview(conn, BIG, DAY1)
+        snaps = load_snapshots(conn, BIG.name)
+    reference = sorted(
+        (a for s in snaps for a in evaluate(BIG, s, DAY1).actions), key=PlannedAction.key
+    )
+    assert compiled == reference and len(compiled) == 5

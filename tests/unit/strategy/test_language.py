@@ -101,6 +101,22 @@ def test_an_amount_in_the_strategy_currency_is_unknown_for_a_case_in_another() -
     assert value("overdue_amount not in [1.00]") is True
 
 
+def test_an_amount_may_name_its_currency() -> None:
+    usd = FACTS | {"overdue_amount": Money(Decimal("80.00"), "USD")}
+    either = "overdue_amount > 500 or overdue_amount > 70 USD"
+    assert evaluate_expr(compile_condition(either, "CNY"), usd) is True
+    assert value(either) is True  # 1,234.56 CNY > 500 CNY; 70 USD is unknown for it
+    assert value("overdue_amount > 2000 or overdue_amount > 70 USD") is None
+    assert evaluate_expr(compile_condition("overdue_amount > 90 USD", "CNY"), usd) is False
+    assert evaluate_expr(compile_condition("overdue_amount in [80 USD, -1 USD]", "CNY"), usd)
+    assert expression(compile_condition("overdue_amount >= 70.5 USD", "CNY")) == (
+        "(f.overdue_amount >= (CASE WHEN f.currency = 'USD' THEN 7050 END))"
+    )
+    assert any("more decimals than JPY" in m for _, m in problems("overdue_amount > 1.5 JPY"))
+    assert any("unknown currency 'XYZ'" in m for _, m in problems("overdue_amount > 1 XYZ"))
+    assert any("cannot compare" in m for _, m in problems("dpd > 5 USD"))
+
+
 def test_missing_values_follow_sql_three_valued_logic() -> None:
     assert value("risk_score > 600") is None
     assert value("not (risk_score > 600)") is None

@@ -8,12 +8,14 @@
     sum     := product (("+" | "-") product)*
     product := unary ("*" unary)*
     unary   := "-" unary | atom
-    atom    := NUMBER | STRING | "true" | "false" | FIELD | NAME "(" args ")" | "(" expr ")"
+    atom    := NUMBER [CURRENCY] | STRING | "true" | "false" | FIELD | NAME "(" args ")"
+             | "(" expr ")"
     list    := "[" literal ("," literal)* "]"
 
 Every node keeps the offset of its first character, so an error points at a line and column.
 The checker returns a typed tree: number literals compared with money become money (in the
-strategy's currency), text compared with a field of known values must be one of them.
+strategy's currency; `70 USD` names its own), text compared with a field of known values must
+be one of them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from arrears.domain.errors import DomainError
-from arrears.domain.money import Money, minor_units
+from arrears.domain.money import MINOR_UNITS, Money, minor_units
 from arrears.domain.strategy.fields import FIELDS, Field, Type, suggest
 
 
@@ -257,7 +259,7 @@ class _Parser:
         t = self.accept("op", "-")
         if t is not None:
             operand = self.unary()
-            if isinstance(operand, Lit) and isinstance(operand.value, int | Decimal):
+            if isinstance(operand, Lit) and isinstance(operand.value, int | Decimal | Money):
                 return Lit(t.pos, -operand.value)
             return Neg(t.pos, operand)
         return self.atom()
@@ -266,6 +268,13 @@ class _Parser:
         t = self.tok
         if self.accept("num"):
             value: int | Decimal = Decimal(t.text) if "." in t.text else int(t.text)
+            code = self.tok
+            if code.kind == "name" and re.fullmatch(r"[A-Z]{3}", code.text):
+                if code.text not in MINOR_UNITS:
+                    known = ", ".join(sorted(MINOR_UNITS))
+                    raise self.fail(f"unknown currency {code.text!r}; use one of {known}", code)
+                self.i += 1  # an amount in a named currency: 70 USD
+                return Lit(t.pos, Money(Decimal(value), code.text))
             return Lit(t.pos, value)
         if self.accept("str"):
             body = t.text[1:-1]
@@ -356,6 +365,11 @@ class _Checker:
                 return replace(node, type=Type.BOOL)
             if isinstance(v, str):
                 return replace(node, type=Type.STRING)
+            if isinstance(v, Money):  # an amount with its currency: 70 USD
+                q = Decimal(1).scaleb(-minor_units(v.currency))
+                if v.amount != v.amount.quantize(q):
+                    self.error(node, f"{v.amount} has more decimals than {v.currency} allows")
+                return replace(node, value=Money(v.amount.quantize(q), v.currency), type=Type.MONEY)
             return replace(node, type=Type.NUMBER)
         if isinstance(node, FieldRef):
             f = self.fields.get(node.name)
