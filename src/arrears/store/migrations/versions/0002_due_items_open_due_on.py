@@ -29,13 +29,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_index("ix_due_items_open", table_name="due_items")
+    # IF [NOT] EXISTS: a database built before 0001 was explicit (when 0001 created whatever the
+    # tables then declared) may already have either index
+    op.drop_index("ix_due_items_open", table_name="due_items", if_exists=True)
     op.create_index(
         "ix_due_items_open_due_on",
         "due_items",
         [sa.text(OPEN_DUE_ON)],
         unique=False,
         sqlite_where=sa.text(OPEN_ITEM),
+        if_not_exists=True,
     )
 
 
