@@ -21,6 +21,7 @@ from arrears.domain.plans import (
     PlanLimits,
     PlanStatus,
     PlanTerms,
+    PlanTransitionInvalid,
     RepaymentPlan,
     activate,
     cancel,
@@ -117,22 +118,27 @@ def approve_plan(conn: Connection, plan_id: int, *, by: str | None, on: date) ->
     proposals of the case are cancelled (`cancel`); waived components are written off."""
     row = _plan_row(conn, plan_id)
     active = activate(load_plan(conn, plan_id), on)
-    for other in conn.execute(
-        select(t.plans.c.id).where(
-            t.plans.c.case_id == row.case_id,
-            t.plans.c.status == PlanStatus.proposed,
-            t.plans.c.id != plan_id,
+    for other in (
+        conn.execute(
+            select(t.plans.c.id).where(
+                t.plans.c.case_id == row.case_id,
+                t.plans.c.status == PlanStatus.proposed,
+                t.plans.c.id != plan_id,
+            )
         )
-    ).scalars():
-        _save_status(conn, other, cancel(load_plan(conn, other), on))
-    _save_status(conn, plan_id, active, approved_by=by)
+        .scalars()
+        .all()
+    ):
+        _save_status(conn, other, PlanStatus.proposed, cancel(load_plan(conn, other), on))
+    _save_status(conn, plan_id, PlanStatus.proposed, active, approved_by=by)
     _write_off(conn, row.case_id, row.proposed_on, row.waive_penalty, row.waive_interest)
 
 
 def cancel_plan(conn: Connection, plan_id: int, *, on: date) -> None:
     """proposed or active → cancelled through the domain's `cancel`; a plan already completed,
     broken or cancelled raises PlanTransitionInvalid."""
-    _save_status(conn, plan_id, cancel(load_plan(conn, plan_id), on))
+    plan = load_plan(conn, plan_id)
+    _save_status(conn, plan_id, plan.status, cancel(plan, on))
 
 
 def load_plan(conn: Connection, plan_id: int) -> RepaymentPlan:
@@ -177,8 +183,14 @@ def load_plan(conn: Connection, plan_id: int) -> RepaymentPlan:
 
 
 def _save_status(
-    conn: Connection, plan_id: int, plan: RepaymentPlan, approved_by: str | None = None
+    conn: Connection,
+    plan_id: int,
+    was: PlanStatus,
+    plan: RepaymentPlan,
+    approved_by: str | None = None,
 ) -> None:
+    """Write the domain's new status, only over the status it moved from: a concurrent change
+    (another lead approved or cancelled meanwhile) raises PlanTransitionInvalid instead."""
     values: dict[str, object] = {
         "status": plan.status.value,
         "activated_on": plan.activated_on,
@@ -186,7 +198,12 @@ def _save_status(
     }
     if plan.status is PlanStatus.active:
         values["approved_by"] = approved_by
-    conn.execute(update(t.plans).where(t.plans.c.id == plan_id).values(values))
+    changed = conn.execute(
+        update(t.plans).where(t.plans.c.id == plan_id, t.plans.c.status == was).values(values)
+    ).rowcount
+    if changed != 1:
+        now = conn.execute(select(t.plans.c.status).where(t.plans.c.id == plan_id)).scalar_one()
+        raise PlanTransitionInvalid(PlanStatus(now), plan.status)
 
 
 def _plan_row(conn: Connection, plan_id: int):  # type: ignore[no-untyped-def]
