@@ -53,6 +53,9 @@ def test_small_demo_runs_the_loop_and_the_case_study(db: Engine, tmp_path) -> No
     assert experiment.strategy == "seed_challenger_day3"
     assert [v.variant for v in experiment.variants] == ["champion", "challenger_day3"]
     assert all(v.cases > 0 for v in experiment.variants)
+    champion_result, challenger_result = experiment.variants
+    assert challenger_result.reached_day_one.value == 0  # no call before day 3
+    assert (champion_result.reached_day_one.value or 0) > 0
     assert experiment.pinned == 1
     with db.connect() as conn:
         opened = {

@@ -14,7 +14,9 @@ out and counted: they were not randomised). Measures:
   delta-method interval and z-test;
 - contacts per case: interactions that reached a person (borrower or contact), and attempts
   per case (every interaction) — mean, normal interval, Welch z-test;
-- PTP kept rate: of the cohort's settled promises, the share kept in full — Wilson, z-test.
+- PTP kept rate: of the cohort's settled promises, the share kept in full — Wilson, z-test;
+- reached on day one: the share of cases where a person (borrower or contact) was reached on
+  the day the case opened — Wilson, z-test.
 """
 
 from __future__ import annotations
@@ -161,6 +163,7 @@ class CaseOutcome:
     reached: int
     promises_settled: int
     promises_kept: int
+    reached_day_one: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class VariantResult:
     contacts_per_case: Estimate
     attempts_per_case: Estimate
     ptp_kept_rate: Estimate
+    reached_day_one: Estimate = Estimate(None, None, None, 0)
     se2: dict[str, float] = field(default_factory=dict, repr=False)
     counts: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
@@ -202,6 +206,7 @@ class ExperimentReport:
                     "contacts_per_case": est(v.contacts_per_case),
                     "attempts_per_case": est(v.attempts_per_case),
                     "ptp_kept_rate": est(v.ptp_kept_rate),
+                    "reached_day_one": est(v.reached_day_one),
                 }
                 for v in self.variants
             ],
@@ -243,7 +248,9 @@ def case_outcomes(conn: Connection, strategy: str, as_of: date) -> list[CaseOutc
                       AND pr.status IN ('kept', 'partly_kept', 'broken')
                       AND pr.settled_on <= {d}) AS settled,
                   (SELECT COUNT(*) FROM promises pr WHERE pr.case_id = c.id
-                      AND pr.status = 'kept' AND pr.settled_on <= {d}) AS kept
+                      AND pr.status = 'kept' AND pr.settled_on <= {d}) AS kept,
+                  (SELECT COUNT(*) FROM interactions i WHERE i.case_id = c.id
+                      AND i.business_date = c.opened_on AND i.outcome IN ({reached})) AS day_one
                FROM strategy_assignments s JOIN cases c ON c.id = s.case_id
                WHERE s.strategy = :strategy AND s.assigned_on = c.opened_on
                  AND s.salt <> :pinned AND c.opened_on <= {d}
@@ -254,7 +261,7 @@ def case_outcomes(conn: Connection, strategy: str, as_of: date) -> list[CaseOutc
     return [
         CaseOutcome(
             int(r[0]), r[1], _day(r[2]) or as_of, r[3], _day(r[4]), int(r[5]), int(r[6]),
-            int(r[7]), int(r[8]), int(r[9]), int(r[10]),
+            int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]) > 0,
         )
         for r in rows
     ]  # fmt: skip
@@ -279,6 +286,7 @@ def summarise(
         [float(o.overdue_at_open) for o in mine],
     )
     contacts, se_con = mean_estimate([float(o.reached) for o in mine])
+    day_one = sum(1 for o in mine if o.reached_day_one)
     attempts, se_att = mean_estimate([float(o.attempts) for o in mine])
     return VariantResult(
         variant=variant,
@@ -289,15 +297,20 @@ def summarise(
         contacts_per_case=contacts,
         attempts_per_case=attempts,
         ptp_kept_rate=wilson(kept, settled),
+        reached_day_one=wilson(day_one, len(mine)),
         se2={"recovery": se_rec, "contacts": se_con, "attempts": se_att},
-        counts={"cure": (cured, len(mature)), "ptp": (kept, settled)},
+        counts={"cure": (cured, len(mature)), "ptp": (kept, settled), "day1": (day_one, len(mine))},
     )
 
 
 def compare(champion: VariantResult, challenger: VariantResult) -> list[Difference]:
     out: list[Difference] = []
     name = challenger.variant
-    for measure, key in (("cure rate at 30 days", "cure"), ("PTP kept rate", "ptp")):
+    for measure, key in (
+        ("reached on day one", "day1"),
+        ("cure rate at 30 days", "cure"),
+        ("PTP kept rate", "ptp"),
+    ):
         s1, n1 = champion.counts[key]
         s2, n2 = challenger.counts[key]
         res = two_proportions(s1, n1, s2, n2)
@@ -338,13 +351,14 @@ def experiment_report(
 
 
 LABELS = {
+    "reached on day one": "reached on day one",
     "cure rate at 30 days": "cured within 30 days",
     "recovered / overdue": "recovered / overdue",
     "contacts per case": "people reached per case",
     "attempts per case": "contact attempts per case",
     "PTP kept rate": "promises kept in full",
 }
-PERCENT = ("cure rate at 30 days", "PTP kept rate", "recovered / overdue")
+PERCENT = ("reached on day one", "cure rate at 30 days", "PTP kept rate", "recovered / overdue")
 
 
 def _difference(d: Difference) -> str:
@@ -380,6 +394,7 @@ def render(report: ExperimentReport) -> str:
 
     row("share of new cases", [f"{v.share}%" if v.share is not None else "-" for v in vs])
     row("cases", [str(v.cases) for v in vs])
+    row(LABELS["reached on day one"], [v.reached_day_one.show(True) for v in vs])
     row("cases open 30+ days", [str(v.cure_rate_30d.n) for v in vs])
     row(LABELS["cure rate at 30 days"], [v.cure_rate_30d.show(True) for v in vs])
     row(LABELS["recovered / overdue"], [v.recovery_rate.show(True) for v in vs])
