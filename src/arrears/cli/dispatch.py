@@ -14,7 +14,12 @@ from types import FrameType
 import typer
 
 from arrears.channels.base import ChannelSet
-from arrears.channels.config import ChannelsFile, CommsConfig, load_channels_file
+from arrears.channels.config import (
+    ChannelConfigInvalid,
+    ChannelsFile,
+    CommsConfig,
+    load_channels_file,
+)
 from arrears.channels.filesink import FileSink
 from arrears.cli import app_of
 from arrears.services.dispatch import (
@@ -67,7 +72,11 @@ def register(app: typer.Typer) -> None:
         """Claim due outbox rows, re-check the compliance gate, send, record. SIGTERM stops
         after the batch in hand."""
         a = app_of(ctx)
-        channel_set, comms, rates = _channels(channels, a.settings.outbox_dir)
+        try:
+            channel_set, comms, rates = _channels(channels, a.settings.outbox_dir)
+        except ChannelConfigInvalid as exc:
+            typer.echo(f"channels file: {exc}", err=True)
+            raise typer.Exit(2) from None
         config = DispatchConfig(batch_size=batch, lease=timedelta(seconds=lease), rate_limits=rates)
         dispatcher = Dispatcher(a.engine, a.keyring, channel_set, comms=comms, config=config)
         stopping = {"flag": False}
