@@ -141,14 +141,16 @@ def _plan_dpd_sql(sql: Dialect) -> str:
 def _update_assessed(conn: Connection, sql: Dialect, as_of: date, config: RunConfig) -> int:
     d = sql.date_param("d")
     # DPD counts from the oldest item at which the running overdue, oldest first, passes the
-    # tolerance: a small residue on an old item does not age a later miss.
+    # tolerance: a small residue on an old item does not age a later miss. The candidates drive
+    # the join (CROSS JOIN keeps SQLite from scanning every item in key order).
     overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
     running = f"""
         SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
                SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                    AS running
-        FROM {_CANDIDATES} cand JOIN due_items i ON i.account_id = cand.id
+        FROM {_CANDIDATES} cand CROSS JOIN due_items i
+        WHERE i.account_id = cand.id
     """
     agg = f"""
         SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,

@@ -111,15 +111,14 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
 
 def _advance_marker(conn: Connection, sql: Dialect, as_of: date) -> None:
     d = sql.date_param("d")
-    conn.execute(
-        dated(
-            f"""UPDATE accounts SET penalty_accrued_through = {d}
-                FROM (SELECT DISTINCT i.account_id FROM due_items i
-                      WHERE {overdue_unpaid("i", d)} AND i.principal > i.paid_principal) AS o
-                WHERE accounts.id = o.account_id
-                  AND (accounts.penalty_accrued_through IS NULL
-                       OR accounts.penalty_accrued_through < {d})""",
-            "d",
-        ),
-        {"d": as_of},
-    )
+    overdue = f"{overdue_unpaid('i', d)} AND i.principal > i.paid_principal"
+    behind = f"(accounts.penalty_accrued_through IS NULL OR accounts.penalty_accrued_through < {d})"
+    if sql.sqlite:  # an IN list: SQLite reads the items through their index
+        statement = f"""UPDATE accounts SET penalty_accrued_through = {d}
+                        WHERE {behind}
+                          AND id IN (SELECT i.account_id FROM due_items i WHERE {overdue})"""
+    else:
+        statement = f"""UPDATE accounts SET penalty_accrued_through = {d}
+                        FROM (SELECT DISTINCT i.account_id FROM due_items i WHERE {overdue}) AS o
+                        WHERE accounts.id = o.account_id AND {behind}"""
+    conn.execute(dated(statement, "d"), {"d": as_of})
