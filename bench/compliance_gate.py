@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -145,7 +146,14 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        engine = make_engine(url)
+        schema = None
+        if url.startswith("postgresql"):  # a schema of its own, dropped afterwards
+            schema = f"bench_gate_{uuid.uuid4().hex[:8]}"
+            with make_engine(url).begin() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+        else:
+            engine = make_engine(url)
         migrate.upgrade(engine)
         populate(engine, args.actions)
         plan(engine, args.actions)
@@ -158,6 +166,9 @@ def main() -> None:
             )
         one, many = send_time(engine, args.batch, args.singles)
         engine.dispose()
+        if schema is not None:
+            with make_engine(url).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     per_second = args.actions / gated
     print(f"{args.actions} planned actions on {engine.dialect.name}")
     print(f"  no-rules scheduler (baseline) {baseline:8.2f} s")

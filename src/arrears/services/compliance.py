@@ -167,10 +167,25 @@ def _load_counters(
     ):
         k.connected_today[borrower_id] = n
     # attempts today per number: calls made, and calls allowed today still to be made
-    for number, n in run(
-        _attempts_by_number_sql(scope, dp)
+    numbers: list[str] = []
+    if by_number:  # the numbers first: index look-ups whatever the planner's statistics
+        numbers = sorted(
+            {
+                num
+                for (num,) in run(
+                    f"""SELECT {_NUMBER.format(a="s")} FROM actions s
+                        JOIN cases c ON c.id = s.case_id JOIN borrowers b ON b.id = c.borrower_id
+                        LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
+                        WHERE {scope}"""
+                )
+                if num
+            }
+        )
+    for number, n in (
+        (run(_attempts_by_number_sql(dp), nums=numbers) if numbers else ())
         if by_number
-        else f"""SELECT num, COUNT(*) FROM (
+        else run(
+            f"""SELECT num, COUNT(*) FROM (
               SELECT {_NUMBER.format(a="i")} AS num
               FROM interactions i JOIN cases c ON c.id = i.case_id
               JOIN borrowers b ON b.id = c.borrower_id
@@ -184,6 +199,7 @@ def _load_counters(
               WHERE a.business_date = {dp} AND a.channel = 'call' AND a.status = 'planned'
                 AND a.scheduled_at IS NOT NULL AND a.id <> :exclude
             ) x WHERE num IS NOT NULL GROUP BY num"""
+        )
     ):
         k.attempts_today[number] = n
     if pack.attempts_per_debt_7_days is not None:
@@ -255,14 +271,10 @@ def _load_counters(
     return k
 
 
-def _attempts_by_number_sql(scope: str, dp: str) -> str:
-    """Today's calls made and still to be made per number of the actions in scope, reached from
-    the numbers by index (borrowers and contacts by phone index, their cases, the cases' calls).
-    A contact's calls are on the cases of the borrower the contact belongs to."""
-    numbers = f"""SELECT {_NUMBER.format(a="s")} FROM actions s JOIN cases c ON c.id = s.case_id
-        JOIN borrowers b ON b.id = c.borrower_id
-        LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
-        WHERE {scope}"""
+def _attempts_by_number_sql(dp: str) -> str:
+    """Today's calls made and still to be made per number (`:nums`), reached from the numbers
+    by index (borrowers and contacts by phone index, their cases, the cases' calls). A contact's
+    calls are on the cases of the borrower the contact belongs to."""
     made = f"i.business_date = {dp} AND i.channel = 'call'"
     planned = (
         f"a.business_date = {dp} AND a.channel = 'call' AND a.status = 'planned' "
@@ -272,33 +284,35 @@ def _attempts_by_number_sql(scope: str, dp: str) -> str:
     return f"""SELECT num, COUNT(*) FROM (
           SELECT b.phone_index AS num FROM borrowers b
           CROSS JOIN cases c CROSS JOIN interactions i
-          WHERE b.phone_index IN ({numbers}) AND c.borrower_id = b.id AND i.case_id = c.id
+          WHERE b.phone_index IN :nums AND c.borrower_id = b.id AND i.case_id = c.id
             AND {made} AND i.target_type <> 'contact'
           UNION ALL
           SELECT ct.phone_index FROM contacts ct
           CROSS JOIN cases c CROSS JOIN interactions i
-          WHERE ct.phone_index IN ({numbers}) AND c.borrower_id = ct.borrower_id
+          WHERE ct.phone_index IN :nums AND c.borrower_id = ct.borrower_id
             AND i.case_id = c.id AND i.target_type = 'contact' AND i.target_id = ct.id
             AND {made}
           UNION ALL
           SELECT b.phone_index FROM borrowers b
           CROSS JOIN cases c CROSS JOIN actions a
-          WHERE b.phone_index IN ({numbers}) AND c.borrower_id = b.id AND a.case_id = c.id
+          WHERE b.phone_index IN :nums AND c.borrower_id = b.id AND a.case_id = c.id
             AND {planned} AND a.target_type <> 'contact'
           UNION ALL
           SELECT ct.phone_index FROM contacts ct
           CROSS JOIN cases c CROSS JOIN actions a
-          WHERE ct.phone_index IN ({numbers}) AND c.borrower_id = ct.borrower_id
+          WHERE ct.phone_index IN :nums AND c.borrower_id = ct.borrower_id
             AND a.case_id = c.id AND a.target_type = 'contact' AND a.target_id = ct.id
             AND {planned}
         ) x WHERE num IS NOT NULL GROUP BY num"""
 
 
 def _statement(stmt: str) -> TextClause:
-    """A text statement with its date parameter typed and its id list (`:ids`) expanded."""
+    """A text statement with its date parameter typed and its lists (`:ids`, `:nums`)
+    expanded."""
     clause = dated(stmt, *[n for n in ("d",) if f":{n}" in stmt])
-    if ":ids" in stmt:
-        clause = clause.bindparams(bindparam("ids", expanding=True))
+    for name in ("ids", "nums"):
+        if f":{name}" in stmt:
+            clause = clause.bindparams(bindparam(name, expanding=True))
     return clause
 
 
