@@ -75,10 +75,40 @@ def _candidates_sql(sql: Dialect) -> str:
     """
 
 
+# When never-assessed accounts are at least this share of the portfolio (its first days), the
+# run assesses every account in one scan instead of looking each one up.
+ASSESS_ALL_SHARE = 0.2
+
+
 def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessment:
     """Assess the accounts whose state can change today; write only the changed rows."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
+    unassessed = conn.execute(
+        text("SELECT COUNT(*) FROM accounts a WHERE a.state_as_of IS NULL")
+    ).scalar_one()
+    if unassessed >= ASSESS_ALL_SHARE * _accounts(conn, sql):
+        with planner(conn, jit="off"):
+            changed = _update_assessed(conn, sql, as_of, config, candidates=False)
+        assessed = conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
+    else:
+        assessed, changed = _assess_candidates(conn, sql, as_of, config)
+    _reage_charged_off(conn, sql, as_of, config)
+    conn.execute(
+        dated(
+            f"""INSERT INTO delinquency_history (account_id, as_of, dpd, bucket, overdue_amount)
+                SELECT id, {d}, dpd, bucket, overdue_amount FROM accounts WHERE dpd > 0
+                ON CONFLICT DO NOTHING""",
+            "d",
+        ),
+        {"d": as_of},
+    )
+    return Assessment(assessed=assessed, changed=changed)
+
+
+def _assess_candidates(
+    conn: Connection, sql: Dialect, as_of: date, config: RunConfig
+) -> tuple[int, int]:
     on_commit = "" if sql.sqlite else " ON COMMIT DROP"
     conn.execute(
         text(f"CREATE TEMPORARY TABLE {_CANDIDATES} (id VARCHAR(64) PRIMARY KEY){on_commit}")
@@ -93,35 +123,28 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
             or 0
         )
     if sql.sqlite:
-        changed = _update_assessed(conn, sql, as_of, config)
+        changed = _update_assessed(conn, sql, as_of, config, candidates=True)
     else:
         conn.execute(text(f"ANALYZE {_CANDIDATES}"))
-        # A few accounts (a steady day): their items by index, not a scan of every item. The
-        # whole portfolio (its first day): scans and hash joins are right.
-        few = assessed * 5 < _estimated_accounts(conn)
+        # A few accounts (a steady day): their items by index, not a scan of every item.
+        few = assessed * 5 < _accounts(conn, sql)
         joins = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if few else {}
         with planner(conn, jit="off", **joins):
-            changed = _update_assessed(conn, sql, as_of, config)
+            changed = _update_assessed(conn, sql, as_of, config, candidates=True)
     conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
-    _reage_charged_off(conn, sql, as_of, config)
-    conn.execute(
-        dated(
-            f"""INSERT INTO delinquency_history (account_id, as_of, dpd, bucket, overdue_amount)
-                SELECT id, {d}, dpd, bucket, overdue_amount FROM accounts WHERE dpd > 0
-                ON CONFLICT DO NOTHING""",
-            "d",
-        ),
-        {"d": as_of},
-    )
-    return Assessment(assessed=assessed, changed=changed)
+    return assessed, changed
 
 
-def _estimated_accounts(conn: Connection) -> int:
-    """PostgreSQL's estimate of the number of accounts (no count of a million rows)."""
-    estimate = conn.execute(
-        text("SELECT reltuples FROM pg_class WHERE oid = CAST('accounts' AS regclass)")
-    ).scalar()
-    return max(int(estimate or 0), 0)
+def _accounts(conn: Connection, sql: Dialect) -> int:
+    """How many accounts: PostgreSQL's estimate once it has one (a count reads every row),
+    otherwise (SQLite, or a table never analysed) a count."""
+    if not sql.sqlite:
+        estimate = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = CAST('accounts' AS regclass)")
+        ).scalar()
+        if estimate is not None and estimate > 0:
+            return int(estimate)
+    return int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
 
 
 def _plan_dpd_sql(sql: Dialect) -> str:
@@ -138,19 +161,25 @@ def _plan_dpd_sql(sql: Dialect) -> str:
     """
 
 
-def _update_assessed(conn: Connection, sql: Dialect, as_of: date, config: RunConfig) -> int:
+def _update_assessed(
+    conn: Connection, sql: Dialect, as_of: date, config: RunConfig, *, candidates: bool
+) -> int:
     d = sql.date_param("d")
     # DPD counts from the oldest item at which the running overdue, oldest first, passes the
     # tolerance: a small residue on an old item does not age a later miss. The candidates drive
     # the join (CROSS JOIN keeps SQLite from scanning every item in key order).
     overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
+    items = (
+        f"{_CANDIDATES} cand CROSS JOIN due_items i WHERE i.account_id = cand.id"
+        if candidates
+        else "due_items i"
+    )
     running = f"""
         SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
                SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                    AS running
-        FROM {_CANDIDATES} cand CROSS JOIN due_items i
-        WHERE i.account_id = cand.id
+        FROM {items}
     """
     agg = f"""
         SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,

@@ -5,12 +5,14 @@ account's figures are those a full assessment (`arrears.domain.delinquency.asses
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select, update
 
 from arrears.domain.delinquency import assess
 from arrears.domain.money import Money
 from arrears.domain.penalty import accrue_penalty_minor
 from arrears.domain.products import DueItem
+from arrears.engine import delinquency
 from arrears.engine.run_day import run_day
 from arrears.store import tables as t
 from tests import factories as f
@@ -18,6 +20,14 @@ from tests import factories as f
 D0 = date(2026, 2, 16)
 JAN, FEB, MAR = date(2026, 1, 15), date(2026, 2, 15), date(2026, 3, 15)
 RATE = 100_000
+
+
+@pytest.fixture(params=["candidates", "all"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test once looking up the accounts that can change, once assessing every account."""
+    share = 2.0 if request.param == "candidates" else 0.0
+    monkeypatch.setattr(delinquency, "ASSESS_ALL_SHARE", share)
+    return str(request.param)
 
 
 def _portfolio(db: Engine) -> None:
@@ -83,7 +93,7 @@ def _assert_full_assessment(db: Engine, as_of: date) -> None:
         ), (a.id, as_of)
 
 
-def test_rerun_and_next_day_change_only_what_they_should(db: Engine) -> None:
+def test_rerun_and_next_day_change_only_what_they_should(db: Engine, mode: str) -> None:
     _portfolio(db)
     first = run_day(db, D0)
     assert first.accounts_changed == 5  # every account is assessed on its first day
@@ -143,7 +153,7 @@ def test_rerun_and_next_day_change_only_what_they_should(db: Engine) -> None:
     assert (a2.dpd, a2.outstanding, a2.state_as_of) == (0, 10_500 - 5_000, d2)
 
 
-def test_accounts_added_or_marked_for_assessment_are_assessed(db: Engine) -> None:
+def test_accounts_added_or_marked_for_assessment_are_assessed(db: Engine, mode: str) -> None:
     _portfolio(db)
     run_day(db, D0)
     with db.begin() as conn:
