@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
     def add(
         ctx: typer.Context,
         username: str,
-        role: str = typer.Option(..., help="admin | agent | team_lead | manager | compliance"),
+        role: str = typer.Option(
+            ..., help="admin | agent | team_lead | manager | compliance | integration"
+        ),
         team: str = typer.Option(None, help="Team id (agents and team leads)."),
         name: str = typer.Option(None, help="Display name."),
         language: str = typer.Option("zh-CN", help="zh-CN or en."),

@@ -18,6 +18,7 @@ class Role(StrEnum):
     TEAM_LEAD = "team_lead"
     MANAGER = "manager"
     COMPLIANCE = "compliance"
+    INTEGRATION = "integration"  # the lender's systems: HTTP API with a token, no workbench
 
 
 class Permission(StrEnum):
@@ -52,6 +53,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.SEE_ALL_CASES, Permission.REVEAL_PII, Permission.VIEW_COMPLIANCE}
     ),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS}),
+    Role.INTEGRATION: frozenset(),
 }
 
 

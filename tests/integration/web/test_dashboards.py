@@ -40,19 +40,16 @@ def test_compliance_sees_blocked_actions_and_reveals(web: TestClient, app: App) 
 
 
 def test_cli_adds_a_user_who_can_sign_in(web: TestClient, app: App, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import pytest
     from typer.testing import CliRunner
 
-    if app.engine.dialect.name != "sqlite":
-        pytest.skip("the command line reaches a test schema only through its URL: SQLite here")
-
     from arrears.cli import build
+    from tests.integration.privacy.conftest import cli_url
 
     result = CliRunner().invoke(
         build(),
         [
             "--database",
-            str(app.engine.url.render_as_string(hide_password=False)),
+            cli_url(app.engine),
             "users",
             "add",
             "zhao",

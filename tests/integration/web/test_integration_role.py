@@ -122,3 +122,24 @@ def test_team_lead_pages_ignore_integration_accounts(
     assert r.status_code == 200
     assert "core-banking" not in r.text
     assert "agent2" in r.text
+
+
+def test_cli_creates_and_lists_an_integration_account(db, keyring, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from arrears.cli import build
+    from tests.integration.privacy.conftest import cli_url
+
+    def run(*args: str, given: str = "") -> str:
+        result = CliRunner().invoke(
+            build(),
+            ["--database", cli_url(db), "users", *args],
+            input=given,
+            env={"ARREARS_KEYS": keyring.to_json()},
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    added = run("add", "core-feed", "--role", "integration", given="long-enough-pass\n" * 2)
+    assert "added core-feed (integration)" in added
+    assert "core-feed\tintegration" in run("list")
