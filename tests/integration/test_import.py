@@ -726,3 +726,31 @@ def test_imported_payments_wait_for_the_daily_run_to_post_them(
     # P3 arrives on 2026-01-22: still waiting
     assert posted == {"P1": date(2026, 1, 16), "P2": date(2026, 1, 16), "P3": None}
     assert (item.paid_principal, item.paid_interest) == (100000, 4500)
+
+
+def test_changed_instalment_of_a_paid_up_account_is_assessed_again(
+    db: Engine, keyring: KeyRing
+) -> None:
+    """Day 1: a paid-up account is assessed and left alone after. Day 2: the host reschedules its
+    next instalment; the run that follows sees the new outstanding amount."""
+    from arrears.engine.run_day import run_day
+    from tests import factories as f
+
+    with db.begin() as conn:
+        f.borrower(conn, "B1")
+        f.account(
+            conn, "A1", "B1", [(date(2026, 1, 15), 10_000, 500), (date(2026, 3, 15), 10_000, 500)]
+        )
+        f.payment(conn, "P1", "A1", 10_500, date(2026, 1, 10))
+    run_day(db, date(2026, 2, 1))
+    run_day(db, date(2026, 2, 2))
+
+    def outstanding() -> int:
+        with db.connect() as conn:
+            return conn.execute(select(t.accounts.c.outstanding)).scalar_one()
+
+    assert outstanding() == 10_500
+    row = {"account_id": "A1", "seq": 2, "due_on": "2026-03-15", "principal": "120.00"}
+    import_rows(db, keyring, {"due_items": [{**row, "interest": "5.00", "fee": "0"}]})
+    run_day(db, date(2026, 2, 3))
+    assert outstanding() == 12_500

@@ -38,6 +38,7 @@ from arrears.api.schemas import (
 )
 from arrears.api.security import require
 from arrears.domain.phone import mask_name, mask_phone
+from arrears.engine.delinquency import reassess
 from arrears.services import import_formats as fmt
 from arrears.services.auth import Integration, Scope, sha256
 from arrears.store import tables as t
@@ -274,6 +275,7 @@ def put_due_items(
                 "fee": _money(item.fee, currency, f"body.items.{n}.fee"),
             }
             q.upsert(conn, t.due_items, ["account_id", "seq"], values)
+        reassess(conn, [account_id])
     return DueItemsOut(account_id=account_id, items=len(body.items))
 
 

@@ -17,14 +17,25 @@ an account's due items set its `state_as_of` to NULL to have it assessed again.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, text, update
 
 from arrears.engine.config import RunConfig
 from arrears.engine.sql import Dialect, dated, planner
+from arrears.store import tables as t
 from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
+
+
+def reassess(conn: Connection, account_ids: Iterable[str]) -> None:
+    """Have the next daily run assess these accounts: their due items changed outside it."""
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        conn.execute(update(t.accounts).where(t.accounts.c.id.in_(chunk)).values(state_as_of=None))
+
 
 _OWED = (
     "(i.principal + i.interest + i.fee + i.penalty"

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Table, case, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from arrears.engine.delinquency import reassess
 from arrears.privacy.keyring import KeyRing
 from arrears.services.import_formats import SPECS, ExtractFile
 from arrears.services.import_rows import (
@@ -520,6 +521,7 @@ def _write_due_items(conn: Connection, rows: Sequence[Record]) -> None:
     # only due_on / principal / interest / fee are in the rows: paid parts, penalty and waivers
     # are the ledger's and stay as they are
     _upsert(conn, t.due_items, rows)
+    reassess(conn, (str(r["account_id"]) for r in rows))
 
 
 def _write_payments(conn: Connection, rows: Sequence[Record]) -> None:
