@@ -35,6 +35,7 @@ PAGE_MODULES = (
     "pages_manager",
     "pages_admin",
     "pages_borrower",
+    "pages_unsubscribe",
 )
 
 API_DESCRIPTION = """Feed borrowers, contacts, accounts and due items; post payments with an
