@@ -173,6 +173,13 @@ def _smtp(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Channel:
             f"channel {name}: set either starttls (port 587) or ssl (port 465), not both"
         )
     secret = _secret(spec, "unsubscribe_secret")
+    if "{token}" in str(spec.get("unsubscribe_url", "")) and not secret:
+        # without a secret of the lender's own, anyone could compute tokens and unsubscribe
+        # any address
+        raise ChannelConfigInvalid(
+            f"channel {name}: unsubscribe_url carries a {{token}}; set unsubscribe_secret_env "
+            "to the variable holding a long random secret (the same for the web application)"
+        )
     return SmtpChannel(
         SmtpSettings(
             host=_required(name, spec, "host"),
@@ -191,7 +198,7 @@ def _smtp(name: str, spec: Mapping[str, Any], comms: CommsConfig) -> Channel:
             if spec.get("unsubscribe_mailto")
             else None,
             unsubscribe_url=str(spec["unsubscribe_url"]) if spec.get("unsubscribe_url") else None,
-            unsubscribe_secret=secret.encode() if secret else comms.link_secret,
+            unsubscribe_secret=secret.encode() if secret else b"",
             message_id_domain=str(spec["message_id_domain"])
             if spec.get("message_id_domain")
             else None,

@@ -8,9 +8,9 @@ scanners that fetch every URL in a mailbox cannot unsubscribe anyone.
 The token is `arrears.channels.smtp.unsubscribe_token(key, secret)`. The web app reads the
 secret where the dispatcher does: the channels file named by `$ARREARS_CHANNELS`, else
 `./channels.yaml`, and each SMTP channel's `unsubscribe_secret_env` / `unsubscribe_secret`
-(else the link secret). Without a channels file no token is valid. A bad token or an unknown
-key is a bare 404, so the page never tells whether a message exists; the page shows no name,
-amount or debt."""
+(required whenever the URL carries a token). Without a channels file no token is valid. A bad
+token or an unknown key is a bare 404, so the page never tells whether a message exists; the
+page shows no name, amount or debt."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def unsubscribe_secrets() -> list[bytes]:
             continue
         channel = build_adapter(name, adapter, spec.comms)
         assert isinstance(channel, SmtpChannel)
-        secrets.append(channel.settings.unsubscribe_secret)
+        if channel.settings.unsubscribe_secret:  # no secret: its links carry no token to check
+            secrets.append(channel.settings.unsubscribe_secret)
     return secrets
 
 

@@ -383,6 +383,7 @@ def test_starttls_required_but_not_offered(mailbox: Mailbox, port: int):
 
 def test_channels_file_builds_the_smtp_adapter(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
+    monkeypatch.setenv("TEST_UNSUBSCRIBE_SECRET", "a-long-random-secret")
     built = parse_channels(
         {
             "lender_name": {"zh-CN": "示例消费金融", "en": "Example Finance"},
@@ -396,6 +397,7 @@ def test_channels_file_builds_the_smtp_adapter(monkeypatch: pytest.MonkeyPatch):
                     "password_env": "TEST_SMTP_PASSWORD",
                     "sender": "billing@example.cn",
                     "unsubscribe_url": "https://pay.example.cn/u/{token}",
+                    "unsubscribe_secret_env": "TEST_UNSUBSCRIBE_SECRET",
                 }
             },
         }
@@ -411,8 +413,13 @@ def test_channels_file_builds_the_smtp_adapter(monkeypatch: pytest.MonkeyPatch):
         "pw",
     )
     assert s.sender_name == {"zh-CN": "示例消费金融", "en": "Example Finance"}
+    assert s.unsubscribe_secret == b"a-long-random-secret"
     with pytest.raises(ChannelConfigInvalid, match="sender"):
         parse_channels({"channels": {"email": {"kind": "smtp", "host": "x"}}}).build()
+    guessable = {"kind": "smtp", "host": "x", "sender": "b@example.cn"}
+    guessable["unsubscribe_url"] = "https://pay.example.cn/u/{token}"
+    with pytest.raises(ChannelConfigInvalid, match="unsubscribe_secret_env"):
+        parse_channels({"channels": {"email": guessable}}).build()
 
 
 def test_dispatcher_sends_an_email_outbox_row(
