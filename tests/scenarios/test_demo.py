@@ -2,6 +2,7 @@
 challenger experiment, the report has a row per variant, the case study holds."""
 
 import json
+import re
 from datetime import date
 
 from sqlalchemy import Engine, select, text
@@ -13,6 +14,7 @@ from arrears.sim.demo import deliver_to_files, run_demo
 from arrears.sim.story import STORY_BORROWER
 from arrears.store import tables as t
 from arrears.store.tables_strategy import strategy_assignments
+from arrears.web.links import read_token
 
 
 def test_small_demo_runs_the_loop_and_the_case_study(db: Engine, tmp_path) -> None:
@@ -40,6 +42,15 @@ def test_small_demo_runs_the_loop_and_the_case_study(db: Engine, tmp_path) -> No
     lines = [json.loads(x) for x in (outbox / "sms.jsonl").read_text().splitlines()]
     assert len(lines) == sent > 0
     assert all(m["audience"] == "borrower" for m in lines)
+    # each reminder links to the borrower page of its own case, as `arrears demo --serve` serves it
+    first = lines[0]
+    token = re.search(r"http://127\.0\.0\.1:8000/b/(\S+)", first["body"])
+    assert token is not None, first["body"]
+    link = read_token(app.keyring, token.group(1), result.start)
+    assert (str(link.case_id), link.borrower_id) == (
+        first["meta"]["case_id"],
+        first["meta"]["borrower_id"],
+    )
     assert 0 < report.recovered <= report.overdue_at_open
     story = "\n".join(result.timeline)
     # unreachable borrower first, then the contact, the same day; then the plan, paid in full

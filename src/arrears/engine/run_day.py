@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, delete, insert
 
 from arrears.engine.cases import update_cases
 from arrears.engine.config import RunConfig
@@ -19,6 +19,7 @@ from arrears.engine.penalty import accrue_penalty
 from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
 from arrears.engine.settlement import settle
+from arrears.store import tables as t
 
 T = TypeVar("T")
 
@@ -75,6 +76,7 @@ def run_day(
         planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
         step("gate", lambda: gate(conn, as_of, rule_pack))
         enqueued = step("enqueue_messages", lambda: enqueue_messages(conn, as_of))
+        _log_run(conn, as_of, assessed.changed)
         started = time.perf_counter()
     spent["commit"] = round(time.perf_counter() - started, 3)
     return RunReport(
@@ -91,4 +93,16 @@ def run_day(
         actions_planned=planned,
         messages_enqueued=enqueued,
         step_seconds=spent,
+    )
+
+
+def _log_run(conn: Connection, as_of: date, rows: int) -> None:
+    """The day is done: the web's floor and the API work on the last business date run."""
+    log = t.run_log
+    done = (log.c.business_date == as_of) & (log.c.step == "run_day")
+    conn.execute(delete(log).where(done))
+    conn.execute(
+        insert(log).values(
+            business_date=as_of, step="run_day", finished_at=datetime.now(UTC), rows=rows
+        )
     )

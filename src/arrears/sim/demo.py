@@ -19,6 +19,7 @@ from arrears.analytics.experiments import ExperimentReport, experiment_report
 from arrears.analytics.loop import LoopReport, loop_report
 from arrears.bootstrap import App
 from arrears.channels.base import ChannelSet
+from arrears.channels.config import CommsConfig
 from arrears.channels.filesink import FileSink
 from arrears.services.compliance import seed_demo_events
 from arrears.services.dispatch import DispatchReport, dispatch_once
@@ -29,6 +30,7 @@ from arrears.sim.story import STORY_BORROWER, add_case_study, timeline
 from arrears.store import migrate
 from arrears.strategy import loader
 from arrears.strategy.plan import Pinned
+from arrears.web.links import link_maker
 
 DEFAULT_START = date(2026, 9, 1)
 DEFAULT_STRATEGY = "seed_challenger_day3"
@@ -89,12 +91,16 @@ def run_demo(
         )
 
 
-def deliver_to_files(outbox: Path) -> Callable[[App, date], DispatchReport]:
-    """The demo's dispatcher: each simulated morning, send the outbox into JSON-lines files."""
+def deliver_to_files(
+    outbox: Path, web_base: str = "http://127.0.0.1:8000"
+) -> Callable[[App, date], DispatchReport]:
+    """The demo's dispatcher: each simulated morning, send the outbox into JSON-lines files, with
+    links to the borrower page as `arrears demo --serve` serves it."""
     sink = FileSink(outbox)
 
     def deliver(app: App, day: date) -> DispatchReport:
         now = datetime.combine(day, SEND_AT, tzinfo=LENDER_TZ)
-        return dispatch_once(app.engine, app.keyring, ChannelSet(sink), now)
+        comms = CommsConfig(link_for=link_maker(app.keyring, web_base, today=lambda: day))
+        return dispatch_once(app.engine, app.keyring, ChannelSet(sink), now, comms=comms)
 
     return deliver
