@@ -29,7 +29,6 @@ from arrears.services.dispatch import (
     resolve_unknown,
     unknown_messages,
 )
-from arrears.web.links import link_maker
 
 
 def _channels(
@@ -78,7 +77,6 @@ def register(app: typer.Typer) -> None:
         except ChannelConfigInvalid as exc:
             typer.echo(f"channels file: {exc}", err=True)
             raise typer.Exit(2) from None
-        comms.link_for = link_maker(a.keyring, comms.link_base)  # the borrower page's own links
         config = DispatchConfig(batch_size=batch, lease=timedelta(seconds=lease), rate_limits=rates)
         dispatcher = Dispatcher(a.engine, a.keyring, channel_set, comms=comms, config=config)
         stopping = {"flag": False}
