@@ -5,8 +5,8 @@ workbench and `integration`, the lender's own systems, which use the HTTP API wi
 never the workbench. An account of a role without a home page (integration) is refused at
 sign-in and on every page with 403, and is still listed in user admin with its role.
 
-People are read here rather than through `services.users.list_users`, which knows only the
-workbench roles: one integration account must not take the admin or team lead pages down.
+User admin lists every account with whether it has a workbench; the team lead's pages see only
+workbench accounts, so an integration account never appears among agents.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from arrears.privacy.masking import Role as AnyRole
-from arrears.services.users import Role, User
+from arrears.services.users import Role, User, list_users
 from arrears.store.tables_web import users
 
 # Every role, in the order user admin lists them.
@@ -91,19 +91,4 @@ def role_of(conn: Connection, username: str) -> str | None:
 
 def workbench_users(conn: Connection) -> list[User]:
     """The accounts that work in the workbench (every role but integration), by name."""
-    rows = conn.execute(
-        select(users).where(users.c.role.in_(list(HOME))).order_by(users.c.username)
-    )
-    return [
-        User(
-            username=r.username,
-            display_name=r.display_name,
-            role=Role(r.role),
-            team_id=r.team_id,
-            language=r.language,
-            plan_max_instalments=r.plan_max_instalments,
-            plan_max_waiver_minor=r.plan_max_waiver_minor,
-            active=bool(r.active),
-        )
-        for r in rows
-    ]
+    return [u for u in list_users(conn) if has_workbench(u.role)]

@@ -156,18 +156,15 @@ slots: [borrower_first_name, overdue_amount, link]
 def test_save_preview_draft_approve_and_list(run, db: Engine, tmp_path: Path):
     draft = tmp_path / "reminder_day1.j2"
     draft.write_text(DRAFT, "utf-8")
-    code, out = run(
-        "save",
-        str(draft),
-        "--name",
-        "reminder_day1",
-        "--channel",
-        "sms",
-        "--language",
-        "zh-CN",
-        "--by",
-        "writer",
-    )
+    sms_zh = ("--channel", "sms", "--language", "zh-CN")
+
+    def save() -> tuple[int, str]:
+        return run("save", str(draft), "--name", "reminder_day1", *sms_zh, "--by", "writer")
+
+    def approve(by: str) -> tuple[int, str]:
+        return run("approve", "reminder_day1", *sms_zh, "--version", "1", "--by", by)
+
+    code, out = save()
     assert code == 0 and "v1 as a draft" in out, out
     code, out = run("preview", "reminder_day1", "--version", "1")
     assert code == 0, out
@@ -176,31 +173,9 @@ def test_save_preview_draft_approve_and_list(run, db: Engine, tmp_path: Path):
     lines = [x for x in out.splitlines() if "reminder_day1" in x]
     assert lines[0].startswith("* reminder_day1") and "v0" in lines[0]
     assert lines[1].startswith("  reminder_day1") and "draft" in lines[1]
-    code, out = run(
-        "approve",
-        "reminder_day1",
-        "--channel",
-        "sms",
-        "--language",
-        "zh-CN",
-        "--version",
-        "1",
-        "--by",
-        "writer",
-    )
+    code, out = approve("writer")
     assert code == 2 and "another person must approve it" in out
-    code, out = run(
-        "approve",
-        "reminder_day1",
-        "--channel",
-        "sms",
-        "--language",
-        "zh-CN",
-        "--version",
-        "1",
-        "--by",
-        "checker",
-    )
+    code, out = approve("checker")
     assert code == 0, out
     code, out = run("list", "--channel", "sms", "--language", "zh-CN")
     lines = [x for x in out.splitlines() if "reminder_day1" in x]
@@ -209,18 +184,7 @@ def test_save_preview_draft_approve_and_list(run, db: Engine, tmp_path: Path):
     assert "@v1 (approved, sent)" in out
     # a draft with a slot a borrower template may not use is refused with the reason
     draft.write_text(DRAFT.replace("link]", "link, contact_name]"), "utf-8")
-    code, out = run(
-        "save",
-        str(draft),
-        "--name",
-        "reminder_day1",
-        "--channel",
-        "sms",
-        "--language",
-        "zh-CN",
-        "--by",
-        "writer",
-    )
+    code, out = save()
     assert code == 1 and "slot_unknown: 'contact_name'" in out
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.outbox)).scalar_one() == 0
