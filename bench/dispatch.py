@@ -109,6 +109,12 @@ def bare_loop(port: int, texts: list[tuple[str, str]]) -> float:
     return elapsed
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _lines(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
@@ -183,13 +189,17 @@ def main() -> None:
             sms.settings,
         )
         texts = [(f"86139{i:08d}", text) for i in range(n)]
+        smsc_cpu, own_cpu = _cpu_s(smsc.pid), time.process_time()
         bare = bare_loop(port, texts)
+        bare_cpu = (_cpu_s(smsc.pid) - smsc_cpu, time.process_time() - own_cpu)
         time.sleep(0.5)
         before = _lines(record)
 
+        smsc_cpu, own_cpu = _cpu_s(smsc.pid), time.process_time()
         started = time.perf_counter()
         report = dispatcher.run_once(now)
         full = time.perf_counter() - started
+        full_cpu = (_cpu_s(smsc.pid) - smsc_cpu, time.process_time() - own_cpu)
         sms.close()
         assert report.sent == n, report
         time.sleep(0.5)
@@ -215,10 +225,16 @@ def main() -> None:
     print(
         f"full dispatcher   : {full:7.2f} s  {full_rate:8.0f} msg/s  {sent_parts / full:8.0f} seg/s"
     )
+    for name, (smsc_s, client_s) in (("bare loop", bare_cpu), ("dispatcher", full_cpu)):
+        print(
+            f"cpu per message, {name:10}: client {client_s / n * 1000:.3f} ms, "
+            f"SMSC {smsc_s / n * 1000:.3f} ms"
+        )
     print(f"ratio dispatcher/bare: {ratio:.2f} (target >= 0.50; dispatcher target >= 1000 msg/s)")
     print(
         f"RESULT messages={n} db={db} bare_msg_s={bare_rate:.0f} dispatch_msg_s={full_rate:.0f} "
-        f"ratio={ratio:.2f} segments={sent_parts // n} gate={gate} window={WINDOW}"
+        f"ratio={ratio:.2f} segments={sent_parts // n} gate={gate} window={WINDOW} "
+        f"client_cpu_ms={full_cpu[1] / n * 1000:.3f} smsc_cpu_ms={full_cpu[0] / n * 1000:.3f}"
     )
 
 

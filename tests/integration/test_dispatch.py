@@ -204,6 +204,40 @@ def test_crash_recovery_never_resends_blindly(db: Engine, keyring: KeyRing, tmp_
     assert (report.recovered_unknown, report.recovered_pending, report.sent) == (2, 1, 1)
 
 
+def test_rows_claimed_but_never_handed_over_are_simply_due_again(db: Engine, keyring: KeyRing):
+    with db.begin() as conn:
+        sms = queue_messages(conn, keyring, 2)
+        # a worker prepared the next batch and died before handing it to the SMSC
+        conn.execute(
+            update(t.outbox).values(
+                status="claimed",
+                claimed_by="dead-worker",
+                lease_until=NOW - timedelta(minutes=1),
+                attempts=1,
+            )
+        )
+    channel = Flaky(0)
+    report = dispatch_once(db, keyring, {"sms": channel}, NOW, gate=AllowAll())
+    st = statuses(db)
+    assert [st[i] for i in sms] == ["sent", "sent"]
+    assert (report.recovered_unknown, report.recovered_pending, channel.calls) == (0, 2, 1)
+    with db.connect() as conn:
+        attempts = conn.execute(select(t.outbox.c.attempts).order_by(t.outbox.c.id)).scalars()
+        assert list(attempts) == [1, 1]  # the lost claim was not an attempt
+
+
+def test_a_live_claim_is_left_alone(db: Engine, keyring: KeyRing):
+    with db.begin() as conn:
+        queue_messages(conn, keyring, 1)
+        conn.execute(
+            update(t.outbox).values(
+                status="claimed", claimed_by="busy-worker", lease_until=NOW + timedelta(minutes=1)
+            )
+        )
+    report = dispatch_once(db, keyring, {"sms": Flaky(0)}, NOW, gate=AllowAll())
+    assert report.claimed == 0 and set(statuses(db).values()) == {"claimed"}
+
+
 def test_contact_message_says_nothing_about_the_debt(db: Engine, keyring: KeyRing, tmp_path):
     with db.begin() as conn:
         queue_messages(conn, keyring, 1, name="王芳")

@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -489,9 +489,20 @@ class Dispatcher:
     # -- recovery ------------------------------------------------------------------------
 
     def recover(self, now: datetime, report: DispatchReport) -> None:
-        """Rows left `sending` by a worker whose lease ran out: never re-sent blindly."""
+        """Rows left `sending` by a worker whose lease ran out: never re-sent blindly. Rows
+        left `claimed` were never handed to a provider: they are simply due again."""
         o = t.outbox
         with self.engine.begin() as conn:
+            released = conn.execute(
+                update(o)
+                .where(o.c.status == "claimed", o.c.lease_until < now)
+                .values(
+                    status="pending",
+                    attempts=o.c.attempts - 1,
+                    claimed_by=None,
+                    lease_until=None,
+                )
+            ).rowcount
             stale = conn.execute(
                 select(o.c.id, o.c.channel).where(o.c.status == "sending", o.c.lease_until < now)
             ).all()
@@ -513,7 +524,7 @@ class Dispatcher:
                         "not re-sent — reconcile from receipts or review",
                     )
                 )
-        report.recovered_pending += len(resend)
+        report.recovered_pending += len(resend) + released
         report.recovered_unknown += len(unknown)
 
     def _resend_safe(self, channel: str) -> bool:
@@ -540,7 +551,7 @@ class Dispatcher:
             update(o)
             .where(picked, o.c.status == "pending")
             .values(
-                status="sending",
+                status="claimed",
                 claimed_by=self.config.worker_id,
                 lease_until=now + self.config.lease,
                 attempts=o.c.attempts + 1,
@@ -752,7 +763,10 @@ class Dispatcher:
         results: list[tuple[Prepared, Accepted | ChannelError]],
         now: datetime,
         report: DispatchReport,
+        next_batch: list[Prepared],
     ) -> None:
+        """Record a sent batch and, in the same transaction, mark the next one `sending`: at
+        any moment at most one batch is with a provider and not yet recorded."""
         o, a = t.outbox, t.actions
         sent = [(p, res) for p, res in results if isinstance(res, Accepted)]
         failed = [(p, res) for p, res in results if isinstance(res, ChannelError)]
@@ -866,6 +880,7 @@ class Dispatcher:
                     )
                     self._dead(conn, p.row, why)
                     report.dead += 1
+            self._mark_sending(conn, next_batch)
 
     # -- events: delivery receipts and inbound messages ---------------------------------------
 
@@ -884,48 +899,73 @@ class Dispatcher:
         should_stop: Callable[[], bool] = lambda: False,
         on_progress: Callable[[int], None] | None = None,
     ) -> DispatchReport:
+        """Send what is due, batch after batch. While one batch is with the providers, the
+        last one is recorded, receipts are applied and the next is claimed and prepared, so the
+        wire is seldom idle. A prepared batch stays `claimed` (never handed over, so a crash
+        puts it back to `pending`) until the one before it has been sent."""
         now = _utc(now)
         report = DispatchReport()
         self.recover(now, report)
         with self.engine.connect() as conn:
             book = TemplateBook.load(conn)
-        remaining = limit
-        events: list[ChannelEvent] = []  # receipts and replies read during the last batch
+        budget = [limit]
+
+        def next_batch() -> list[Prepared] | None:
+            """The next prepared batch ([] when every claimed row was settled without a send),
+            or None when nothing is left to claim."""
+            n = (
+                self.config.batch_size
+                if budget[0] is None
+                else min(budget[0], self.config.batch_size)
+            )
+            if n <= 0 or should_stop():
+                return None
+            with self.engine.begin() as conn:
+                rows = self._claim(conn, now, n)
+                if not rows:
+                    return None
+                report.claimed += len(rows)
+                prepared = self._prepare(conn, rows, now, book, report)
+            if budget[0] is not None:
+                budget[0] -= len(rows)
+            if on_progress is not None:
+                on_progress(len(rows))
+            return prepared
+
         with ThreadPoolExecutor(1, thread_name_prefix="dispatch-send") as sender:
-            while not should_stop():
-                n = (
-                    self.config.batch_size
-                    if remaining is None
-                    else min(remaining, self.config.batch_size)
-                )
-                if n <= 0:
-                    break
-                with self.engine.begin() as conn:
-                    rows = self._claim(conn, now, n)
-                    if not rows:
-                        break
-                    report.claimed += len(rows)
-                    prepared = self._prepare(conn, rows, now, book, report)
-                # committed: every row handed over below is already marked `sending`; while
-                # the providers take the batch, the last batch's receipts are recorded
-                sending = sender.submit(self._send, prepared)
-                try:
-                    if events:
-                        apply_events(self.engine, self.keyring, events, now, report)
-                        events = []
-                finally:
-                    self._record(sending.result(), now, report)
-                events = self._poll_events()
-                if remaining is not None:
-                    remaining -= len(rows)
-                if on_progress is not None:
-                    on_progress(len(rows))
+            queued = next_batch()
+            inflight: Future[list[tuple[Prepared, Accepted | ChannelError]]] | None = None
+            while queued is not None or inflight is not None:
+                results = inflight.result() if inflight is not None else []
+                events = self._poll_events()  # read between sends: the adapters are not shared
+                inflight = None
+                if results or queued:
+                    self._record(results, now, report, queued or [])
+                if queued:
+                    inflight = sender.submit(self._send, queued)
+                if events:
+                    apply_events(self.engine, self.keyring, events, now, report)
+                queued = next_batch() if queued is not None else None
         for adapter in self.channels.distinct():
             adapter.flush()
-        events += self._poll_events()
+        events = self._poll_events()
         if events:
             apply_events(self.engine, self.keyring, events, now, report)
         return report
+
+    def _mark_sending(self, conn: Connection, prepared: list[Prepared]) -> None:
+        """The moment of handing over: from here a crash leaves the rows `unknown`."""
+        o = t.outbox
+        for ids in _chunks([p.row.outbox_id for p in prepared], 500):
+            conn.execute(
+                update(o)
+                .where(
+                    o.c.id.in_(ids),
+                    o.c.status == "claimed",
+                    o.c.claimed_by == self.config.worker_id,
+                )
+                .values(status="sending")
+            )
 
     def _poll_events(self) -> list[ChannelEvent]:
         events: list[ChannelEvent] = []

@@ -312,7 +312,7 @@ outbox = Table(
     Column("language", String(16), nullable=False),
     Column("target_type", String(16), nullable=False),
     Column("target_id", String(64), nullable=False),
-    # pending | sending | sent | delivered | failed | dead | unknown | blocked
+    # pending | claimed | sending | sent | delivered | failed | dead | unknown | blocked
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("not_before", DateTime(timezone=True)),
@@ -320,7 +320,7 @@ outbox = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
-    # the dispatcher's claim: which worker holds the row in `sending`, and until when
+    # the dispatcher's claim: which worker holds the row (`claimed`, `sending`), and until when
     Column("claimed_by", String(64)),
     Column("lease_until", DateTime(timezone=True)),
     Index("ix_outbox_status_not_before", "status", "not_before"),
