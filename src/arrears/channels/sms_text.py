@@ -58,6 +58,13 @@ def split(text: str) -> tuple[DataCoding, list[str]]:
     """The coding and the parts the text is sent as (one part when it fits a single message)."""
     coding = coding_of(text)
     single, part = (GSM_SINGLE, GSM_PART) if coding is DataCoding.GSM7 else (UCS2_SINGLE, UCS2_PART)
+    if max(text, default=" ") <= "\uffff" and (
+        coding is DataCoding.UCS2 or not any(ch in GSM_EXTENSION for ch in text)
+    ):
+        # every character one unit (the usual case): parts are plain slices
+        if len(text) <= single:
+            return coding, [text]
+        return coding, _checked([text[i : i + part] for i in range(0, len(text), part)])
     units = _units(text, coding)
     if sum(units) <= single:
         return coding, [text]
@@ -69,9 +76,13 @@ def split(text: str) -> tuple[DataCoding, list[str]]:
             start, used = i, 0
         used += size
     parts.append(text[start:])
+    return coding, _checked(parts)
+
+
+def _checked(parts: list[str]) -> list[str]:
     if len(parts) > MAX_PARTS:
         raise SmsTooLong(len(parts))
-    return coding, parts
+    return parts
 
 
 def segment_count(text: str) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import smpplib.consts as c
 import smpplib.smpp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arrears.channels.smpp import encode_submit_sm
 from arrears.channels.sms_text import (
@@ -40,6 +42,28 @@ def test_parts_never_split_an_escape_or_surrogate_pair():
     assert parts[0] == "a" * 152 and parts[1].startswith("€")
     _, parts = split("好" * 66 + "😀" + "好" * 10)
     assert parts[0] == "好" * 66 and parts[1].startswith("😀")
+
+
+def _size(text: str, coding: DataCoding) -> int:
+    if coding is DataCoding.UCS2:
+        return len(text.encode("utf-16-be")) // 2
+    return len(encode(text, coding))
+
+
+@given(st.text(alphabet=st.sampled_from("ab €{好😀【】"), max_size=500))
+def test_parts_rejoin_to_the_text_each_within_its_budget_and_as_full_as_it_can_be(text: str):
+    coding, parts = split(text)
+    assert "".join(parts) == text
+    single, part = (160, 153) if coding is DataCoding.GSM7 else (70, 67)
+    if len(parts) == 1:
+        assert _size(text, coding) <= single
+        return
+    assert _size(text, coding) > single
+    for chunk, after in zip(parts, parts[1:], strict=False):
+        assert _size(chunk, coding) <= part
+        # the next character would not have fitted: no part is cut short
+        assert _size(chunk + after[0], coding) > part
+    assert 0 < _size(parts[-1], coding) <= part
 
 
 def test_concatenated_parts_carry_udh_and_round_trip():

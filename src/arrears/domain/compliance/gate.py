@@ -44,6 +44,11 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
     pushed_off: Violation | None = None  # the deferral that moved it off its business date
     moved_by: list[Violation] = []
     consulted = first
+    changed = False  # whether a later round raised an objection the first did not
+
+    def merged() -> tuple[Consulted, ...]:
+        return _merge(first, seen) if changed else tuple(first)
+
     for _ in range(MAX_ROUNDS):
         blocks = [c.violation for c in consulted if c.violation and c.verdict is Verdict.BLOCK]
         if blocks:
@@ -52,7 +57,7 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
                 None,
                 blocks[0].rule_id,
                 blocks[0].message,
-                _merge(first, seen),
+                merged(),
                 pack.code,
             )
         defers = [c.violation for c in consulted if c.violation and c.verdict is Verdict.DEFER]
@@ -68,6 +73,7 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
         for c in consulted:
             if seen.get(c.rule_id) is None and c.violation is not None:
                 seen[c.rule_id] = c.violation
+                changed = True
     else:
         last = moved_by[-1]
         return Decision(
@@ -75,19 +81,19 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
             moment,
             last.rule_id,
             f"{last.message} (no allowed moment within {MAX_ROUNDS} steps; re-checked then)",
-            _merge(first, seen),
+            merged(),
             pack.code,
         )
-    merged = _merge(first, seen)
+    consulted_once = merged()
     on_its_day = local_date(moment, candidate.timezone) <= max(
         candidate.business_date, local_date(at, candidate.timezone)
     )
     if moment == at or (on_its_day and pushed_off is None):
         movers = ", ".join(dict.fromkeys(v.rule_id for v in moved_by))
         reason = f"allowed from {moment:%Y-%m-%d %H:%M %Z} ({movers})" if movers else "allowed"
-        return Decision(Verdict.ALLOW, moment, None, reason, merged, pack.code)
+        return Decision(Verdict.ALLOW, moment, None, reason, consulted_once, pack.code)
     cause = pushed_off or moved_by[-1]
-    return Decision(Verdict.DEFER, moment, cause.rule_id, cause.message, merged, pack.code)
+    return Decision(Verdict.DEFER, moment, cause.rule_id, cause.message, consulted_once, pack.code)
 
 
 def _merge(first: list[Consulted], seen: dict[str, Violation | None]) -> tuple[Consulted, ...]:
