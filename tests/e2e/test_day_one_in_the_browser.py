@@ -107,7 +107,7 @@ def test_day_one_agent_lead_and_borrower(served: Served, chromium: Any) -> None:
         assert conn.scalar(select(t.plans.c.status).where(t.plans.c.id == plan_id)) == "active"
 
     # the borrower opens the SMS link, asks for a code, and sees the plan
-    token = make_token(served.app.keyring, case_id, "B1", DAY1.replace(day=16))
+    token = make_token(served.app.keyring, case_id, DAY1.replace(day=16))
     borrower = chromium.new_context(locale="zh-CN").new_page()
     borrower.goto(f"{base}/b/{token}")
     assert "your-plan" not in borrower.content()

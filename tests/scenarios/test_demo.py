@@ -14,7 +14,7 @@ from arrears.sim.demo import deliver_to_files, run_demo
 from arrears.sim.story import STORY_BORROWER
 from arrears.store import tables as t
 from arrears.store.tables_strategy import strategy_assignments
-from arrears.web.links import read_token
+from arrears.web.links import TOKEN_LENGTH, read_token
 
 
 def test_small_demo_runs_the_loop_and_the_case_study(db: Engine, tmp_path) -> None:
@@ -46,11 +46,12 @@ def test_small_demo_runs_the_loop_and_the_case_study(db: Engine, tmp_path) -> No
     first = lines[0]
     token = re.search(r"http://127\.0\.0\.1:8000/b/(\S+)", first["body"])
     assert token is not None, first["body"]
+    assert len(token.group(1)) == TOKEN_LENGTH
     link = read_token(app.keyring, token.group(1), result.start)
-    assert (str(link.case_id), link.borrower_id) == (
-        first["meta"]["case_id"],
-        first["meta"]["borrower_id"],
-    )
+    assert str(link.case_id) == first["meta"]["case_id"]
+    with db.connect() as conn:
+        owner = conn.scalar(select(t.cases.c.borrower_id).where(t.cases.c.id == link.case_id))
+    assert owner == first["meta"]["borrower_id"]
     assert 0 < report.recovered <= report.overdue_at_open
     story = "\n".join(result.timeline)
     # unreachable borrower first, then the contact, the same day; then the plan, paid in full

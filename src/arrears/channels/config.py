@@ -19,18 +19,19 @@ Kinds: file, smpp, smtp, push, ivr, letter. See docs/channels.md for every key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from arrears.channels.base import Channel, ChannelSet
+from arrears.privacy.keyring import KeyRing
+from arrears.web.links import EXAMPLE_TOKEN, link_maker
 
 
 class ChannelConfigInvalid(ValueError):
@@ -59,18 +60,27 @@ class CommsConfig:
     )
     callback_number: str = "400-000-0000"
     link_base: str = "https://pay.example.cn"
-    link_secret: bytes = b"arrears-link-placeholder"
-    # hook for the borrower page's real token: (case_id, borrower_id) -> URL
+    # the borrower page's link: (case_id, borrower_id) -> URL; `sign_links` sets the key ring's
     link_for: Callable[[int, str], str] | None = None
 
     def lender(self, language: str) -> str:
         return self.lender_name.get(language) or next(iter(self.lender_name.values()))
 
+    def sign_links(self, ring: KeyRing, today: Callable[[], date]) -> None:
+        """Links the web app reads: `{link_base}/b/{token}`, the token made with the key ring
+        (`arrears.web.links`), working `LINK_DAYS` from `today()` — the business date of the
+        send, which the caller gives (this reads no clock)."""
+        self.link_for = link_maker(ring, self.link_base, today=today)
+
+    def example_link(self) -> str:
+        """A link of the real length that opens nothing (template examples)."""
+        return f"{self.link_base.rstrip('/')}/b/{EXAMPLE_TOKEN}"
+
     def link(self, case_id: int, borrower_id: str) -> str:
         if self.link_for is not None:
             return self.link_for(case_id, borrower_id)
-        token = hmac.new(self.link_secret, f"case:{case_id}".encode(), hashlib.sha256)
-        return f"{self.link_base.rstrip('/')}/b/{token.hexdigest()[:20]}"
+        # no key ring wired (a library default: `arrears dispatch` and the demo always sign)
+        return self.example_link()
 
 
 @dataclass

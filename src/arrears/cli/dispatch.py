@@ -77,6 +77,10 @@ def register(app: typer.Typer) -> None:
         except ChannelConfigInvalid as exc:
             typer.echo(f"channels file: {exc}", err=True)
             raise typer.Exit(2) from None
+        # the borrower page's links, made with the key ring the web app reads; a link works
+        # LINK_DAYS from the day of the run that sends it
+        link_day = [datetime.now(UTC).date()]
+        comms.sign_links(a.keyring, today=lambda: link_day[0])
         config = DispatchConfig(batch_size=batch, lease=timedelta(seconds=lease), rate_limits=rates)
         dispatcher = Dispatcher(a.engine, a.keyring, channel_set, comms=comms, config=config)
         stopping = {"flag": False}
@@ -98,8 +102,10 @@ def register(app: typer.Typer) -> None:
                 left = None if limit is None else limit - total.claimed
                 if left is not None and left <= 0:
                     break
+                now = datetime.now(UTC)
+                link_day[0] = now.date()
                 report = dispatcher.run_once(
-                    datetime.now(UTC),
+                    now,
                     left,
                     should_stop=lambda: stopping["flag"],
                     on_progress=bar.update if bar is not None else None,

@@ -257,7 +257,7 @@ def preview(
         values.update(
             lender_name=comms.lender(language),
             callback_number=comms.callback_number,
-            link=comms.link(0, "B-example"),
+            link=comms.example_link(),
         )
         address: str | None = EXAMPLE_ADDRESS.get(channel)
     else:
@@ -355,6 +355,9 @@ def register(app: typer.Typer) -> None:
             raise _fail(f"--as-of {as_of!r} is not a date; write YYYY-MM-DD") from None
         try:
             comms = load_channels_file(channels).comms if channels else CommsConfig()
+            # the link a send on that day would carry (masked when shown)
+            link_day = day or datetime.now(UTC).date()
+            comms.sign_links(wired.keyring, today=lambda: link_day)
             sms = _sms_channel(channels) if channel == "sms" else None
         except ChannelConfigInvalid as exc:
             raise _fail(str(exc)) from None

@@ -30,7 +30,6 @@ from arrears.sim.story import STORY_BORROWER, add_case_study, timeline
 from arrears.store import migrate
 from arrears.strategy import loader
 from arrears.strategy.plan import Pinned
-from arrears.web.links import link_maker
 
 DEFAULT_START = date(2026, 9, 1)
 DEFAULT_STRATEGY = "seed_challenger_day3"
@@ -100,7 +99,8 @@ def deliver_to_files(
 
     def deliver(app: App, day: date) -> DispatchReport:
         now = datetime.combine(day, SEND_AT, tzinfo=LENDER_TZ)
-        comms = CommsConfig(link_for=link_maker(app.keyring, web_base, today=lambda: day))
+        comms = CommsConfig(link_base=web_base)
+        comms.sign_links(app.keyring, today=lambda: day)
         return dispatch_once(app.engine, app.keyring, ChannelSet(sink), now, comms=comms)
 
     return deliver

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -81,6 +81,12 @@ def _visit(request: Request, conn: Connection, token: str) -> Visit:
         link = read_token(ctx.app.keyring, token, today)
     except LinkInvalid as exc:
         raise PageNotFound(str(exc)) from None
+    # a short token names the case alone: the borrower is the case's (a first-format token
+    # names both, and must agree)
+    borrower_id = conn.scalar(select(t.cases.c.borrower_id).where(t.cases.c.id == link.case_id))
+    if borrower_id is None or link.borrower_id not in (None, borrower_id):
+        raise PageNotFound(str(LinkInvalid()))
+    link = replace(link, borrower_id=borrower_id)
     token_hash = sha256(token)
     row = conn.execute(
         select(borrower_links).where(borrower_links.c.token_hash == token_hash)

@@ -87,7 +87,7 @@ def test_preview_of_a_real_case_matches_what_is_sent_masked(
     assert "1,234.50元" in out and "2026年3月1日" in out
     assert "to        138****0000" in out
     # the borrower's page token is hidden, keeping its length
-    assert "https://pay.example.cn/b/" + "*" * 20 in out
+    assert "https://pay.example.cn/b/" + "*" * 22 in out
     # what the dispatcher sends for this case, with the default SMS wording
     sink = tmp_path / "out"
     dispatch_once(db, keyring, FileSink(sink), AT + timedelta(minutes=5), gate=AllowAll())
@@ -99,7 +99,7 @@ def test_preview_of_a_real_case_matches_what_is_sent_masked(
     body = record["body"]
     assert shown.replace("【示例消费金融】", "").replace("拒收请回复TD", "") == body.replace(
         "欧阳娜娜", "欧***"
-    ).replace(body.split("/b/")[1][:20], "*" * 20)
+    ).replace(body.split("/b/")[1][:22], "*" * 22)
     segments = segment_count(f"【示例消费金融】{body}拒收请回复TD")
     assert f"segments  {segments} (UCS2," in out
 

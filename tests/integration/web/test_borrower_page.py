@@ -3,17 +3,22 @@ one of the plans on offer."""
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from arrears.bootstrap import App
+from arrears.cli import build
 from arrears.store import tables as t
 from arrears.web.app import create_app
-from arrears.web.links import make_token
+from arrears.web.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token
+from tests.integration.privacy.conftest import cli_url
 from tests.integration.web.conftest import DAY1, NOW
 
 
@@ -36,7 +41,7 @@ def page(app: App, sms: list[tuple[str, str]]) -> TestClient:
 def _link(app: App, borrower: str = "B1", until: date = date(2026, 3, 16)) -> str:
     with app.engine.connect() as conn:
         case_id = conn.scalar(select(t.cases.c.id).where(t.cases.c.borrower_id == borrower))
-    return "/b/" + make_token(app.keyring, int(case_id), borrower, until)
+    return "/b/" + make_token(app.keyring, int(case_id), until)
 
 
 def test_nothing_shows_before_the_one_time_code(page: TestClient, app: App, sms: list) -> None:
@@ -95,3 +100,69 @@ def test_a_verified_session_does_not_open_another_borrowers_link(
     other = _link(app, "B2")
     r = page.get(other)
     assert 'data-testid="due-total"' not in r.text and "send-code" in r.text
+
+
+def _case_of(app: App, borrower: str) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.scalar(select(t.cases.c.id).where(t.cases.c.borrower_id == borrower)))
+
+
+def test_a_link_sent_before_the_short_tokens_still_opens_the_page(
+    page: TestClient, app: App
+) -> None:
+    link = "/b/" + make_legacy_token(app.keyring, _case_of(app, "B1"), "B1", date(2026, 3, 16))
+    r = page.get(link)
+    assert r.status_code == 200 and "138****5678" in r.text
+    assert page.post(link + "/verify", data={"id_last4": "1234"}).status_code == 303
+    assert 'data-testid="due-total"' in page.get(link).text
+
+
+def test_a_link_to_no_case_or_naming_another_borrower_is_not_found(
+    page: TestClient, app: App
+) -> None:
+    assert page.get("/b/" + make_token(app.keyring, 999_999, date(2026, 3, 16))).status_code == 404
+    other = make_legacy_token(app.keyring, _case_of(app, "B1"), "B2", date(2026, 3, 16))
+    assert page.get("/b/" + other).status_code == 404
+
+
+class _Morning(datetime):
+    """The command line's clock, fixed at 10:00 in Shanghai on the first day past due."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+        return NOW if tz is not None else NOW.replace(tzinfo=None)
+
+
+def test_the_link_arrears_dispatch_sends_opens_the_borrower_page(
+    page: TestClient, app: App, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("arrears.cli.dispatch.datetime", _Morning)
+    monkeypatch.setenv("ARREARS_KEYS", app.keyring.to_json())
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(
+        "link_base: https://m.lender.example/\n"
+        f"channels:\n  \"*\": {{kind: file, directory: '{tmp_path / 'sent'}'}}\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(
+        build(),
+        ["--database", cli_url(app.engine), "dispatch", "--once", "--no-progress",
+         "--channels", str(channels)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sent = [
+        json.loads(x) for x in (tmp_path / "sent" / "sms.jsonl").read_text("utf-8").split("\n") if x
+    ]
+    (message,) = [m for m in sent if m["meta"]["borrower_id"] == "B1"]
+    found = re.search(r"https://m\.lender\.example/b/(\S+)$", message["body"])
+    assert found is not None, message["body"]
+    token = found.group(1)
+    assert len(token) == TOKEN_LENGTH
+    link = "/b/" + token
+    r = page.get(link)
+    assert r.status_code == 200 and "138****5678" in r.text
+    assert page.post(link + "/verify", data={"id_last4": "1234"}).status_code == 303
+    assert 'data-testid="due-total"' in page.get(link).text
+    # and it works for LINK_DAYS from the day it was sent, not a day more
+    late = create_app(app, business_date=DAY1 + timedelta(days=LINK_DAYS + 1), clock=lambda: NOW)
+    assert TestClient(late, base_url="https://testserver").get(link).status_code == 404
