@@ -43,6 +43,7 @@ from arrears.engine.sql import Dialect, dated
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
+from arrears.store.bulk import insert_rows
 from arrears.store.schema import metadata
 from arrears.store.tables_compliance import (
     borrower_flags,
@@ -530,7 +531,7 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
         if dec.rule_id:
             tally[f"{dec.verdict} {dec.rule_id}"] += 1
         decisions.append(_decision_row(batch, "plan", row.id, business_date, at, dec))
-    conn.execute(insert(gate_decisions), decisions)
+    insert_rows(conn, gate_decisions, decisions)
     _apply(conn, batch)
     return GateReport(
         business_date,
@@ -678,7 +679,7 @@ def check_actions(
             decisions[row.id] = dec
             recorded.append(_decision_row(batch, "send", row.id, d, at, dec))
     if recorded:
-        conn.execute(insert(gate_decisions), recorded)
+        insert_rows(conn, gate_decisions, recorded)
     return decisions
 
 

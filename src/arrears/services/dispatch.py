@@ -76,6 +76,7 @@ from arrears.services.templates import (
     text_to_html,
 )
 from arrears.store import tables as t
+from arrears.store.bulk import insert_rows
 from arrears.store.tables_comms import (
     comm_inbound,
     comm_provider_refs,
@@ -799,8 +800,9 @@ class Dispatcher:
                     action_ids = sorted({p.row.action_id for p in with_action if p.row.action_id})
                     for aids in _chunks(action_ids, 500):
                         conn.execute(update(a).where(a.c.id.in_(aids)).values(status="sent"))
-                    conn.execute(
-                        insert(t.interactions),
+                    insert_rows(
+                        conn,
+                        t.interactions,
                         [
                             {
                                 "case_id": p.case_id,
@@ -822,8 +824,9 @@ class Dispatcher:
                         comm_sends.c.outbox_id.in_([p.row.outbox_id for p, _ in sent])
                     )
                 )
-                conn.execute(
-                    insert(comm_sends),
+                insert_rows(
+                    conn,
+                    comm_sends,
                     [
                         {
                             "outbox_id": p.row.outbox_id,
@@ -844,7 +847,7 @@ class Dispatcher:
                     for pid in res.provider_ids[1:]
                 ]
                 if extra:
-                    conn.execute(insert(comm_provider_refs), extra)
+                    insert_rows(conn, comm_provider_refs, extra)
                 for p, res in sent:
                     report.by_channel[p.row.channel] += 1
                     report.segments += res.segments
@@ -1080,7 +1083,7 @@ def apply_events(
                 )
                 if match:
                     moves.append((match, r.state))
-            conn.execute(insert(comm_receipts), log)
+            insert_rows(conn, comm_receipts, log)
             delivered = [m for m, s in moves if s is ReceiptState.DELIVERED]
             failed = [m for m, s in moves if s is ReceiptState.FAILED]
             for state, items, from_states in (

@@ -250,6 +250,9 @@ interactions = Table(
     Column("hardship", String(32)),
     Column("note", Text),
     Column("agent", String(64)),
+    Index("ix_interactions_action_id", "action_id"),
+    Index("ix_interactions_target_id", "target_id"),
+    Index("ix_interactions_business_date_channel", "business_date", "channel"),
 )
 
 promises = Table(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import smpplib.consts as c
 import smpplib.smpp
 from hypothesis import given
@@ -59,7 +61,7 @@ def test_parts_rejoin_to_the_text_each_within_its_budget_and_as_full_as_it_can_b
         assert _size(text, coding) <= single
         return
     assert _size(text, coding) > single
-    for chunk, after in zip(parts, parts[1:], strict=False):
+    for chunk, after in pairwise(parts):
         assert _size(chunk, coding) <= part
         # the next character would not have fitted: no part is cut short
         assert _size(chunk + after[0], coding) > part

@@ -1,0 +1,38 @@
+"""Many rows into one table inside the caller's transaction: `COPY … FROM STDIN` on PostgreSQL
+(a statement per row, even pipelined, costs the dispatcher more than the send itself), one
+`executemany` elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert
+
+# below this many rows the COPY's own round trips are not worth it
+COPY_FROM = 32
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (all naming the same columns) into `table`; nothing for no rows."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"rows for {table.name} name different columns")
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        conn.execute(insert(table), list(rows))
+        return
+    target = f"{table.schema}.{table.name}" if table.schema else table.name
+    names = ", ".join(f'"{name}"' for name in columns)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([_plain(row[name]) for name in columns])
+
+
+def _plain(value: Any) -> Any:
+    # StrEnum and friends: COPY writes the value, as a bound parameter would
+    return value.value if isinstance(value, Enum) else value
