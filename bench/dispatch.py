@@ -5,9 +5,10 @@
 In one run, against the same `smpp34` SMSC:
 - baseline: a bare `smpplib` loop — bind, windowed `submit_sm` of the same texts, read the
   answers — nothing else;
-- dispatcher: `dispatch_once` over N queued outbox rows — claim, compliance gate, context
-  (decrypting names and numbers), render the approved template, signature and opt-out, send,
-  record (outbox, action, interaction, template version and segments).
+- dispatcher: `Dispatcher.run_once` over N queued outbox rows — claim, compliance gate, context
+  (decrypting names and numbers, sealing each borrower's link), render the approved template,
+  signature and opt-out, send, record (outbox, action, interaction, template version and
+  segments), and the delivery receipts applied.
 
 Both keep the same window (64 `submit_sm` in flight, unanswered) on one bind, so the comparison
 is of the work around the wire, not of windowing. The SMSC sends a delivery receipt for every
@@ -43,6 +44,7 @@ from tests.integration.channels.outbox import AT, queue_messages  # noqa: E402
 from tests.integration.channels.smsc import free_port  # noqa: E402
 
 from arrears.channels.base import OutgoingMessage  # noqa: E402
+from arrears.channels.config import CommsConfig  # noqa: E402
 from arrears.channels.smpp import SmppChannel, SmppSettings, text_for  # noqa: E402
 from arrears.channels.sms_text import parts_for  # noqa: E402
 from arrears.privacy.keyring import KeyRing  # noqa: E402
@@ -163,10 +165,13 @@ def main() -> None:
     assert smsc.stdout is not None and smsc.stdout.readline().startswith("SMSC on")
     try:
         sms = SmppChannel(settings(port))
+        comms = CommsConfig()
+        comms.sign_links(ring, lambda: now.date())  # links the web app reads, as in production
         dispatcher = Dispatcher(
             engine,
             ring,
             {"sms": sms},
+            comms=comms,
             gate=default_gate() if args.gate == "rulepack" else AllowAll(),
             config=DispatchConfig(batch_size=args.batch),
         )
@@ -181,7 +186,7 @@ def main() -> None:
                 "overdue_amount": "1,234.50元",
                 "due_date": "2026年3月1日",
                 "lender_name": "示例消费金融",
-                "link": "https://pay.example.cn/b/0123456789abcdef0123",
+                "link": comms.link(1, "B1"),
             },
         )
         text = text_for(
