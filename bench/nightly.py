@@ -30,7 +30,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from arrears.domain.delinquency import assess
+from arrears.domain.delinquency import assess, default_tolerance
 from arrears.domain.money import Money
 from arrears.domain.products import DueItem
 from arrears.domain.strategy.evaluate import (
@@ -43,7 +43,8 @@ from arrears.domain.strategy.evaluate import (
 from arrears.strategy import duck, loader
 
 AS_OF = date(2025, 6, 30)
-TOLERANCE = 100  # minor units, the domain's default (1.00 CNY)
+# the portfolio is all CNY: one major unit of it (1.00, 100 fen), as the run's and the domain's
+TOLERANCE = default_tolerance("CNY").to_minor()
 BUCKETS = "CASE WHEN {d} <= 0 THEN 'M0' WHEN {d} <= 30 THEN 'M1' WHEN {d} <= 60 THEN 'M2' WHEN {d} <= 90 THEN 'M3' WHEN {d} <= 120 THEN 'M4' WHEN {d} <= 150 THEN 'M5' WHEN {d} <= 180 THEN 'M6' ELSE 'M7+' END"
 
 

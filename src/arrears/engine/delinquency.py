@@ -2,8 +2,9 @@
 
 DPD as of D counts days from the due date of the oldest item due before D at which the running
 overdue, oldest first, passes the tolerance (as `arrears.domain.delinquency.assess` does); it is
-0 while the total overdue is within the tolerance. An account whose borrower keeps an active
-repayment plan is re-aged: its DPD is that of the plan's oldest unpaid instalment.
+0 while the total overdue is within the tolerance of the account's currency (`RunConfig.tolerance`,
+by default one major unit: 1.00 CNY, 1 JPY). An account whose borrower keeps an active repayment
+plan is re-aged: its DPD is that of the plan's oldest unpaid instalment.
 
 The day's work follows what changed. An account is assessed when it has an unpaid item already
 due, a payment posted today, a borrower under an active plan, was in arrears or past due at its
@@ -172,6 +173,19 @@ def _plan_dpd_sql(sql: Dialect) -> str:
     """
 
 
+def _by_tolerance(config: RunConfig, currency: str, by_minor: dict[int, str]) -> str:
+    """A CASE on a currency expression: of `by_minor` (an expression for each of the config's
+    `tolerance_values()`), the one for the currency's tolerance; a currency without one has 0."""
+    codes: dict[int, list[str]] = {}
+    for code, minor in sorted(config.tolerance.items()):
+        codes.setdefault(minor, []).append(f"'{code}'")
+    whens = " ".join(
+        f"WHEN {currency} IN ({', '.join(listed)}) THEN {by_minor[minor]}"
+        for minor, listed in sorted(codes.items())
+    )
+    return f"CASE {whens} ELSE {by_minor[0]} END"
+
+
 def _update_assessed(
     conn: Connection, sql: Dialect, as_of: date, config: RunConfig, *, candidates: bool
 ) -> int:
@@ -192,14 +206,23 @@ def _update_assessed(
                    AS running
         FROM {items}
     """
+    # The tolerance is the account's currency's; the items do not carry it, so the group-by
+    # finds the oldest due date past each tolerance there is (a handful: 0, 1, 100, 1000), and
+    # the account's currency picks one. (An overdue part above 0 is due before d.)
+    tolerances = config.tolerance_values()
+    past = ", ".join(
+        f"MIN(CASE WHEN r.overdue_part > 0 AND r.running > {minor} THEN r.due_on END)"
+        f" AS oldest_due_{n}"
+        for n, minor in enumerate(tolerances)
+    )
     agg = f"""
-        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
-               MIN(CASE WHEN r.due_on < {d} AND r.overdue_part > 0
-                         AND r.running > {config.tolerance_minor} THEN r.due_on END) AS oldest_due
+        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding, {past}
         FROM ({running}) AS r GROUP BY r.account_id
     """
-    since_oldest = sql.days_between(d, "agg.oldest_due")
-    raw_dpd = f"CASE WHEN agg.oldest_due IS NOT NULL THEN {since_oldest} ELSE 0 END"
+    oldest_due = _by_tolerance(
+        config, "a.currency", {minor: f"agg.oldest_due_{n}" for n, minor in enumerate(tolerances)}
+    )
+    raw_dpd = f"COALESCE({sql.days_between(d, oldest_due)}, 0)"
     # re-aged under an active plan: a past-due account takes the plan's DPD
     new_dpd = (
         f"CASE WHEN {raw_dpd} > 0 AND pd.borrower_id IS NOT NULL THEN pd.dpd ELSE {raw_dpd} END"

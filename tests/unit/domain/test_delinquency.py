@@ -16,9 +16,10 @@ from arrears.domain.delinquency import (
     BucketSchemeInvalid,
     DelinquencyInputInvalid,
     assess,
+    default_tolerance,
     plan_days_past_due,
 )
-from arrears.domain.money import CurrencyMismatch, Money
+from arrears.domain.money import MINOR_UNITS, CurrencyMismatch, Money
 from arrears.domain.plans import InstalmentStatus, PlanInstalment
 from arrears.domain.products import Component, DueItem
 from tests.unit.domain.strategies import account_items, as_of_dates
@@ -270,5 +271,39 @@ def test_the_daily_run_uses_the_same_buckets_tolerance_and_cap() -> None:
         (r.label, r.high) for r in ranges[:-1]
     ]
     assert config.overflow_bucket == ranges[-1].label
-    assert config.tolerance_minor == Money.of(1, "CNY").to_minor()
+    assert dict(config.tolerance) == {
+        currency: default_tolerance(currency).to_minor() for currency in MINOR_UNITS
+    }
+    assert (config.tolerance_of("CNY"), config.tolerance_of("JPY")) == (100, 1)
     assert config.penalty_cap_ppm == rate_to_ppm(DEFAULT_CAP)
+
+
+def test_the_daily_run_tolerance_follows_the_currencies_booked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from arrears.engine.config import RunConfig
+
+    monkeypatch.setitem(MINOR_UNITS, "KWD", 3)
+    assert RunConfig().tolerance_of("KWD") == default_tolerance("KWD").to_minor() == 1000
+
+
+def test_the_daily_run_tolerance_can_be_set_per_currency() -> None:
+    from arrears.engine.config import RunConfig
+
+    config = RunConfig(tolerance={"JPY": 100, "CNY": 0})
+    assert (config.tolerance_of("JPY"), config.tolerance_of("CNY")) == (100, 0)
+    assert config.tolerance_of("KRW") == 1  # the others keep one major unit
+    assert config.tolerance_of("XTS") == 0  # a currency without one: every minor unit counts
+    assert config.tolerance_values() == [0, 1, 100]
+
+
+@pytest.mark.parametrize(
+    "tolerance", [{"JPY": -1}, {"JPY": 1.5}, {"CNY": True}, {"cny": 100}, {"CN'Y": 100}]
+)
+def test_the_daily_run_refuses_a_tolerance_that_is_not_minor_units(
+    tolerance: dict[str, object],
+) -> None:
+    from arrears.engine.config import RunConfig
+
+    with pytest.raises(ValueError, match="tolerance"):
+        RunConfig(tolerance=tolerance)  # type: ignore[arg-type]
