@@ -76,7 +76,7 @@ from arrears.services.templates import (
     text_to_html,
 )
 from arrears.store import tables as t
-from arrears.store.bulk import insert_rows
+from arrears.store.bulk import among, insert_rows
 from arrears.store.tables_comms import (
     comm_inbound,
     comm_provider_refs,
@@ -799,7 +799,9 @@ class Dispatcher:
                 if with_action:
                     action_ids = sorted({p.row.action_id for p in with_action if p.row.action_id})
                     for aids in _chunks(action_ids, 500):
-                        conn.execute(update(a).where(a.c.id.in_(aids)).values(status="sent"))
+                        conn.execute(
+                            update(a).where(among(conn, a.c.id, aids)).values(status="sent")
+                        )
                     insert_rows(
                         conn,
                         t.interactions,
@@ -821,7 +823,7 @@ class Dispatcher:
                 # a message sent again after review replaces its earlier record
                 conn.execute(
                     comm_sends.delete().where(
-                        comm_sends.c.outbox_id.in_([p.row.outbox_id for p, _ in sent])
+                        among(conn, comm_sends.c.outbox_id, [p.row.outbox_id for p, _ in sent])
                     )
                 )
                 insert_rows(
@@ -963,7 +965,7 @@ class Dispatcher:
             conn.execute(
                 update(o)
                 .where(
-                    o.c.id.in_(ids),
+                    among(conn, o.c.id, ids),
                     o.c.status == "claimed",
                     o.c.claimed_by == self.config.worker_id,
                 )
@@ -1048,26 +1050,7 @@ def apply_events(
     o, a, i = t.outbox, t.actions, t.interactions
     with engine.begin() as conn:
         if receipts:
-            ids = sorted({r.provider_id for r in receipts})
-            found: dict[tuple[str, str], tuple[int, int | None]] = {}
-            for chunk in _chunks(ids, 500):
-                for row in conn.execute(
-                    select(o.c.channel, o.c.provider_id, o.c.id, o.c.action_id).where(
-                        o.c.provider_id.in_(chunk)
-                    )
-                ):
-                    found[(row.channel, row.provider_id)] = (row.id, row.action_id)
-                for row in conn.execute(
-                    select(
-                        comm_provider_refs.c.channel,
-                        comm_provider_refs.c.provider_id,
-                        o.c.id,
-                        o.c.action_id,
-                    )
-                    .join(o, o.c.id == comm_provider_refs.c.outbox_id)
-                    .where(comm_provider_refs.c.provider_id.in_(chunk))
-                ):
-                    found[(row.channel, row.provider_id)] = (row.id, row.action_id)
+            found = _receipted(conn, receipts)
             log, moves = [], []
             for r in receipts:
                 match = found.get((r.channel, r.provider_id))
@@ -1094,18 +1077,21 @@ def apply_events(
                 for oids in _chunks(sorted({oid for oid, _ in items}), 500):
                     conn.execute(
                         update(o)
-                        .where(o.c.id.in_(oids), o.c.status.in_(from_states))
+                        .where(among(conn, o.c.id, oids), o.c.status.in_(from_states))
                         .values(status=state)
                     )
                 for aids in _chunks(sorted({aid for _, aid in items if aid is not None}), 500):
                     conn.execute(
                         update(a)
-                        .where(a.c.id.in_(aids), a.c.status.in_(("sent", "delivered")))
+                        .where(among(conn, a.c.id, aids), a.c.status.in_(("sent", "delivered")))
                         .values(status=state)
                     )
                     conn.execute(
                         update(i)
-                        .where(i.c.action_id.in_(aids), i.c.outcome.in_(("sent", "delivered")))
+                        .where(
+                            among(conn, i.c.action_id, aids),
+                            i.c.outcome.in_(("sent", "delivered")),
+                        )
                         .values(outcome=state)
                     )
             report.receipts += len(receipts)
@@ -1159,6 +1145,46 @@ def apply_events(
 
 
 _MESSAGE_KEY = re.compile(r"\barrears-(\d+)\b")
+
+
+def _receipted(
+    conn: Connection, receipts: Sequence[DeliveryReceipt]
+) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(channel, provider id) -> (outbox id, action id) of the messages the receipts are for: a
+    message's first part by its row's provider id, further parts through comm_provider_refs
+    (looked up by its key, the channel first)."""
+    o, refs = t.outbox, comm_provider_refs
+    by_channel: defaultdict[str, set[str]] = defaultdict(set)
+    for r in receipts:
+        by_channel[r.channel].add(r.provider_id)
+    found: dict[tuple[str, str], tuple[int, int | None]] = {}
+    for channel, ids in sorted(by_channel.items()):
+        for chunk in _chunks(sorted(ids), 500):
+            first = select(o.c.provider_id, o.c.id, o.c.action_id).where(
+                among(conn, o.c.provider_id, chunk), o.c.channel == channel
+            )
+            for row in conn.execute(first):
+                found[(channel, row.provider_id)] = (row.id, row.action_id)
+            # further parts: two look-ups by key, no join for the planner to get wrong while
+            # the tables are young and their statistics empty
+            further = dict(
+                conn.execute(
+                    select(refs.c.provider_id, refs.c.outbox_id).where(
+                        refs.c.channel == channel, refs.c.provider_id.in_(chunk)
+                    )
+                ).all()
+            )
+            if further:
+                actions = dict(
+                    conn.execute(
+                        select(o.c.id, o.c.action_id).where(
+                            among(conn, o.c.id, sorted(set(further.values())))
+                        )
+                    ).all()
+                )
+                for pid, oid in further.items():
+                    found[(channel, pid)] = (oid, actions.get(oid))
+    return found
 
 
 def is_unsubscribe(text: str) -> bool:

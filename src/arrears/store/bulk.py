@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import ARRAY, Connection, Table, any_, bindparam, insert
+from sqlalchemy.sql.elements import ColumnElement
 
 # below this many rows the COPY's own round trips are not worth it
 COPY_FROM = 32
@@ -36,3 +37,14 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 def _plain(value: Any) -> Any:
     # StrEnum and friends: COPY writes the value, as a bound parameter would
     return value.value if isinstance(value, Enum) else value
+
+
+def among(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter that the server
+    reads faster than hundreds of separate ones."""
+    result: ColumnElement[bool]
+    if conn.dialect.name == "postgresql":
+        result = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    else:
+        result = column.in_(list(values))
+    return result

@@ -34,4 +34,14 @@ def make_engine(url: str, **kw: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kw)
+    engine = create_engine(url, pool_pre_ping=True, **kw)
+
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_conn: Any, _record: Any) -> None:
+        # psycopg prepares a statement run five times; PostgreSQL may then keep a generic plan,
+        # which for `id IN (<500 parameters>)` on a young table is a scan comparing every row
+        # with every parameter. Batch statements are planned with their values instead.
+        dbapi_conn.execute("SET plan_cache_mode = force_custom_plan")
+        dbapi_conn.commit()
+
+    return engine
