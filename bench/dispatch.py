@@ -11,7 +11,9 @@ In one run, against the same `smpp34` SMSC:
   segments), and the delivery receipts applied.
 
 Both keep the same window (64 `submit_sm` in flight, unanswered) on one bind, so the comparison
-is of the work around the wire, not of windowing. The SMSC sends a delivery receipt for every
+is of the work around the wire, not of windowing. The SMSC stands for the operator's, which
+runs on machines of its own: it is pinned to one CPU and the benchmark to the others
+(`--no-pin` to let them share), for both runs alike. The SMSC sends a delivery receipt for every
 part; the dispatcher records them, the bare loop answers and drops them.
 
 Prints both rates (messages/s and segments/s) and their ratio; ends with one line
@@ -119,6 +121,21 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _pin(smsc_pid: int, *, alone: bool) -> str:
+    """The SMSC stands for the operator's, on a machine of its own: it gets CPU 0. With the
+    embedded database this process (the bare loop, the dispatcher) takes the other CPUs; with
+    PostgreSQL, whose server must share them too, it is left free to run anywhere. Where there
+    are fewer than two CPUs, nothing is pinned."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return "no"
+    os.sched_setaffinity(smsc_pid, {cpus[0]})
+    if not alone:
+        return f"smsc={cpus[0]} dispatcher=any"
+    os.sched_setaffinity(0, set(cpus[1:]))
+    return f"smsc={cpus[0]} dispatcher={','.join(map(str, cpus[1:]))}"
+
+
 def _own_cpu_s() -> float:
     """CPU seconds of this process and of the worker processes it has waited for."""
     mine = resource.getrusage(resource.RUSAGE_SELF)
@@ -194,6 +211,12 @@ def main() -> None:
         help="dispatcher processes sharing the outbox, each with its own bind (PostgreSQL)",
     )
     parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the SMSC share every CPU with the dispatcher (default: a CPU of its own)",
+    )
+    parser.add_argument(
         "--gate",
         choices=["rulepack", "allow"],
         default="rulepack",
@@ -229,6 +252,7 @@ def main() -> None:
         stdout=subprocess.PIPE, stderr=smsc_log, text=True,
     )  # fmt: skip
     assert smsc.stdout is not None and smsc.stdout.readline().startswith("SMSC on")
+    pinned = _pin(smsc.pid, alone=schema is None) if args.pin else "no"
     try:
         sms, dispatcher = _dispatcher(engine, ring, port, args.gate, args.batch, now)
         comms = dispatcher.comms
@@ -285,7 +309,7 @@ def main() -> None:
     print(f"messages: {n}, segments each: {sent_parts // n}, database: {db}, gate: {gate}")
     print(
         f"window: {WINDOW} submit_sm in flight per bind; the bare loop one bind, the dispatcher "
-        f"{args.workers} worker(s) with a bind each; receipts on"
+        f"{args.workers} worker(s) with a bind each; receipts on; CPUs pinned: {pinned}"
     )
     print(
         f"bare smpplib loop : {bare:7.2f} s  {bare_rate:8.0f} msg/s  {sent_parts / bare:8.0f} seg/s"
@@ -303,6 +327,7 @@ def main() -> None:
         f"RESULT messages={n} db={db} workers={args.workers} bare_msg_s={bare_rate:.0f} "
         f"dispatch_msg_s={full_rate:.0f} "
         f"ratio={ratio:.2f} segments={sent_parts // n} gate={gate} window={WINDOW} "
+        f"pinned={'yes' if pinned != 'no' else 'no'} "
         f"client_cpu_ms={full_cpu[1] / n * 1000:.3f} smsc_cpu_ms={full_cpu[0] / n * 1000:.3f}"
     )
 
