@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Connection, Engine, select, update
 
 from arrears.channels.base import (
@@ -27,6 +28,7 @@ from arrears.privacy.keyring import KeyRing
 from arrears.services.dispatch import (
     AllowAll,
     DispatchConfig,
+    Dispatcher,
     GateDecision,
     apply_events,
     dispatch_once,
@@ -236,6 +238,36 @@ def test_a_live_claim_is_left_alone(db: Engine, keyring: KeyRing):
         )
     report = dispatch_once(db, keyring, {"sms": Flaky(0)}, NOW, gate=AllowAll())
     assert report.claimed == 0 and set(statuses(db).values()) == {"claimed"}
+
+
+class FailsOnSecondBatch:
+    """A gate whose database call fails while the first batch is on the wire."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def check(
+        self, conn: Connection, action_ids: Sequence[int], at: datetime
+    ) -> Mapping[int, GateDecision]:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("database went away")
+        return {}
+
+
+def test_a_failure_while_a_batch_is_on_the_wire_still_records_that_batch(
+    db: Engine, keyring: KeyRing
+):
+    with db.begin() as conn:
+        first, second = queue_messages(conn, keyring, 2)
+    dispatcher = Dispatcher(
+        db, keyring, {"sms": Flaky(0)}, gate=FailsOnSecondBatch(), config=DispatchConfig(1)
+    )
+    with pytest.raises(RuntimeError, match="went away"):
+        dispatcher.run_once(NOW)
+    st = statuses(db)
+    # the first was sent and is recorded so; the second's claim rolled back with the failure
+    assert (st[first], st[second]) == ("sent", "pending")
 
 
 def test_contact_message_says_nothing_about_the_debt(db: Engine, keyring: KeyRing, tmp_path):

@@ -940,17 +940,23 @@ class Dispatcher:
         with ThreadPoolExecutor(1, thread_name_prefix="dispatch-send") as sender:
             queued = next_batch()
             inflight: Future[list[tuple[Prepared, Accepted | ChannelError]]] | None = None
-            while queued is not None or inflight is not None:
-                results = inflight.result() if inflight is not None else []
-                events = self._poll_events()  # read between sends: the adapters are not shared
-                inflight = None
-                if results or queued:
-                    self._record(results, now, report, queued or [])
-                if queued:
-                    inflight = sender.submit(self._send, queued)
-                if events:
-                    apply_events(self.engine, self.keyring, events, now, report)
-                queued = next_batch() if queued is not None else None
+            try:
+                while queued is not None or inflight is not None:
+                    results = inflight.result() if inflight is not None else []
+                    events = self._poll_events()  # between sends: adapters are not shared
+                    inflight = None
+                    if results or queued:
+                        self._record(results, now, report, queued or [])
+                    if queued:
+                        inflight = sender.submit(self._send, queued)
+                    if events:
+                        apply_events(self.engine, self.keyring, events, now, report)
+                    queued = next_batch() if queued is not None else None
+            except BaseException:
+                # what is on the wire is still recorded (else it would surface as unknown)
+                if inflight is not None:
+                    self._record(inflight.result(), now, report, [])
+                raise
         for adapter in self.channels.distinct():
             adapter.flush()
         events = self._poll_events()
