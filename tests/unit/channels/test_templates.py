@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from arrears.channels.sms_text import decorate, segment_count
 from arrears.services.templates import (
     Audience,
     TemplateBook,
@@ -80,3 +81,26 @@ def test_first_names():
     assert first_name("王芳", "zh-CN") == "芳"
     assert first_name("欧阳娜娜", "zh-CN") == "娜娜"
     assert first_name("Alice Smith", "en") == "Alice"
+
+
+# long but ordinary values: a four-character name, a six-figure amount, a two-digit DPD, the
+# longest dates, the real length of a borrower link and the channel's signature and opt-out
+LONG_VALUES = {
+    "borrower_name": "欧阳娜娜", "borrower_first_name": "娜娜", "contact_name": "王大伟",
+    "overdue_amount": "12,345.67元", "instalment_amount": "12,345.67元",
+    "promise_amount": "12,345.67元", "due_date": "2026年12月31日",
+    "instalment_due": "2026年12月31日", "promise_due": "2026年12月31日", "dpd": "45",
+    "lender_name": "示例消费金融", "callback_number": "400-000-0000", "currency": "CNY",
+    "link": "https://pay.example.cn/b/" + "A" * 22,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted({n for n, ch, lang in packaged_templates() if ch == "sms"}))
+def test_every_chinese_sms_fits_two_parts(name: str):
+    # each part is billed: a reminder sent a million times a day must not spill into a third
+    spec = packaged_templates()[(name, "sms", "zh-CN")]
+    body = TemplateBook({spec.key: spec}).render(
+        name, "sms", "zh-CN", {s: LONG_VALUES[s] for s in spec.slots}
+    )
+    text = decorate(body.body, "示例消费金融", "拒收请回复TD", "zh-CN")
+    assert segment_count(text) <= 2, f"{name}: {len(text)} characters"
