@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import Request
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from arrears.bootstrap import App
-from arrears.store.tables import run_log
+from arrears.engine.run_day import last_business_date
 
 OtpSender = Callable[[str, str], None]  # (phone E.164, message text)
 
@@ -64,10 +64,7 @@ class Context:
         """The business date the floor works on: fixed, else the last date the daily run ran."""
         if self.business_date is not None:
             return self.business_date
-        last = conn.scalar(select(func.max(run_log.c.business_date)))
-        if isinstance(last, str):
-            return date.fromisoformat(last)
-        return last or self.now().date()
+        return last_business_date(conn) or self.now().date()
 
     def send_otp(self, phone: str, message: str) -> None:
         sender = self.otp_sender or file_otp_sender(self.app.settings.outbox_dir)

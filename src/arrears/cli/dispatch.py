@@ -22,6 +22,7 @@ from arrears.channels.config import (
 )
 from arrears.channels.filesink import FileSink
 from arrears.cli import app_of
+from arrears.engine.run_day import last_business_date
 from arrears.services.dispatch import (
     DispatchConfig,
     Dispatcher,
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"channels file: {exc}", err=True)
             raise typer.Exit(2) from None
         # the borrower page's links, made with the key ring the web app reads; a link works
-        # LINK_DAYS from the day of the run that sends it
+        # LINK_DAYS from the business date the page counts by (the last daily run's)
         link_day = [datetime.now(UTC).date()]
         comms.sign_links(a.keyring, today=lambda: link_day[0])
         config = DispatchConfig(batch_size=batch, lease=timedelta(seconds=lease), rate_limits=rates)
@@ -103,7 +104,8 @@ def register(app: typer.Typer) -> None:
                 if left is not None and left <= 0:
                     break
                 now = datetime.now(UTC)
-                link_day[0] = now.date()
+                with a.engine.connect() as conn:
+                    link_day[0] = last_business_date(conn) or now.date()
                 report = dispatcher.run_once(
                     now,
                     left,

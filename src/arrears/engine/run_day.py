@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy import Connection, Engine, delete, insert
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from arrears.engine.cases import update_cases
 from arrears.engine.config import RunConfig
@@ -106,3 +106,12 @@ def _log_run(conn: Connection, as_of: date, rows: int) -> None:
             business_date=as_of, step="run_day", finished_at=datetime.now(UTC), rows=rows
         )
     )
+
+
+def last_business_date(conn: Connection) -> date | None:
+    """The last business date the daily run finished: the day the floor, the API and the
+    borrower page work on."""
+    last = conn.scalar(select(func.max(t.run_log.c.business_date)))
+    if isinstance(last, str):  # SQLite hands dates of an aggregate back as text
+        return date.fromisoformat(last)
+    return cast("date | None", last)

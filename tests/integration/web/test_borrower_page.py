@@ -17,7 +17,7 @@ from arrears.bootstrap import App
 from arrears.cli import build
 from arrears.store import tables as t
 from arrears.web.app import create_app
-from arrears.web.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token
+from arrears.web.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token, read_token
 from tests.integration.privacy.conftest import cli_url
 from tests.integration.web.conftest import DAY1, NOW
 
@@ -133,9 +133,8 @@ class _Morning(datetime):
         return NOW if tz is not None else NOW.replace(tzinfo=None)
 
 
-def test_the_link_arrears_dispatch_sends_opens_the_borrower_page(
-    page: TestClient, app: App, tmp_path: Path, monkeypatch
-) -> None:
+def _dispatched_token(app: App, tmp_path: Path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """`arrears dispatch --once` at 10:00 Shanghai time; the token in B1's SMS."""
     monkeypatch.setattr("arrears.cli.dispatch.datetime", _Morning)
     monkeypatch.setenv("ARREARS_KEYS", app.keyring.to_json())
     channels = tmp_path / "channels.yaml"
@@ -156,7 +155,30 @@ def test_the_link_arrears_dispatch_sends_opens_the_borrower_page(
     (message,) = [m for m in sent if m["meta"]["borrower_id"] == "B1"]
     found = re.search(r"https://m\.lender\.example/b/(\S+)$", message["body"])
     assert found is not None, message["body"]
-    token = found.group(1)
+    return found.group(1)
+
+
+def test_dispatch_dates_links_by_the_business_date_the_page_counts_by(
+    app: App, tmp_path: Path, monkeypatch
+) -> None:
+    # the last daily run was for the day after the command's UTC date (a Shanghai morning
+    # before 08:00 is still yesterday in UTC): the link's days count from that business date
+    run_for = NOW.date() + timedelta(days=1)
+    with app.engine.begin() as conn:
+        conn.execute(
+            t.run_log.insert().values(
+                business_date=run_for, step="run_day", finished_at=NOW, rows=0
+            )
+        )
+    token = _dispatched_token(app, tmp_path, monkeypatch)
+    link = read_token(app.keyring, token, run_for)
+    assert link.valid_until == run_for + timedelta(days=LINK_DAYS)
+
+
+def test_the_link_arrears_dispatch_sends_opens_the_borrower_page(
+    page: TestClient, app: App, tmp_path: Path, monkeypatch
+) -> None:
+    token = _dispatched_token(app, tmp_path, monkeypatch)
     assert len(token) == TOKEN_LENGTH
     link = "/b/" + token
     r = page.get(link)
