@@ -1,6 +1,6 @@
 """Many rows into one table inside the caller's transaction: `COPY … FROM STDIN` on PostgreSQL
-(a statement per row, even pipelined, costs the dispatcher more than the send itself), one
-`executemany` elsewhere."""
+(no statement to parse and bind per row, as even a pipelined `executemany` has), one
+`executemany` elsewhere; and id lists as one array parameter."""
 
 from __future__ import annotations
 
