@@ -65,7 +65,9 @@ def test_sms_sent_as_ucs2_with_signature_then_receipts_mark_delivered(db: Engine
         # every borrower got exactly one message, in n concatenated UCS-2 parts
         (n,) = set(smsc.counts().values())
         assert n >= 2 and len(smsc.counts()) == 20 and report.segments == 20 * n
-        parts = smsc.messages_to(phone_of(0).lstrip("+"))
+        # parts may reach the SMSC's handler in any order (the handset reassembles them by
+        # their UDH sequence number): read them in that order
+        parts = sorted(smsc.messages_to(phone_of(0).lstrip("+")), key=lambda p: p.payload[5])
         assert {p.data_coding for p in parts} == {8} and {p.esm_class for p in parts} == {0x40}
         assert [p.payload[:3] for p in parts] == [b"\x05\x00\x03"] * n
         assert [p.payload[4:6] for p in parts] == [bytes((n, i)) for i in range(1, n + 1)]

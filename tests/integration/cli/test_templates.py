@@ -112,7 +112,9 @@ def test_preview_uses_the_channels_files_wording_and_example_values(run, tmp_pat
     assert "case      none: example values" in out
     body = out.split("---\n")[1].rstrip("\n")
     assert body.startswith("Example: Hello Sam Example,") and body.endswith("Reply STOP to opt out")
-    assert "Example Consumer Finance" in body
+    # example values fill every slot, the link at the real length of a borrower link
+    assert "payment of CNY 1,234.50 due 1 Mar 2026" in body
+    assert "https://pay.example.cn/b/example-link-not-valid" in body
     assert f"segments  {segment_count(body)} (GSM7, {len(body)} characters as sent)" in out
 
 

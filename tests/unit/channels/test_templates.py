@@ -83,24 +83,41 @@ def test_first_names():
     assert first_name("Alice Smith", "en") == "Alice"
 
 
-# long but ordinary values: a four-character name, a six-figure amount, a two-digit DPD, the
-# longest dates, the real length of a borrower link and the channel's signature and opt-out
+# long but ordinary values: a long name, a six-figure amount, a two-digit DPD, the longest
+# dates, the real length of a borrower link, and the channel's signature and opt-out
 LONG_VALUES = {
-    "borrower_name": "欧阳娜娜", "borrower_first_name": "娜娜", "contact_name": "王大伟",
-    "overdue_amount": "12,345.67元", "instalment_amount": "12,345.67元",
-    "promise_amount": "12,345.67元", "due_date": "2026年12月31日",
-    "instalment_due": "2026年12月31日", "promise_due": "2026年12月31日", "dpd": "45",
-    "lender_name": "示例消费金融", "callback_number": "400-000-0000", "currency": "CNY",
-    "link": "https://pay.example.cn/b/" + "A" * 22,
+    "zh-CN": {
+        "borrower_name": "欧阳娜娜", "borrower_first_name": "娜娜", "contact_name": "王大伟",
+        "overdue_amount": "12,345.67元", "instalment_amount": "12,345.67元",
+        "promise_amount": "12,345.67元", "due_date": "2026年12月31日",
+        "instalment_due": "2026年12月31日", "promise_due": "2026年12月31日", "dpd": "45",
+        "lender_name": "示例消费金融", "callback_number": "400-000-0000", "currency": "CNY",
+        "link": "https://pay.example.cn/b/" + "A" * 22,
+    },
+    "en": {
+        "borrower_name": "Alexandra Richardson", "borrower_first_name": "Alexandra",
+        "contact_name": "Jonathan Williams", "overdue_amount": "CNY 12,345.67",
+        "instalment_amount": "CNY 12,345.67", "promise_amount": "CNY 12,345.67",
+        "due_date": "31 December 2026", "instalment_due": "31 December 2026",
+        "promise_due": "31 December 2026", "dpd": "45",
+        "lender_name": "Example Consumer Finance", "callback_number": "400-000-0000",
+        "currency": "CNY", "link": "https://pay.example.cn/b/" + "A" * 22,
+    },
 }  # fmt: skip
+SIGNED = {
+    "zh-CN": ("示例消费金融", "拒收请回复TD"),
+    "en": ("Example Finance", "Reply STOP to opt out"),
+}
 
 
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
 @pytest.mark.parametrize("name", sorted({n for n, ch, lang in packaged_templates() if ch == "sms"}))
-def test_every_chinese_sms_fits_two_parts(name: str):
+def test_every_sms_fits_two_parts(name: str, language: str):
     # each part is billed: a reminder sent a million times a day must not spill into a third
-    spec = packaged_templates()[(name, "sms", "zh-CN")]
+    spec = packaged_templates()[(name, "sms", language)]
+    values = LONG_VALUES[language]
     body = TemplateBook({spec.key: spec}).render(
-        name, "sms", "zh-CN", {s: LONG_VALUES[s] for s in spec.slots}
+        name, "sms", language, {s: values[s] for s in spec.slots}
     )
-    text = decorate(body.body, "示例消费金融", "拒收请回复TD", "zh-CN")
-    assert segment_count(text) <= 2, f"{name}: {len(text)} characters"
+    text = decorate(body.body, *SIGNED[language], language)
+    assert segment_count(text) <= 2, f"{name}/{language}: {len(text)} characters"
