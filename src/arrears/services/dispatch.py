@@ -1200,6 +1200,17 @@ def is_unsubscribe(text: str) -> bool:
     return first.upper().startswith("UNSUBSCRIBE") or is_opt_out(first)
 
 
+def email_recipient(conn: Connection, outbox_id: int) -> Any:
+    """The borrower an e-mail of the outbox went to (`language`, `email_enc`), or None when no
+    e-mail to a borrower has that id."""
+    o, b = t.outbox, t.borrowers
+    return conn.execute(
+        select(b.c.language, b.c.email_enc)
+        .join(o, (o.c.target_type == "borrower") & (o.c.target_id == b.c.id))
+        .where(o.c.id == outbox_id, o.c.channel == "email")
+    ).first()
+
+
 def unsubscribe_email(
     conn: Connection,
     keyring: KeyRing,
@@ -1214,15 +1225,9 @@ def unsubscribe_email(
     it). Kept by blind index in `comm_suppressions`; the dispatcher sends them no more e-mail.
     Returns the indexes suppressed."""
     indexes = {email_index(keyring, address)}
-    if outbox_id is not None:
-        o, b = t.outbox, t.borrowers
-        enc = conn.execute(
-            select(b.c.email_enc)
-            .join(o, (o.c.target_type == "borrower") & (o.c.target_id == b.c.id))
-            .where(o.c.id == outbox_id, o.c.channel == "email")
-        ).scalar()
-        if enc is not None:
-            indexes.add(email_index(keyring, keyring.decrypt(enc)))
+    recipient = email_recipient(conn, outbox_id) if outbox_id is not None else None
+    if recipient is not None and recipient.email_enc is not None:
+        indexes.add(email_index(keyring, keyring.decrypt(recipient.email_enc)))
     found = sorted(i for i in indexes if i)
     _insert_ignore(
         conn,

@@ -22,13 +22,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from arrears.api.context import context_of
 from arrears.channels.config import build_adapter, load_channels_file
 from arrears.channels.smtp import SmtpChannel, unsubscribe_token
-from arrears.services.dispatch import unsubscribe_email
-from arrears.store import tables as t
+from arrears.services.dispatch import email_recipient, unsubscribe_email
 from arrears.web.i18n import pick
 from arrears.web.render import render
 from arrears.web.session import LANG_COOKIE, PageNotFound
@@ -87,12 +86,7 @@ def _outbox_id(key: str, token: str) -> int:
 
 def _language(conn: Connection, request: Request, outbox_id: int) -> str:
     """The borrower's language; a 404 when no e-mail to a borrower has that id."""
-    o, b = t.outbox, t.borrowers
-    row = conn.execute(
-        select(b.c.language)
-        .join(o, (o.c.target_type == "borrower") & (o.c.target_id == b.c.id))
-        .where(o.c.id == outbox_id, o.c.channel == "email")
-    ).first()
+    row = email_recipient(conn, outbox_id)
     if row is None:
         raise PageNotFound("")
     chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
