@@ -184,19 +184,24 @@ def test_always_failing_provider_ends_dead_after_max_attempts(db: Engine, keyrin
     assert channel.calls == 3
 
 
+def abandoned(conn: Connection, status: str) -> None:
+    """Every outbox row held in `status` by a worker that died (its lease has run out)."""
+    conn.execute(
+        update(t.outbox).values(
+            status=status,
+            claimed_by="dead-worker",
+            lease_until=NOW - timedelta(minutes=1),
+            attempts=1,
+        )
+    )
+
+
 def test_crash_recovery_never_resends_blindly(db: Engine, keyring: KeyRing, tmp_path):
     with db.begin() as conn:
         sms = queue_messages(conn, keyring, 2)
         push = queue_messages(conn, keyring, 1, start=5, channel="push", template="reminder")
         # a worker claimed them and died: rows stay `sending` with an expired lease
-        conn.execute(
-            update(t.outbox).values(
-                status="sending",
-                claimed_by="dead-worker",
-                lease_until=NOW - timedelta(minutes=1),
-                attempts=1,
-            )
-        )
+        abandoned(conn, "sending")
     sink = FileSink(tmp_path)
     report = dispatch_once(db, keyring, {"sms": Flaky(0), "push": sink}, NOW, gate=AllowAll())
     st = statuses(db)
@@ -210,14 +215,7 @@ def test_rows_claimed_but_never_handed_over_are_simply_due_again(db: Engine, key
     with db.begin() as conn:
         sms = queue_messages(conn, keyring, 2)
         # a worker prepared the next batch and died before handing it to the SMSC
-        conn.execute(
-            update(t.outbox).values(
-                status="claimed",
-                claimed_by="dead-worker",
-                lease_until=NOW - timedelta(minutes=1),
-                attempts=1,
-            )
-        )
+        abandoned(conn, "claimed")
     channel = Flaky(0)
     report = dispatch_once(db, keyring, {"sms": channel}, NOW, gate=AllowAll())
     st = statuses(db)
