@@ -1,0 +1,409 @@
+"""The compliance port: the one verdict the platform acts on, at plan time, at send time, at dial
+time and in the web, and the calls that produce it.
+
+- `check_dial(conn, case_id=…, target=…, contact_id=…, at=…)`: the moment an agent (or the
+  dialler) places a call. The rule pack is consulted again at that moment — hours, holidays,
+  per-day caps, flags, the rules on contact persons — with the counters read from the database
+  now, and the decision is recorded (`gate_decisions`, stage 'send').
+- `check_sends(conn, action_ids, at)`: the dispatcher's batch at send time.
+- `verdict_of(decision, at)`: a rule-pack decision as the verdict for the moment `at`.
+- `stored_verdict(action, at)`: the verdict the gate stored on an action (lists, forms), no
+  rule evaluated.
+
+The gate fails closed: when the rule pack cannot be loaded, every call here raises
+`RulePackUnavailable` and nothing is planned, sent or dialled.
+
+A verdict's reason is a rule id with parameters (`rule_id`, `params`) that the web renders in
+the user's language; `reason` is the rule's own sentence (English), for logs and the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import Connection, func, insert, select
+
+from arrears.domain.compliance.clock import local_date
+from arrears.domain.compliance.model import Decision
+from arrears.domain.compliance.model import Verdict as _Kind
+from arrears.domain.compliance.pack import Pack
+from arrears.store import tables as t
+
+
+class VerdictKind(StrEnum):
+    ALLOW = "allow"
+    DEFER = "defer"
+    BLOCK = "block"
+
+
+class Target(StrEnum):
+    """Who an outreach reaches."""
+
+    BORROWER = "borrower"
+    CONTACT = "contact"
+
+
+class RulePackUnavailable(RuntimeError):
+    """The rule pack cannot be loaded: nothing is planned, sent or dialled until it can."""
+
+    def __init__(self, pack: str, why: str) -> None:
+        self.pack = pack
+        super().__init__(
+            f"the rule pack {pack!r} cannot be loaded ({why}); nothing is planned, sent or "
+            "dialled until it can — check the pack name (`arrears compliance packs`) and the "
+            "installation"
+        )
+
+
+class DialTargetUnknown(LookupError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what}; a call goes to the case's borrower or one of their contacts")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """allow now, defer to `next_allowed_at`, or block — with the deciding rule and its
+    parameters (for the reason in the user's language)."""
+
+    kind: VerdictKind
+    rule_id: str | None = None
+    reason: str | None = None
+    next_allowed_at: datetime | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    pack: str | None = None
+    action_id: int | None = None  # the action the decision is recorded against
+
+    @property
+    def allowed(self) -> bool:
+        return self.kind is VerdictKind.ALLOW
+
+    @property
+    def rule_name(self) -> str | None:
+        """The rule without its pack ("time_window"): the key of its sentence in the catalogue."""
+        return self.rule_id.split(".", 1)[1] if self.rule_id and "." in self.rule_id else None
+
+
+ALLOW = Verdict(VerdictKind.ALLOW)
+
+
+# --- loading the pack: fails closed ------------------------------------------------------------
+
+
+def _get_pack(code: str) -> Pack:
+    from arrears.domain.compliance.packs import get_pack
+
+    return get_pack(code)
+
+
+def load_pack(code: str) -> Pack:
+    """The rule pack named `code`, or `RulePackUnavailable` saying why it cannot be had."""
+    try:
+        pack = _get_pack(code)
+    except RulePackUnavailable:
+        raise
+    except Exception as exc:  # a missing module, a broken pack, an unknown name: all refuse
+        raise RulePackUnavailable(code, str(exc) or type(exc).__name__) from exc
+    if not pack.rules:
+        raise RulePackUnavailable(code, "the pack has no rules")
+    return pack
+
+
+def portfolio_pack(conn: Connection, requested: str | None = None) -> str:
+    """The pack code in force: the one asked for, else the portfolio's setting, else 'cn'.
+    (The one place a pack per borrower will be chosen.)"""
+    if requested:
+        return requested
+    from arrears.store.tables_compliance import compliance_settings
+
+    value = conn.execute(
+        select(compliance_settings.c.value).where(compliance_settings.c.key == "rule_pack")
+    ).scalar()
+    return value or "cn"
+
+
+# --- verdicts from decisions ---------------------------------------------------------------------
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def reason_params(pack: Pack | None, rule_id: str | None, until: datetime | None) -> dict[str, str]:
+    """What a sentence about the rule needs: the pack's hours and caps, the moment it frees."""
+    params: dict[str, str] = {}
+    if until is not None:
+        params["until"] = until.astimezone(UTC).isoformat()
+    if pack is None or not rule_id:
+        return params
+    params["pack"] = pack.code
+    name = rule_id.split(".", 1)[-1]
+    if name == "time_window":
+        params["window"] = str(pack.window)
+    elif name == "connected_calls_per_day" and pack.connected_calls_per_day is not None:
+        params["cap"] = str(pack.connected_calls_per_day)
+    elif name == "attempts_per_number_per_day" and pack.attempts_per_number_per_day is not None:
+        params["cap"] = str(pack.attempts_per_number_per_day)
+    elif name == "attempts_per_debt_7_days" and pack.attempts_per_debt_7_days is not None:
+        params["cap"] = str(pack.attempts_per_debt_7_days)
+    elif name == "quiet_after_conversation" and pack.quiet_days_after_conversation is not None:
+        params["days"] = str(pack.quiet_days_after_conversation)
+    elif name.startswith("flag_"):
+        params["flag"] = name.removeprefix("flag_")
+    return params
+
+
+def verdict_of(
+    decision: Decision, at: datetime, *, pack: Pack | None = None, action_id: int | None = None
+) -> Verdict:
+    """The rule pack's decision as what may happen at `at`: an allow from a later moment of the
+    day is a deferral to that moment."""
+    moment = _utc(decision.at)
+    now = at.astimezone(UTC)
+    if decision.verdict is _Kind.BLOCK:
+        kind, nxt = VerdictKind.BLOCK, None
+    elif decision.verdict is _Kind.ALLOW and (moment is None or moment <= now):
+        kind, nxt = VerdictKind.ALLOW, None
+    else:
+        kind, nxt = VerdictKind.DEFER, moment
+    if kind is VerdictKind.ALLOW:
+        return Verdict(kind, pack=decision.pack, action_id=action_id)
+    rule_id = decision.rule_id
+    if rule_id is None and decision.violations:  # allowed later the same day, by these rules
+        rule_id = decision.violations[-1].rule_id
+    return Verdict(
+        kind,
+        rule_id,
+        decision.reason,
+        nxt,
+        reason_params(pack, rule_id, nxt),
+        decision.pack,
+        action_id,
+    )
+
+
+def stored_verdict(action: Any, at: datetime) -> Verdict:
+    """The verdict the gate stored on an `actions` row (lists and forms: no rule evaluated)."""
+    status = action.status
+    if status == "blocked":
+        return Verdict(
+            VerdictKind.BLOCK,
+            action.rule_id,
+            action.reason or "blocked by the rule pack",
+            None,
+            reason_params(None, action.rule_id, None),
+            action_id=action.id,
+        )
+    if status in ("done", "cancelled"):
+        return Verdict(
+            VerdictKind.BLOCK,
+            None,
+            f"this action is {status}",
+            None,
+            {"status": status},
+            None,
+            action.id,
+        )
+    scheduled = _utc(action.scheduled_at)
+    if scheduled is not None and scheduled > at.astimezone(UTC):
+        return Verdict(
+            VerdictKind.DEFER,
+            action.rule_id,
+            action.reason or "outside the hours the rule pack allows",
+            scheduled,
+            reason_params(None, action.rule_id, scheduled),
+            action_id=action.id,
+        )
+    return Verdict(VerdictKind.ALLOW, action_id=action.id)
+
+
+# --- send time -----------------------------------------------------------------------------------
+
+
+def check_sends(
+    conn: Connection, action_ids: Iterable[int], at: datetime, *, rule_pack: str | None = None
+) -> dict[int, Verdict]:
+    """The dispatcher's re-check of many actions at the moment of sending, recorded."""
+    from arrears.services.compliance import check_actions
+
+    code = portfolio_pack(conn, rule_pack)
+    pack = load_pack(code)
+    decided = check_actions(conn, action_ids, at, rule_pack=pack.code)
+    return {aid: verdict_of(d, at, pack=pack, action_id=aid) for aid, d in decided.items()}
+
+
+# --- dial time -----------------------------------------------------------------------------------
+
+
+def _business_date(conn: Connection, at: datetime, tz: str) -> date:
+    """The business date the floor works on (the last daily run's), else the local date."""
+    last = conn.scalar(select(func.max(t.run_log.c.business_date)))
+    if isinstance(last, str):
+        return date.fromisoformat(last[:10])
+    if isinstance(last, date):
+        return last
+    return local_date(at, tz)
+
+
+def check_dial(
+    conn: Connection,
+    *,
+    case_id: int,
+    target: str,
+    contact_id: int | str | None,
+    at: datetime,
+    record: bool = True,
+    action_id: int | None = None,
+    agent: str | None = None,
+) -> Verdict:
+    """May this call be placed now? The rule pack decides at `at` and the decision is recorded.
+
+    The call is judged as the day's planned call to that person when there is one (`action_id`
+    names it, or it is found); else as an agent-initiated call, recorded as an action of its own
+    (status 'done' when allowed — the call's outcome is its interaction — else 'deferred' or
+    'blocked' with the rule). `record=False` judges without leaving a trace (a preview).
+    """
+    from arrears.services.compliance import check_action
+
+    if at.tzinfo is None:
+        raise ValueError("check_dial judges aware moments; pass `at` with a time zone (UTC)")
+    try:
+        who = Target(target)
+    except ValueError:
+        raise DialTargetUnknown(f"unknown call target {target!r}") from None
+    row = conn.execute(
+        select(t.cases.c.id, t.cases.c.borrower_id, t.borrowers.c.timezone)
+        .join(t.borrowers, t.borrowers.c.id == t.cases.c.borrower_id)
+        .where(t.cases.c.id == case_id)
+    ).first()
+    if row is None:
+        raise DialTargetUnknown(f"no case {case_id}")
+    if who is Target.CONTACT:
+        if contact_id is None:
+            raise DialTargetUnknown("a call to a contact names the contact")
+        owner = conn.execute(
+            select(t.contacts.c.borrower_id).where(t.contacts.c.id == str(contact_id))
+        ).scalar()
+        if owner != row.borrower_id:
+            raise DialTargetUnknown(f"contact {contact_id} is not a contact of case {case_id}")
+        target_id = str(contact_id)
+    else:
+        target_id = row.borrower_id
+    code = portfolio_pack(conn)
+    pack = load_pack(code)
+    d = _business_date(conn, at, row.timezone)
+    a = t.actions
+    same = (
+        a.c.case_id == case_id,
+        a.c.target_type == who.value,
+        a.c.target_id == target_id,
+        a.c.channel == "call",
+    )
+    existing = None
+    if action_id is not None:
+        existing = conn.execute(select(a.c.id).where(a.c.id == action_id, *same)).scalar()
+    if existing is None:
+        existing = conn.execute(
+            select(a.c.id)
+            .where(*same, a.c.business_date == d, a.c.status.in_(["planned", "deferred"]))
+            .order_by(a.c.priority, a.c.id)
+            .limit(1)
+        ).scalar()
+    savepoint = None if record else conn.begin_nested()
+    try:
+        if existing is not None:
+            decision = check_action(conn, existing, at, rule_pack=pack.code)
+            verdict = verdict_of(decision, at, pack=pack, action_id=existing)
+        else:
+            verdict = _dial_action(conn, case_id, who, target_id, d, at, pack, agent)
+    finally:
+        if savepoint is not None:
+            savepoint.rollback()
+    if savepoint is not None:
+        return Verdict(
+            verdict.kind,
+            verdict.rule_id,
+            verdict.reason,
+            verdict.next_allowed_at,
+            verdict.params,
+            verdict.pack,
+            None,
+        )
+    return verdict
+
+
+def _dial_action(
+    conn: Connection,
+    case_id: int,
+    who: Target,
+    target_id: str,
+    d: date,
+    at: datetime,
+    pack: Pack,
+    agent: str | None,
+) -> Verdict:
+    from arrears.services.compliance import check_action
+
+    a = t.actions
+    # one action per dial, however many are placed in the same second
+    step = (
+        f"agent_dial_{agent or 'floor'}"[:40] + f"_{at.astimezone(UTC):%H%M%S}_{uuid4().hex[:12]}"
+    )
+    new_id = conn.execute(
+        insert(a)
+        .values(
+            case_id=case_id,
+            business_date=d,
+            step=step[:64],
+            target_type=who.value,
+            target_id=target_id,
+            channel="call",
+            template=f"call_{who.value}",
+            status="planned",
+            priority=5,
+        )
+        .returning(a.c.id)
+    ).scalar_one()
+    decision = check_action(conn, new_id, at, rule_pack=pack.code)
+    verdict = verdict_of(decision, at, pack=pack, action_id=new_id)
+    status = {
+        VerdictKind.ALLOW: "done",
+        VerdictKind.DEFER: "deferred",
+        VerdictKind.BLOCK: "blocked",
+    }[verdict.kind]
+    conn.execute(
+        a.update()
+        .where(a.c.id == new_id)
+        .values(
+            status=status,
+            scheduled_at=at.astimezone(UTC) if verdict.allowed else verdict.next_allowed_at,
+            rule_id=verdict.rule_id,
+            reason=None if verdict.allowed else verdict.reason,
+            completed_at=at.astimezone(UTC) if verdict.allowed else None,
+        )
+    )
+    return verdict
+
+
+__all__ = [
+    "ALLOW",
+    "DialTargetUnknown",
+    "RulePackUnavailable",
+    "Target",
+    "Verdict",
+    "VerdictKind",
+    "check_dial",
+    "check_sends",
+    "load_pack",
+    "portfolio_pack",
+    "reason_params",
+    "stored_verdict",
+    "verdict_of",
+]
