@@ -8,10 +8,14 @@ rule ids, ...) with code(lang, kind, value), whose key is "kind.value".
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arrears.domain.money import Money
 
@@ -59,11 +63,65 @@ def word(lang: str, key: str) -> str:
 
 
 def code(lang: str, kind: str, value: object) -> str:
-    """A code of a known set ("status", "role", "product", ...) in words; unknown shows raw."""
+    """A code of a known set ("case_status", "role", "product", ...) in words.
+
+    A code ending in a number ("dpd_reminder_7") is found under its pattern
+    ("step.dpd_reminder_{n}"). An unknown code shows as itself (the crawl test catches it).
+    """
     if value is None or value == "":
         return "—"
     text = str(getattr(value, "value", value))
-    return catalogue(pick(lang)).get(f"{kind}.{text}", text)
+    words = catalogue(pick(lang))
+    found = words.get(f"{kind}.{text}")
+    if found is not None:
+        return found
+    numbered = _NUMBERED.match(text)
+    if numbered:
+        pattern = words.get(f"{kind}.{numbered.group(1)}{{n}}")
+        if pattern is not None:
+            return pattern.format(n=numbered.group(2))
+    return text
+
+
+_NUMBERED = re.compile(r"^(.*_)(\d+)$")
+
+
+def rule_reason(lang: str, rule_id: str | None, params: Mapping[str, object] | None = None) -> str:
+    """The sentence of a rule-pack reason ("cn.time_window" with {"window": "08:00-22:00"}) in
+    the user's language; the pack prefix is dropped, a flag rule names its flag in words."""
+    params = dict(params or {})
+    name = (rule_id or "").split(".", 1)[-1]
+    if not name and "status" in params:
+        name = "action_closed"
+        params["status"] = code(lang, "action_status", params["status"])
+    if name.startswith("flag_"):
+        params.setdefault("flag", name.removeprefix("flag_"))
+        name = "flag"
+    if name == "flag":
+        params["flag"] = code(lang, "flag", params.get("flag"))
+    words = catalogue(pick(lang))
+    sentence = words.get(f"rule.{name}") or words["rule.unknown"]
+    try:
+        return sentence.format(**{k: str(v) for k, v in params.items()})
+    except (KeyError, IndexError, ValueError):
+        return words["rule.unknown"]
+
+
+def display_zone() -> ZoneInfo:
+    """The zone wall-clock times are shown in: the lender's (ARREARS_TIMEZONE, default
+    Asia/Shanghai). Business dates are calendar days and are never converted."""
+    name = os.environ.get("ARREARS_TIMEZONE") or "Asia/Shanghai"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(moment: datetime) -> datetime:
+    """A stored moment (naive means UTC) in the display zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(display_zone())
 
 
 def fmt_number(value: int | Decimal, lang: str) -> str:
@@ -92,6 +150,7 @@ def fmt_date(day: date | datetime | str | None, lang: str) -> str:
     if isinstance(day, str):
         day = date.fromisoformat(day[:10])
     if isinstance(day, datetime):
+        day = local_time(day)
         if lang == "zh":
             return f"{day.year}年{day.month}月{day.day}日 {day:%H:%M}"
         return f"{day.day} {_MONTHS[day.month - 1]} {day.year} {day:%H:%M}"

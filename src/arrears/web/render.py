@@ -29,7 +29,31 @@ def render(
     def num(value: Any) -> str:
         return i18n.fmt_number(value, lang)
 
-    context.update(request=request, lang=lang, t=t, money=money, day=day, num=num)
+    def code(kind: str, value: Any) -> str:
+        return i18n.code(lang, kind, value)
+
+    def rule_text(rule_id: str | None, params: Any = None) -> str:
+        return i18n.rule_reason(lang, rule_id, params)
+
+    def why(verdict: Any) -> str:
+        """A compliance verdict's reason in words (its rule id and parameters)."""
+        return i18n.rule_reason(
+            lang, getattr(verdict, "rule_id", None), getattr(verdict, "params", None)
+        )
+
+    context.update(
+        request=request,
+        lang=lang,
+        t=t,
+        money=money,
+        day=day,
+        num=num,
+    )
+    # helpers a page's own context may shadow
+    context.setdefault("code", code)
+    context.setdefault("rule_text", rule_text)
+    context.setdefault("why", why)
+    context.setdefault("zone", i18n.display_zone().key)
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
