@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from arrears.compliance.batch import gate_planned_actions
+from arrears.compliance.loading import load_pack
 from arrears.config import Settings
-from arrears.engine.gate import DayGate, schedule_without_rules
+from arrears.engine.gate import DayGate
 from arrears.engine.run_day import RunReport, run_day
+from arrears.privacy.keycheck import open_key_ring
 from arrears.privacy.keyring import KeyRing
 from arrears.store.db import make_engine
 
@@ -27,18 +30,20 @@ class App:
 
     @cached_property
     def keyring(self) -> KeyRing:
-        return KeyRing.load(self.settings.keys_json, self.settings.key_file)
+        s = self.settings
+        anchors = (s.audit_anchor_dir,) if s.audit_anchor_dir is not None else ()
+        return open_key_ring(
+            self.engine, keys_json=s.keys_json, key_file=s.key_file, anchor_dirs=anchors
+        )
 
     @cached_property
     def gate(self) -> DayGate:
-        """The rule pack's gate over the day's planned actions."""
-        try:
-            from arrears.services.compliance import gate_planned_actions
-        except ImportError:  # no rule packs installed: schedule without rules
-            return schedule_without_rules
+        """The rule pack's gate over the day's planned actions; there is no other. It fails
+        closed: a pack that cannot load stops the run (`RulePackUnavailable`)."""
         return gate_planned_actions
 
     def run_day(self, as_of: date, **kw: Any) -> RunReport:
+        load_pack(self.settings.rule_pack)  # before anything is planned: refuse, say why
         return run_day(self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw)
 
 

@@ -16,6 +16,7 @@ class Settings:
     keys_json: str | None = None
     rule_pack: str = "cn"
     outbox_dir: Path = Path(".arrears/outbox")
+    audit_anchor_dir: Path | None = None  # a second place for the audit log's signed head
 
     @classmethod
     def from_env(cls, database: str | None = None) -> Settings:
@@ -26,4 +27,9 @@ class Settings:
             keys_json=env.get("ARREARS_KEYS"),
             rule_pack=env.get("ARREARS_RULE_PACK", "cn"),
             outbox_dir=Path(env.get("ARREARS_OUTBOX_DIR", ".arrears/outbox")),
+            audit_anchor_dir=(
+                Path(env["ARREARS_AUDIT_ANCHOR_DIR"])
+                if env.get("ARREARS_AUDIT_ANCHOR_DIR")
+                else None
+            ),
         )

@@ -38,4 +38,10 @@ def app_of(ctx: typer.Context) -> App:
 
 
 def main() -> None:
-    build()()
+    from arrears.privacy.keyring import KeyRingInvalid
+
+    try:
+        build()(standalone_mode=True)
+    except KeyRingInvalid as exc:  # a key ring that does not fit the database: say so, no trace
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -1,5 +1,5 @@
-"""`arrears keys …`: rotate the encryption key without downtime, see which keys are in use,
-retire a key nothing uses any more."""
+"""`arrears keys …`: make a new key ring deliberately, rotate the encryption key without
+downtime, see which keys are in use, retire a key nothing uses any more."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 
 from arrears.cli import app_of
 from arrears.privacy import audit
+from arrears.privacy.keycheck import init_key_ring
 from arrears.privacy.keyring import KeyRingInvalid, KeyUnknown
 from arrears.privacy.rotation import key_usage, rotate
 from arrears.store import migrate
@@ -17,6 +18,28 @@ from arrears.store import migrate
 def register(app: typer.Typer) -> None:
     cli = typer.Typer(no_args_is_help=True, help="Encryption keys of personal data.")
     app.add_typer(cli, name="keys")
+
+    @cli.command("init")
+    def init_cmd(
+        ctx: typer.Context,
+        force: bool = typer.Option(
+            False, "--force", help="Even though the database holds data another ring made."
+        ),
+    ) -> None:
+        """Make a new key ring at ARREARS_KEY_FILE (never over an existing one). Other commands
+        make one by themselves only for an empty database."""
+        wired = app_of(ctx)
+        if wired.settings.keys_json:
+            typer.echo("error: ARREARS_KEYS is set; unset it to use a key file", err=True)
+            raise typer.Exit(2)
+        try:
+            ring = init_key_ring(wired.engine, wired.settings.key_file, force=force)
+        except KeyRingInvalid as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(
+            f"new key ring at {wired.settings.key_file.resolve()} (active key {ring.active})"
+        )
 
     @cli.command("rotate")
     def rotate_cmd(

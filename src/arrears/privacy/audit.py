@@ -3,6 +3,8 @@
 Every entry's hash is an HMAC (key derived from the key ring's index key, so no one without the
 key can forge a consistent chain) over the previous entry's hash and the entry itself. Editing an
 entry breaks its hash; deleting one breaks the next entry's link; `verify` names the entry.
+Entries deleted from the end (or all of them) are found by the anchor outside the database
+(`privacy/anchor.py`), which every appending transaction moves forward when it commits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
 
+from arrears.privacy import anchor
 from arrears.privacy.keyring import KeyRing
 from arrears.store.tables_compliance import audit_log
 
@@ -35,6 +38,11 @@ class AuditKind(StrEnum):
     KEY_ROTATION = "key_rotation"
     RETENTION = "retention"
     FLAG = "flag"
+    ANCHOR = "anchor"  # the anchor outside the database was re-signed (after a restore)
+    TOKEN = "token"  # an integration token issued, revoked or expired
+    USER = "user"  # an account added, changed or deactivated
+    IMPORT = "import"  # an extract imported
+    RUN = "run"  # a daily run
 
 
 def audit_key(ring: KeyRing) -> bytes:
@@ -92,6 +100,8 @@ def append(
             hash=digest,
         )
     )
+    before = anchor.Head(last.seq, last.hash) if last else None
+    anchor.note_append(conn, ring, before, anchor.Head(seq, digest), at)
     return seq
 
 
@@ -101,15 +111,18 @@ class Break:
     problem: str
 
     def __str__(self) -> str:
-        return f"entry {self.seq}: {self.problem}"
+        return f"entry {self.seq}: {self.problem}" if self.seq else self.problem
 
 
 def verify(conn: Connection, ring: KeyRing) -> list[Break]:
-    """Every broken entry: edited (hash does not match), deleted (a gap or a broken link)."""
+    """Every broken entry: edited (hash does not match), deleted (a gap or a broken link), and
+    entries deleted from the end (the log stops before its anchor outside the database)."""
     key = audit_key(ring)
     breaks: list[Break] = []
     expected_seq, prev = 1, GENESIS
+    last: anchor.Head | None = None
     for row in _rows(conn):
+        last = anchor.Head(row.seq, row.hash)
         if row.seq != expected_seq:
             if row.seq == expected_seq + 1:
                 gone = f"entry {expected_seq} before it was deleted"
@@ -124,7 +137,35 @@ def verify(conn: Connection, ring: KeyRing) -> list[Break]:
         if digest != row.hash:
             breaks.append(Break(row.seq, "was edited: its content does not match its hash"))
         expected_seq, prev = row.seq + 1, row.hash
+    problems, _ = anchor.check(conn, ring, last)
+    breaks.extend(Break(0, p) for p in problems)  # 0: about the log's end, not one entry
     return breaks
+
+
+def anchored_at(conn: Connection, ring: KeyRing) -> list[str]:
+    """Where the log's anchor is kept for this key ring (empty: not anchored)."""
+    return [str(p) for p in anchor.locations(conn, ring)]
+
+
+def reanchor(conn: Connection, ring: KeyRing, *, by: str, reason: str, at: datetime) -> int:
+    """Accept the log as it is now (after a restore, or the first time after an upgrade): sign
+    its head into the anchors, then record who did it and why (which moves the anchor on)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+    last = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    head = anchor.Head(last.seq, last.hash) if last else None
+    paths = anchor.reanchor(conn, ring, head, _utc(at))
+    return append(
+        conn,
+        ring,
+        actor=by,
+        kind=AuditKind.ANCHOR,
+        subject="audit_log",
+        detail={"reason": reason, "head": head.seq if head else 0, **anchor.describe(paths)},
+        at=at,
+    )
 
 
 def _rows(conn: Connection) -> Iterator[Any]:

@@ -32,6 +32,8 @@ class KeyRing:
     active: str
     index_key: bytes
     source: Path | None = field(default=None, compare=False)
+    # extra folders the audit log's anchor is written to (besides the key file's own)
+    anchor_dirs: tuple[Path, ...] = field(default=(), compare=False)
 
     def encrypt(self, plaintext: str | None) -> bytes | None:
         if plaintext is None:
@@ -128,8 +130,10 @@ class KeyRing:
         return ring
 
     @classmethod
-    def load(cls, env_value: str | None, path: Path, create: bool = True) -> KeyRing:
-        """From ARREARS_KEYS (JSON) if set, else the key file; a missing file is created."""
+    def load(cls, env_value: str | None, path: Path, create: bool = False) -> KeyRing:
+        """From ARREARS_KEYS (JSON) if set, else the key file; a missing file is created only
+        when asked (the application opens its ring with `keycheck.open_key_ring`, which looks at
+        the database first)."""
         if env_value:
             return cls.from_json(env_value)
         if path.exists():
