@@ -16,9 +16,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, text
 
+from arrears.compliance.batch import gate_planned_actions
+from arrears.compliance.send import check_action, check_actions
 from arrears.engine.gate import schedule_without_rules
 from arrears.privacy.keyring import KeyRing
-from arrears.services.compliance import check_action, check_actions, gate_planned_actions
 from arrears.store import migrate
 from arrears.store import tables as t
 from arrears.store.db import make_engine

@@ -24,12 +24,12 @@ from arrears.channels.base import (
     SendOutcome,
 )
 from arrears.channels.filesink import FileSink
+from arrears.compliance.port import Verdict, VerdictKind
 from arrears.privacy.keyring import KeyRing
 from arrears.services.dispatch import (
     AllowAll,
     DispatchConfig,
     Dispatcher,
-    GateDecision,
     apply_events,
     dispatch_once,
 )
@@ -86,7 +86,7 @@ def test_limit_and_english(db: Engine, keyring: KeyRing, tmp_path):
 
 
 class ScriptedGate:
-    def __init__(self, decisions: Mapping[int, GateDecision]) -> None:
+    def __init__(self, decisions: Mapping[int, Verdict]) -> None:
         self.decisions = decisions
 
     def check(self, conn: Connection, action_ids: Sequence[int], at: datetime):
@@ -100,8 +100,8 @@ def test_gate_at_send_time_defers_and_blocks(db: Engine, keyring: KeyRing, tmp_p
     later = NOW + timedelta(hours=2)
     gate = ScriptedGate(
         {
-            action_of[ids[0]]: GateDecision("defer", later, "cn.hours", "outside 08:00-21:00"),
-            action_of[ids[1]]: GateDecision("block", None, "cn.daily_cap", "3 messages today"),
+            action_of[ids[0]]: Verdict(VerdictKind.DEFER, "cn.hours", "outside 08:00-21:00", later),
+            action_of[ids[1]]: Verdict(VerdictKind.BLOCK, "cn.daily_cap", "3 messages today"),
         }
     )
     report = dispatch_once(db, keyring, FileSink(tmp_path), NOW, gate=gate)
@@ -246,7 +246,7 @@ class FailsOnSecondBatch:
 
     def check(
         self, conn: Connection, action_ids: Sequence[int], at: datetime
-    ) -> Mapping[int, GateDecision]:
+    ) -> Mapping[int, Verdict]:
         self.calls += 1
         if self.calls == 2:
             raise RuntimeError("database went away")

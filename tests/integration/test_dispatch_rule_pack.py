@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Engine, insert, select
 
 from arrears.channels.filesink import FileSink
+from arrears.compliance import loading
+from arrears.compliance.loading import RulePackUnavailable
+from arrears.compliance.officer import set_preferences
 from arrears.privacy.keyring import KeyRing
-from arrears.services.compliance import set_preferences
-from arrears.services.dispatch import ComplianceGate, default_gate, dispatch_once
+from arrears.services.dispatch import RulePackGate, default_gate, dispatch_once
 from arrears.store import tables as t
-from arrears.store.tables_compliance import borrower_flags
+from arrears.store.tables_compliance import borrower_flags, compliance_settings
 from tests.integration.channels.outbox import DAY, queue_messages
 
 TEN = datetime(2026, 3, 2, 2, tzinfo=UTC)  # 10:00 in Shanghai
@@ -38,7 +41,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def test_rule_pack_at_send_time(db: Engine, keyring: KeyRing, tmp_path) -> None:
     gate = default_gate()
-    assert isinstance(gate, ComplianceGate)
+    assert isinstance(gate, RulePackGate)
     with db.begin() as conn:
         ids = queue_messages(conn, keyring, 3)
         # borrower 1 said 09:00-12:00 does not suit; borrower 2 disputes the debt
@@ -76,3 +79,28 @@ def test_late_evening_waits_for_the_morning(db: Engine, keyring: KeyRing, tmp_pa
     report = dispatch_once(db, keyring, FileSink(tmp_path), LATE, gate=default_gate())
     assert (report.sent, report.deferred) == (0, 2)
     assert {outbox(db)[i] for i in ids} == {("pending", TOMORROW_EIGHT, 0)}
+
+
+@pytest.mark.parametrize("broken", ["unknown pack", "pack module fails"])
+def test_a_rule_pack_that_cannot_load_sends_nothing(
+    db: Engine, keyring: KeyRing, tmp_path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    with db.begin() as conn:
+        ids = queue_messages(conn, keyring, 2)
+        if broken == "unknown pack":
+            conn.execute(
+                insert(compliance_settings).values(
+                    key="rule_pack", value="atlantis", changed_by="officer", changed_at=TEN
+                )
+            )
+    if broken == "pack module fails":
+
+        def fails(code: str) -> object:
+            raise SyntaxError("invalid syntax (packs.py, line 1)")
+
+        monkeypatch.setattr(loading, "_get_pack", fails)
+    sink = tmp_path / "sent"
+    with pytest.raises(RulePackUnavailable, match="cannot be loaded"):
+        dispatch_once(db, keyring, FileSink(sink), TEN, gate=default_gate())
+    assert {outbox(db)[i][0] for i in ids} == {"pending"}  # nothing sent, nothing lost
+    assert not sink.exists() or not any(sink.rglob("*.*"))

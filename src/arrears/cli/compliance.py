@@ -11,11 +11,14 @@ import typer
 
 from arrears.cli import app_of
 from arrears.cli.run import parse_date
-from arrears.domain.compliance.content import check_content
-from arrears.domain.compliance.model import Audience
-from arrears.domain.compliance.packs import PACKS, get_pack
+from arrears.compliance import officer as svc
+from arrears.compliance.history import ActionNotFound
+from arrears.compliance.loading import RulePackUnavailable
+from arrears.compliance.rules.content import check_content
+from arrears.compliance.rules.model import Audience
+from arrears.compliance.rules.packs import PACKS, get_pack
+from arrears.compliance.send import check_action
 from arrears.domain.errors import DomainError
-from arrears.services import compliance as svc
 
 
 def _now() -> datetime:
@@ -41,7 +44,7 @@ def register(app: typer.Typer) -> None:
         with app_of(ctx).engine.connect() as conn:
             try:
                 story = svc.explain(conn, action)
-            except svc.ActionNotFound as exc:
+            except ActionNotFound as exc:
                 _fail(exc)
                 return
         if as_json:
@@ -102,8 +105,8 @@ def register(app: typer.Typer) -> None:
         wired = app_of(ctx)
         with wired.engine.begin() as conn:
             try:
-                dec = svc.check_action(conn, action, moment)
-            except (svc.ActionNotFound, DomainError) as exc:
+                dec = check_action(conn, action, moment)
+            except (ActionNotFound, RulePackUnavailable, DomainError) as exc:
                 _fail(exc)
                 return
         typer.echo(
@@ -132,7 +135,7 @@ def register(app: typer.Typer) -> None:
                     at=_now(),
                     keyring=wired.keyring,
                 )
-            except (svc.OverrideRefused, svc.ActionNotFound, DomainError) as exc:
+            except (svc.OverrideRefused, ActionNotFound, RulePackUnavailable, DomainError) as exc:
                 _fail(exc)
                 return
         typer.echo(f"overridden; now {dec.verdict} {dec.rule_id or ''}: {dec.reason}")

@@ -8,7 +8,7 @@ import typer
 
 from arrears.cli import app_of
 from arrears.cli.run import parse_date
-from arrears.domain.compliance.packs import get_pack
+from arrears.compliance.rules.packs import get_pack
 from arrears.privacy.retention import cutoff_for, due_for_anonymising, run_retention
 
 

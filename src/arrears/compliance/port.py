@@ -22,42 +22,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import Connection, func, insert, select
 
-from arrears.domain.compliance.clock import local_date
-from arrears.domain.compliance.model import Decision
-from arrears.domain.compliance.model import Verdict as _Kind
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.loading import RulePackUnavailable, load_pack, portfolio_pack
+from arrears.compliance.rules.clock import local_date
+from arrears.compliance.rules.model import Decision, VerdictKind
+from arrears.compliance.rules.pack import Pack
+from arrears.compliance.send import check_action, check_actions
+from arrears.domain.outcomes import Target
 from arrears.store import tables as t
-
-
-class VerdictKind(StrEnum):
-    ALLOW = "allow"
-    DEFER = "defer"
-    BLOCK = "block"
-
-
-class Target(StrEnum):
-    """Who an outreach reaches."""
-
-    BORROWER = "borrower"
-    CONTACT = "contact"
-
-
-class RulePackUnavailable(RuntimeError):
-    """The rule pack cannot be loaded: nothing is planned, sent or dialled until it can."""
-
-    def __init__(self, pack: str, why: str) -> None:
-        self.pack = pack
-        super().__init__(
-            f"the rule pack {pack!r} cannot be loaded ({why}); nothing is planned, sent or "
-            "dialled until it can — check the pack name (`arrears compliance packs`) and the "
-            "installation"
-        )
 
 
 class DialTargetUnknown(LookupError):
@@ -89,41 +65,6 @@ class Verdict:
 
 
 ALLOW = Verdict(VerdictKind.ALLOW)
-
-
-# --- loading the pack: fails closed ------------------------------------------------------------
-
-
-def _get_pack(code: str) -> Pack:
-    from arrears.domain.compliance.packs import get_pack
-
-    return get_pack(code)
-
-
-def load_pack(code: str) -> Pack:
-    """The rule pack named `code`, or `RulePackUnavailable` saying why it cannot be had."""
-    try:
-        pack = _get_pack(code)
-    except RulePackUnavailable:
-        raise
-    except Exception as exc:  # a missing module, a broken pack, an unknown name: all refuse
-        raise RulePackUnavailable(code, str(exc) or type(exc).__name__) from exc
-    if not pack.rules:
-        raise RulePackUnavailable(code, "the pack has no rules")
-    return pack
-
-
-def portfolio_pack(conn: Connection, requested: str | None = None) -> str:
-    """The pack code in force: the one asked for, else the portfolio's setting, else 'cn'.
-    (The one place a pack per borrower will be chosen.)"""
-    if requested:
-        return requested
-    from arrears.store.tables_compliance import compliance_settings
-
-    value = conn.execute(
-        select(compliance_settings.c.value).where(compliance_settings.c.key == "rule_pack")
-    ).scalar()
-    return value or "cn"
 
 
 # --- verdicts from decisions ---------------------------------------------------------------------
@@ -167,9 +108,9 @@ def verdict_of(
     day is a deferral to that moment."""
     moment = _utc(decision.at)
     now = at.astimezone(UTC)
-    if decision.verdict is _Kind.BLOCK:
+    if decision.verdict is VerdictKind.BLOCK:
         kind, nxt = VerdictKind.BLOCK, None
-    elif decision.verdict is _Kind.ALLOW and (moment is None or moment <= now):
+    elif decision.verdict is VerdictKind.ALLOW and (moment is None or moment <= now):
         kind, nxt = VerdictKind.ALLOW, None
     else:
         kind, nxt = VerdictKind.DEFER, moment
@@ -231,8 +172,6 @@ def check_sends(
     conn: Connection, action_ids: Iterable[int], at: datetime, *, rule_pack: str | None = None
 ) -> dict[int, Verdict]:
     """The dispatcher's re-check of many actions at the moment of sending, recorded."""
-    from arrears.services.compliance import check_actions
-
     code = portfolio_pack(conn, rule_pack)
     pack = load_pack(code)
     decided = check_actions(conn, action_ids, at, rule_pack=pack.code)
@@ -270,8 +209,6 @@ def check_dial(
     (status 'done' when allowed — the call's outcome is its interaction — else 'deferred' or
     'blocked' with the rule). `record=False` judges without leaving a trace (a preview).
     """
-    from arrears.services.compliance import check_action
-
     if at.tzinfo is None:
         raise ValueError("check_dial judges aware moments; pass `at` with a time zone (UTC)")
     try:
@@ -349,8 +286,6 @@ def _dial_action(
     pack: Pack,
     agent: str | None,
 ) -> Verdict:
-    from arrears.services.compliance import check_action
-
     a = t.actions
     # one action per dial, however many are placed in the same second
     step = (

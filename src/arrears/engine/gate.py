@@ -1,7 +1,8 @@
 """The compliance gate as the daily run sees it: a function over the day's planned actions.
 
-The real gate is the rule pack's (`arrears.services.compliance`), wired in `bootstrap`; this
-module holds the protocol and the fallback used only when no rule pack is configured.
+The real gate is the rule pack's (`arrears.compliance.batch`), wired in `bootstrap`; this
+module holds the protocol and `schedule_without_rules`, which the engine's own tests use to run the
+pipeline alone; nothing in the product wires it (the gate fails closed, it never falls back).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ class DayGate(Protocol):
 
 
 def schedule_without_rules(conn: Connection, business_date: date, rule_pack: str) -> int:
-    """No rule pack: every planned action is scheduled at the start of the business day (UTC)."""
+    """Engine tests only: every planned action is scheduled at the start of the business day (UTC).
+    """
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     start = f"{d} || ' 01:00:00'" if sql.sqlite else f"({d} + TIME '01:00')"

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
-from arrears.domain.compliance.packs import get_pack
+from arrears.compliance.rules.packs import get_pack
 from arrears.engine.sql import Dialect, dated
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing

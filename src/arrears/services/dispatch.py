@@ -64,6 +64,7 @@ from arrears.channels.base import (
 )
 from arrears.channels.config import CommsConfig
 from arrears.channels.sms_text import is_opt_out
+from arrears.compliance.port import ALLOW, Verdict, VerdictKind, check_sends
 from arrears.domain.money import Money, minor_units
 from arrears.domain.phone import PhoneInvalid, normalise_phone
 from arrears.privacy.keyring import KeyRing
@@ -90,78 +91,36 @@ _T = TypeVar("_T")
 # --- the compliance gate at send time ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    verdict: str  # allow | defer | block
-    not_before: datetime | None = None
-    rule_id: str | None = None
-    reason: str | None = None
-
-
-ALLOW = GateDecision("allow")
-
-
 class SendGate(Protocol):
-    """Re-checks actions at the moment of sending; missing ids are allowed."""
+    """Re-checks actions at the moment of sending; ids it leaves out are allowed."""
 
     def check(
         self, conn: Connection, action_ids: Sequence[int], at: datetime
-    ) -> Mapping[int, GateDecision]: ...
+    ) -> Mapping[int, Verdict]: ...
 
 
 class AllowAll:
+    """No rule pack at all: for tests of the sending machinery only, never wired by default."""
+
     def check(
         self, conn: Connection, action_ids: Sequence[int], at: datetime
-    ) -> Mapping[int, GateDecision]:
+    ) -> Mapping[int, Verdict]:
         return {}
 
 
-class ComplianceGate:
-    """Adapter over the rule pack's `check_action(conn, action_id, at) -> Decision`."""
-
-    def __init__(
-        self,
-        check_action: Callable[[Connection, int, datetime], Any],
-        check_actions: Callable[[Connection, Sequence[int], datetime], Mapping[int, Any]]
-        | None = None,
-    ) -> None:
-        self._check = check_action
-        self._check_many = check_actions
+class RulePackGate:
+    """The rule pack's send-time check through the compliance port (recorded; fails closed:
+    a pack that cannot load raises `RulePackUnavailable` and nothing of the batch is sent)."""
 
     def check(
         self, conn: Connection, action_ids: Sequence[int], at: datetime
-    ) -> Mapping[int, GateDecision]:
-        out: dict[int, GateDecision] = {}
-        if self._check_many is not None:  # the rule pack's set-based check, when it has one
-            decided = self._check_many(conn, action_ids, at)
-        else:
-            decided = {a: self._check(conn, a, at) for a in action_ids}
-        for action_id, d in decided.items():
-            verdict = str(getattr(d, "verdict", "allow"))
-            # the rule pack's Decision names its moment `at`: the allowed or deferred-to time
-            moment = getattr(d, "not_before", None) or getattr(d, "at", None)
-            if verdict == "allow" and moment is not None and _utc(moment) > at:
-                # allowed later today (e.g. when the borrower's inconvenient hours end): not now
-                out[action_id] = GateDecision(
-                    "defer", _utc(moment), None, getattr(d, "reason", None)
-                )
-            elif verdict != "allow":
-                out[action_id] = GateDecision(
-                    verdict,
-                    _utc(moment) if moment is not None else None,
-                    getattr(d, "rule_id", None),
-                    getattr(d, "reason", None),
-                )
-        return out
+    ) -> Mapping[int, Verdict]:
+        return check_sends(conn, action_ids, at)
 
 
 def default_gate() -> SendGate:
-    """The rule pack's gate when `arrears.services.compliance` is installed, else allow-all."""
-    try:
-        from arrears.services import compliance
-    except ImportError:
-        return AllowAll()
-    return ComplianceGate(compliance.check_action, getattr(compliance, "check_actions", None))
+    """The rule pack's gate; there is no other."""
+    return RulePackGate()
 
 
 # --- configuration and report -----------------------------------------------------------------
@@ -597,10 +556,10 @@ class Dispatcher:
                 dead.append((r, "no action, case or borrower behind this message"))
                 continue
             decision = decisions.get(r.action_id, ALLOW) if r.action_id is not None else ALLOW
-            if decision.verdict == "defer":
-                deferred.append((r, decision.not_before))
+            if decision.kind is VerdictKind.DEFER:
+                deferred.append((r, decision.next_allowed_at))
                 continue
-            if decision.verdict == "block":
+            if decision.kind is VerdictKind.BLOCK:
                 blocked.append((r, decision.reason or "blocked by the rule pack", decision.rule_id))
                 continue
             if f["case_status"] != "open" or f["action_status"] == "cancelled":

@@ -195,7 +195,7 @@ def _used_slots(source: str | None, problems: list[TemplateProblem], part: str) 
 def contact_disclosures(text: str) -> list[str]:
     """Debt wording in a contact template: the rule pack's check if installed, else ours."""
     try:
-        from arrears.domain.compliance.content import (  # type: ignore[import-not-found,unused-ignore]
+        from arrears.compliance.rules.content import (  # type: ignore[import-not-found,unused-ignore]
             check_contact_template,
         )
     except ImportError:

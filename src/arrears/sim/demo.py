@@ -21,7 +21,7 @@ from arrears.bootstrap import App
 from arrears.channels.base import ChannelSet
 from arrears.channels.config import CommsConfig
 from arrears.channels.filesink import FileSink
-from arrears.services.compliance import seed_demo_events
+from arrears.compliance.officer import seed_demo_events
 from arrears.services.dispatch import DispatchReport, dispatch_once
 from arrears.sim.floor import Floor
 from arrears.sim.load import load_portfolio

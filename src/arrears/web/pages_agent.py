@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from arrears.api.context import context_of
+from arrears.compliance.port import Verdict, check_dial, stored_verdict
 from arrears.domain.errors import DomainError
 from arrears.domain.money import Money, parse_amount
 from arrears.domain.outcomes import HardshipKind, Outcome
@@ -16,7 +17,6 @@ from arrears.domain.plans import PlanLimits, PlanTerms
 from arrears.services.users import Permission, Role, User
 from arrears.web import audit
 from arrears.web import queries as wq
-from arrears.web.gate import Verdict, check
 from arrears.web.render import render
 from arrears.web.scripts import script
 from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
@@ -176,7 +176,15 @@ def call_page(request: Request, case_id: int, action_id: int, viewer: ViewerDep)
         view = wq.case_view(conn, ctx.app.keyring, case, today, ctx.now())
     act = _action_of(view, action_id)
     with ctx.begin() as conn:  # the moment the call is placed: the rule pack decides, recorded
-        verdict = check(conn, act.row, ctx.now())
+        verdict = check_dial(
+            conn,
+            case_id=case_id,
+            target=act.row.target_type,
+            contact_id=act.row.target_id if act.row.target_type == "contact" else None,
+            at=ctx.now(),
+            action_id=act.row.id,
+            agent=viewer.user.username,
+        )
     if not verdict.allowed:
         raise PageForbidden(_refusal(verdict))
     to_contact = act.row.target_type == "contact"
@@ -231,7 +239,7 @@ def post_outcome(
             row = wq.action_of_case(conn, case_id, action_id, today)
             if row is None:
                 raise PageNotFound(f"no action {action_id} on this case today")
-            verdict = check(conn, row, now, live=False)  # placed through the call screen
+            verdict = stored_verdict(row, now)  # placed through the call screen
             if not verdict.allowed:
                 raise PageForbidden(_refusal(verdict))
             target_type, target_id = row.target_type, row.target_id

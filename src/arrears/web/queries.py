@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
 
+from arrears.compliance.port import Verdict, stored_verdict
 from arrears.domain.phone import mask_email, mask_name, mask_phone
 from arrears.privacy.keyring import KeyRing
 from arrears.services.users import Permission
 from arrears.store import tables as t
-from arrears.web.gate import Verdict, check
 from arrears.web.session import PageForbidden, PageNotFound, Viewer
 
 PENDING = ("planned", "deferred")
@@ -303,7 +303,7 @@ def case_view(conn: Connection, ring: KeyRing, case: Any, today: date, now: date
             label = f"{mask_name(who.name)} ({who.relationship})" if who else act.target_id
         else:
             label = mask_name(name)
-        view.actions.append(ActionView(act, check(conn, act, now, live=False), label))
+        view.actions.append(ActionView(act, stored_verdict(act, now), label))
     return view
 
 

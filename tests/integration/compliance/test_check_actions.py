@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, Engine, insert, select
 
-from arrears.domain.compliance.model import Verdict
-from arrears.services.compliance import check_action, check_actions
+from arrears.compliance.rules.model import VerdictKind
+from arrears.compliance.send import check_action, check_actions
 from arrears.store import tables as t
 from arrears.store.tables_comms import comm_suppressions
 from arrears.store.tables_compliance import (
@@ -269,7 +269,7 @@ def test_batch_decides_what_one_by_one_decides(db: Engine, pack: str) -> None:
     for action_id, name in names.items():
         assert batch[action_id] == one_by_one[action_id], name
     verdicts = {d.verdict for d in batch.values()}
-    assert verdicts == {Verdict.ALLOW, Verdict.DEFER, Verdict.BLOCK}
+    assert verdicts == {VerdictKind.ALLOW, VerdictKind.DEFER, VerdictKind.BLOCK}
     for name, (verdict, rule) in EXPECTED[pack].items():
         for action_id in (a for a, n in names.items() if n == name):
             decision = batch[action_id]

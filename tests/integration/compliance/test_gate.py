@@ -8,14 +8,10 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from arrears.compliance.batch import gate_planned_actions
+from arrears.compliance.officer import explain, report
+from arrears.compliance.send import check_action, request_outreach
 from arrears.engine.run_day import run_day
-from arrears.services.compliance import (
-    check_action,
-    explain,
-    gate_planned_actions,
-    report,
-    request_outreach,
-)
 from arrears.services.outcomes import record_outcome
 from arrears.store import tables as t
 from arrears.store.tables_compliance import borrower_flags

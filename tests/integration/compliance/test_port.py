@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from arrears.compliance import port
+from arrears.compliance import loading, port
 from arrears.compliance.port import RulePackUnavailable, VerdictKind, check_dial
 from arrears.store import tables as t
 from arrears.store.tables_compliance import borrower_flags, compliance_settings, gate_decisions
@@ -170,7 +170,7 @@ def test_a_broken_pack_module_refuses(db: Engine, monkeypatch: pytest.MonkeyPatc
     def broken(code: str) -> object:
         raise ImportError("No module named 'arrears.compliance.rules.packs'")
 
-    monkeypatch.setattr(port, "_get_pack", broken)
+    monkeypatch.setattr(loading, "_get_pack", broken)
     with db.begin() as conn:
         _case(conn)
         with pytest.raises(RulePackUnavailable, match="No module named"):

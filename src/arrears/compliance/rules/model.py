@@ -11,7 +11,7 @@ from enum import StrEnum
 from arrears.domain.errors import DomainError
 
 
-class Verdict(StrEnum):
+class VerdictKind(StrEnum):
     ALLOW = "allow"
     DEFER = "defer"
     BLOCK = "block"
@@ -140,7 +140,7 @@ class Violation:
     """A rule said no: block, or defer until a moment (UTC-aware)."""
 
     rule_id: str
-    verdict: Verdict
+    verdict: VerdictKind
     message: str
     until: datetime | None = None
 
@@ -151,15 +151,15 @@ class Consulted:
     violation: Violation | None
 
     @property
-    def verdict(self) -> Verdict:
-        return Verdict.ALLOW if self.violation is None else self.violation.verdict
+    def verdict(self) -> VerdictKind:
+        return VerdictKind.ALLOW if self.violation is None else self.violation.verdict
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """allow (at `at`, which may be later the same business day), defer (to `at`) or block."""
 
-    verdict: Verdict
+    verdict: VerdictKind
     at: datetime | None
     rule_id: str | None
     reason: str
@@ -171,4 +171,4 @@ class Decision:
         return tuple(c.violation for c in self.consulted if c.violation is not None)
 
     def allowed_now(self, now: datetime) -> bool:
-        return self.verdict is Verdict.ALLOW and self.at is not None and self.at <= now
+        return self.verdict is VerdictKind.ALLOW and self.at is not None and self.at <= now

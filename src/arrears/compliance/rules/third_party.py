@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from arrears.domain.compliance.content import check_content, describe
-from arrears.domain.compliance.model import Audience, Candidate, Flag, History, Violation
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.rules.content import check_content, describe
+from arrears.compliance.rules.model import Audience, Candidate, Flag, History, Violation
+from arrears.compliance.rules.pack import Pack
 
 CONTACT_CHANNEL = "contact_channel"
 CONTACT_CONSENT = "contact_consent"

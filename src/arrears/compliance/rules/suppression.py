@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from arrears.domain.compliance.model import Audience, Candidate, History, Violation
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.rules.model import Audience, Candidate, History, Violation
+from arrears.compliance.rules.pack import Pack
 
 OPT_OUT = "opt_out"
 CHANNEL_PREFERENCE = "channel_preference"

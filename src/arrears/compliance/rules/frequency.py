@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from arrears.domain.compliance.clock import day_start, local_date, next_day_start
-from arrears.domain.compliance.model import VOICE_CHANNELS, Audience, Candidate, History, Violation
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.rules.clock import day_start, local_date, next_day_start
+from arrears.compliance.rules.model import VOICE_CHANNELS, Audience, Candidate, History, Violation
+from arrears.compliance.rules.pack import Pack
 
 CONNECTED_PER_DAY = "connected_calls_per_day"
 ATTEMPTS_PER_NUMBER = "attempts_per_number_per_day"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from arrears.domain.compliance.content import check_contact_template, check_content
-from arrears.domain.compliance.model import Audience
-from arrears.domain.compliance.scripts import SCRIPTS
+from arrears.compliance.rules.content import check_contact_template, check_content
+from arrears.compliance.rules.model import Audience
+from arrears.compliance.rules.scripts import SCRIPTS
 
 
 @pytest.mark.parametrize(

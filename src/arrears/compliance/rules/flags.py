@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from arrears.domain.compliance.clock import day_start, local_date
-from arrears.domain.compliance.model import Audience, Candidate, Flag, History, Violation
-from arrears.domain.compliance.pack import FlagEffect, Pack
+from arrears.compliance.rules.clock import day_start, local_date
+from arrears.compliance.rules.model import Audience, Candidate, Flag, History, Violation
+from arrears.compliance.rules.pack import FlagEffect, Pack
 
 SENTENCES = {
     Flag.CEASE: "the borrower asked us to stop communicating",

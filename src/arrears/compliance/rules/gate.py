@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from arrears.domain.compliance.clock import local_date
-from arrears.domain.compliance.model import (
+from arrears.compliance.rules.clock import local_date
+from arrears.compliance.rules.model import (
     Candidate,
     Channel,
     Consulted,
     Decision,
     History,
-    Verdict,
+    VerdictKind,
     Violation,
 )
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.rules.pack import Pack
 
 MAX_ROUNDS = 16
 
@@ -37,7 +37,9 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
     if at.tzinfo is None:
         raise ValueError("the gate judges aware moments; pass `at` with a time zone (UTC)")
     if candidate.channel is Channel.TASK:
-        return Decision(Verdict.ALLOW, at, None, "an internal task reaches nobody", (), pack.code)
+        return Decision(
+            VerdictKind.ALLOW, at, None, "an internal task reaches nobody", (), pack.code
+        )
     first = _consult(candidate, history, pack, at)
     seen: dict[str, Violation | None] = {c.rule_id: c.violation for c in first}
     moment = at
@@ -50,17 +52,17 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
         return _merge(first, seen) if changed else tuple(first)
 
     for _ in range(MAX_ROUNDS):
-        blocks = [c.violation for c in consulted if c.violation and c.verdict is Verdict.BLOCK]
+        blocks = [c.violation for c in consulted if c.violation and c.verdict is VerdictKind.BLOCK]
         if blocks:
             return Decision(
-                Verdict.BLOCK,
+                VerdictKind.BLOCK,
                 None,
                 blocks[0].rule_id,
                 blocks[0].message,
                 merged(),
                 pack.code,
             )
-        defers = [c.violation for c in consulted if c.violation and c.verdict is Verdict.DEFER]
+        defers = [c.violation for c in consulted if c.violation and c.verdict is VerdictKind.DEFER]
         if not defers:
             break
         latest = max(defers, key=lambda v: v.until or moment)
@@ -77,7 +79,7 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
     else:
         last = moved_by[-1]
         return Decision(
-            Verdict.DEFER,
+            VerdictKind.DEFER,
             moment,
             last.rule_id,
             f"{last.message} (no allowed moment within {MAX_ROUNDS} steps; re-checked then)",
@@ -91,9 +93,11 @@ def decide(candidate: Candidate, history: History, pack: Pack, at: datetime) -> 
     if moment == at or (on_its_day and pushed_off is None):
         movers = ", ".join(dict.fromkeys(v.rule_id for v in moved_by))
         reason = f"allowed from {moment:%Y-%m-%d %H:%M %Z} ({movers})" if movers else "allowed"
-        return Decision(Verdict.ALLOW, moment, None, reason, consulted_once, pack.code)
+        return Decision(VerdictKind.ALLOW, moment, None, reason, consulted_once, pack.code)
     cause = pushed_off or moved_by[-1]
-    return Decision(Verdict.DEFER, moment, cause.rule_id, cause.message, consulted_once, pack.code)
+    return Decision(
+        VerdictKind.DEFER, moment, cause.rule_id, cause.message, consulted_once, pack.code
+    )
 
 
 def _merge(first: list[Consulted], seen: dict[str, Violation | None]) -> tuple[Consulted, ...]:

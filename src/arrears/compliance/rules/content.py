@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from arrears.domain.compliance.model import Audience, Candidate, History, Violation
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.rules.model import Audience, Candidate, History, Violation
+from arrears.compliance.rules.pack import Pack
 
 BANNED_PHRASE = "banned_phrase"
 DEBT_DISCLOSURE = "debt_disclosure"

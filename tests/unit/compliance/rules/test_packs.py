@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from arrears.domain.compliance.gate import decide
-from arrears.domain.compliance.model import (
+from arrears.compliance.rules.gate import decide
+from arrears.compliance.rules.model import (
     Audience,
     Candidate,
     Channel,
@@ -18,11 +18,11 @@ from arrears.domain.compliance.model import (
     FlagState,
     History,
     Preferences,
-    Verdict,
+    VerdictKind,
     Window,
 )
-from arrears.domain.compliance.packs import get_pack
-from arrears.domain.compliance.scripts import SCRIPTS
+from arrears.compliance.rules.packs import get_pack
+from arrears.compliance.rules.scripts import SCRIPTS
 
 D = date(2026, 3, 10)  # a Tuesday, no holiday in any pack
 ZONES = {"cn": "Asia/Urumqi", "us": "America/Los_Angeles", "uk": "Europe/London"}
@@ -83,13 +83,13 @@ def test_time_window_in_the_borrowers_local_time(
     at = local(pack, *hhmm)
     decision = decide(call(pack), History(), get_pack(pack), at)
     if expected == "allow":
-        assert (decision.verdict, decision.at) == (Verdict.ALLOW, at)
+        assert (decision.verdict, decision.at) == (VerdictKind.ALLOW, at)
     elif expected == "defer-today":
         # before opening time the call is allowed, scheduled at 08:00 the same day
-        assert (decision.verdict, decision.at) == (Verdict.ALLOW, local(pack, 8))
+        assert (decision.verdict, decision.at) == (VerdictKind.ALLOW, local(pack, 8))
         assert rule in decision.reason
     else:
-        assert (decision.verdict, decision.rule_id) == (Verdict.DEFER, rule)
+        assert (decision.verdict, decision.rule_id) == (VerdictKind.DEFER, rule)
         assert decision.at == local(pack, 8, day=D + timedelta(days=1))
 
 
@@ -98,44 +98,51 @@ def test_the_server_clock_does_not_matter_only_the_borrowers() -> None:
     at = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
     shanghai = decide(call("cn", timezone="Asia/Shanghai"), History(), get_pack("cn"), at)
     urumqi = decide(call("cn", timezone="Asia/Urumqi"), History(), get_pack("cn"), at)
-    assert (shanghai.verdict, urumqi.verdict) == (Verdict.DEFER, Verdict.ALLOW)
+    assert (shanghai.verdict, urumqi.verdict) == (VerdictKind.DEFER, VerdictKind.ALLOW)
 
 
 def test_borrower_agreed_to_an_early_call() -> None:
     agreed = History(preferences=Preferences(agreed=(Window(time(7, 30), time(8)),)))
     decision = decide(call("cn"), agreed, get_pack("cn"), local("cn", 7, 45))
-    assert decision.verdict is Verdict.ALLOW and decision.at == local("cn", 7, 45)
+    assert decision.verdict is VerdictKind.ALLOW and decision.at == local("cn", 7, 45)
 
 
 def test_inconvenient_time_moves_the_call_to_its_end() -> None:
     lunch = History(preferences=Preferences(inconvenient=(Window(time(12), time(14)),)))
     decision = decide(call("uk"), lunch, get_pack("uk"), local("uk", 12, 30))
-    assert decision.verdict is Verdict.ALLOW and decision.at == local("uk", 14)
+    assert decision.verdict is VerdictKind.ALLOW and decision.at == local("uk", 14)
     assert "uk.inconvenient_time" in decision.reason
 
 
 FREQUENCY_CASES = [
     # pack, history, verdict, rule
-    ("cn", History(connected_calls_today=2), Verdict.ALLOW, None),
-    ("cn", History(connected_calls_today=3), Verdict.DEFER, "cn.connected_calls_per_day"),
-    ("cn", History(attempts_today_on_number=5), Verdict.ALLOW, None),
-    ("cn", History(attempts_today_on_number=6), Verdict.DEFER, "cn.attempts_per_number_per_day"),
-    ("us", History(attempt_days_on_debt=(D - timedelta(days=1),) * 6), Verdict.ALLOW, None),
+    ("cn", History(connected_calls_today=2), VerdictKind.ALLOW, None),
+    ("cn", History(connected_calls_today=3), VerdictKind.DEFER, "cn.connected_calls_per_day"),
+    ("cn", History(attempts_today_on_number=5), VerdictKind.ALLOW, None),
+    (
+        "cn",
+        History(attempts_today_on_number=6),
+        VerdictKind.DEFER,
+        "cn.attempts_per_number_per_day",
+    ),
+    ("us", History(attempt_days_on_debt=(D - timedelta(days=1),) * 6), VerdictKind.ALLOW, None),
     (
         "us",
         History(attempt_days_on_debt=(D - timedelta(days=1),) * 7),
-        Verdict.DEFER,
+        VerdictKind.DEFER,
         "us.attempts_per_debt_7_days",
     ),
     # attempts 7 days ago have left the window
-    ("us", History(attempt_days_on_debt=(D - timedelta(days=7),) * 7), Verdict.ALLOW, None),
-    ("us", History(last_conversation_on=D - timedelta(days=6)), Verdict.DEFER, None),
-    ("us", History(last_conversation_on=D - timedelta(days=7)), Verdict.ALLOW, None),
+    ("us", History(attempt_days_on_debt=(D - timedelta(days=7),) * 7), VerdictKind.ALLOW, None),
+    ("us", History(last_conversation_on=D - timedelta(days=6)), VerdictKind.DEFER, None),
+    ("us", History(last_conversation_on=D - timedelta(days=7)), VerdictKind.ALLOW, None),
 ]
 
 
 @pytest.mark.parametrize(("pack", "history", "verdict", "rule"), FREQUENCY_CASES)
-def test_call_frequency(pack: str, history: History, verdict: Verdict, rule: str | None) -> None:
+def test_call_frequency(
+    pack: str, history: History, verdict: VerdictKind, rule: str | None
+) -> None:
     decision = decide(call(pack), history, get_pack(pack), local(pack, 10))
     assert decision.verdict is verdict
     if rule:
@@ -198,9 +205,9 @@ def test_contact_calls(
 ) -> None:
     decision = decide(contact_call(pack, **changes), history, get_pack(pack), local(pack, 10))
     if rule is None:
-        assert decision.verdict is Verdict.ALLOW, decision.reason
+        assert decision.verdict is VerdictKind.ALLOW, decision.reason
     else:
-        assert (decision.verdict, decision.rule_id) == (Verdict.BLOCK, rule)
+        assert (decision.verdict, decision.rule_id) == (VerdictKind.BLOCK, rule)
 
 
 def test_contact_template_with_the_amount_names_the_offending_part() -> None:
@@ -219,36 +226,36 @@ def test_opted_out_number_gets_no_sms(pack: str) -> None:
     decision = decide(
         sms, History(opted_out=frozenset({Channel.SMS})), get_pack(pack), local(pack, 10)
     )
-    assert (decision.verdict, decision.rule_id) == (Verdict.BLOCK, f"{pack}.opt_out")
+    assert (decision.verdict, decision.rule_id) == (VerdictKind.BLOCK, f"{pack}.opt_out")
     # the opt-out is per channel: a call to the same number is still judged on its own
     assert (
         decide(
             call(pack), History(opted_out=frozenset({Channel.SMS})), get_pack(pack), local(pack, 10)
         ).verdict
-        is Verdict.ALLOW
+        is VerdictKind.ALLOW
     )
 
 
 FLAG_CASES = [
-    (Flag.CEASE, Audience.BORROWER, False, Verdict.BLOCK),
-    (Flag.DISPUTE, Audience.BORROWER, False, Verdict.BLOCK),
-    (Flag.BANKRUPTCY, Audience.BORROWER, False, Verdict.BLOCK),
-    (Flag.DECEASED, Audience.BORROWER, False, Verdict.BLOCK),
-    (Flag.ATTORNEY, Audience.BORROWER, False, Verdict.BLOCK),
-    (Flag.VULNERABILITY, Audience.BORROWER, False, Verdict.BLOCK),
-    (Flag.VULNERABILITY, Audience.BORROWER, True, Verdict.ALLOW),  # a specialist agent, by hand
-    (Flag.BREATHING_SPACE, Audience.BORROWER, False, Verdict.DEFER),
+    (Flag.CEASE, Audience.BORROWER, False, VerdictKind.BLOCK),
+    (Flag.DISPUTE, Audience.BORROWER, False, VerdictKind.BLOCK),
+    (Flag.BANKRUPTCY, Audience.BORROWER, False, VerdictKind.BLOCK),
+    (Flag.DECEASED, Audience.BORROWER, False, VerdictKind.BLOCK),
+    (Flag.ATTORNEY, Audience.BORROWER, False, VerdictKind.BLOCK),
+    (Flag.VULNERABILITY, Audience.BORROWER, False, VerdictKind.BLOCK),
+    (Flag.VULNERABILITY, Audience.BORROWER, True, VerdictKind.ALLOW),  # a specialist agent, by hand
+    (Flag.BREATHING_SPACE, Audience.BORROWER, False, VerdictKind.DEFER),
 ]
 
 
 @pytest.mark.parametrize(("flag", "audience", "by_agent", "verdict"), FLAG_CASES)
-def test_flags(flag: Flag, audience: Audience, by_agent: bool, verdict: Verdict) -> None:
+def test_flags(flag: Flag, audience: Audience, by_agent: bool, verdict: VerdictKind) -> None:
     history = History(flags=(FlagState(flag, D - timedelta(days=1), D + timedelta(days=58)),))
     decision = decide(
         call("uk", agent_initiated=by_agent), history, get_pack("uk"), local("uk", 10)
     )
     assert decision.verdict is verdict
-    if verdict is not Verdict.ALLOW:
+    if verdict is not VerdictKind.ALLOW:
         assert decision.rule_id == f"uk.flag_{flag}"
 
 
@@ -261,7 +268,7 @@ def test_breathing_space_defers_to_the_day_after_the_moratorium() -> None:
 
 def test_a_lifted_or_ended_flag_no_longer_holds() -> None:
     ended = History(flags=(FlagState(Flag.CEASE, D - timedelta(days=9), D - timedelta(days=1)),))
-    assert decide(call("cn"), ended, get_pack("cn"), local("cn", 10)).verdict is Verdict.ALLOW
+    assert decide(call("cn"), ended, get_pack("cn"), local("cn", 10)).verdict is VerdictKind.ALLOW
 
 
 def test_holiday_defers_calls_but_not_messages() -> None:
@@ -271,7 +278,7 @@ def test_holiday_defers_calls_but_not_messages() -> None:
     assert holiday_call.rule_id == "cn.holiday"
     assert holiday_call.at == local("cn", 8, day=date(2026, 10, 8))
     sms = call("cn", business_date=national_day, channel=Channel.SMS, template="reminder")
-    assert decide(sms, History(), get_pack("cn"), at).verdict is Verdict.ALLOW
+    assert decide(sms, History(), get_pack("cn"), at).verdict is VerdictKind.ALLOW
 
 
 def test_every_rule_is_consulted_and_reported() -> None:
@@ -285,4 +292,4 @@ def test_every_rule_is_consulted_and_reported() -> None:
 def test_a_task_reaches_nobody_and_is_always_allowed() -> None:
     task = call("cn", channel=Channel.TASK, template="offer_plan")
     decision = decide(task, History(connected_calls_today=9), get_pack("cn"), local("cn", 23))
-    assert decision.verdict is Verdict.ALLOW
+    assert decision.verdict is VerdictKind.ALLOW

@@ -9,12 +9,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 
-from arrears.domain.compliance.model import (
+from arrears.compliance.rules.model import (
     Candidate,
     Channel,
     Flag,
     History,
-    Verdict,
+    VerdictKind,
     Violation,
     Window,
 )
@@ -74,10 +74,10 @@ class Pack:
         raise RuleUnknown(rule_id, self)
 
     def block(self, name: str, message: str) -> Violation:
-        return Violation(self.rule_id(name), Verdict.BLOCK, message)
+        return Violation(self.rule_id(name), VerdictKind.BLOCK, message)
 
     def defer(self, name: str, until: datetime, message: str) -> Violation:
-        return Violation(self.rule_id(name), Verdict.DEFER, message, until)
+        return Violation(self.rule_id(name), VerdictKind.DEFER, message, until)
 
 
 class RuleUnknown(DomainError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from arrears.domain.compliance import content, frequency, suppression, third_party, timing
-from arrears.domain.compliance.flags import flag_rule, rule_name
-from arrears.domain.compliance.model import Channel, Flag, Window
-from arrears.domain.compliance.pack import FlagEffect, Pack, PackUnknown, Rule
+from arrears.compliance.rules import content, frequency, suppression, third_party, timing
+from arrears.compliance.rules.flags import flag_rule, rule_name
+from arrears.compliance.rules.model import Channel, Flag, Window
+from arrears.compliance.rules.pack import FlagEffect, Pack, PackUnknown, Rule
 
 
 def _span(first: date, days: int) -> frozenset[date]:

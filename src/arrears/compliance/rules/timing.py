@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from arrears.domain.compliance.clock import local, moment, next_day_start
-from arrears.domain.compliance.model import Candidate, Channel, History, Violation, Window
-from arrears.domain.compliance.pack import Pack
+from arrears.compliance.rules.clock import local, moment, next_day_start
+from arrears.compliance.rules.model import Candidate, Channel, History, Violation, Window
+from arrears.compliance.rules.pack import Pack
 
 TIME_WINDOW = "time_window"
 INCONVENIENT_TIME = "inconvenient_time"

@@ -1,0 +1,426 @@
+"""Candidates and their history, read set-based for the gate: the counters of the borrowers,
+numbers and debts in scope (per borrower, per phone number, per debt, over the whole history),
+the overrides, and the rows that record every decision."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, TextClause, bindparam, text
+
+from arrears.compliance.rules.gate import decide
+from arrears.compliance.rules.model import (
+    Audience,
+    Candidate,
+    Channel,
+    Decision,
+    Flag,
+    FlagState,
+    History,
+    Preferences,
+    VerdictKind,
+    Window,
+)
+from arrears.compliance.rules.pack import Pack
+from arrears.compliance.rules.scripts import SCRIPTS
+from arrears.domain.outcomes import CONNECTED
+from arrears.engine.sql import Dialect, dated
+from arrears.store.schema import metadata
+
+CONTACT_OUTCOMES = ("contact_reached", "contact_refused", "message_left")
+STATUS = {VerdictKind.ALLOW: "planned", VerdictKind.DEFER: "deferred", VerdictKind.BLOCK: "blocked"}
+
+
+class ActionNotFound(LookupError):
+    def __init__(self, action_id: int) -> None:
+        super().__init__(f"no action {action_id}; list the day's actions with `arrears actions`")
+
+
+# --- loading: candidates and their history, set-based -----------------------------------------
+
+_NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE b.phone_index END"
+
+
+def candidate_sql(sql: Dialect, where: str) -> str:
+    return f"""
+        SELECT a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template,
+               a.business_date, a.status, a.scheduled_at, c.borrower_id, c.unreachable_on,
+               b.timezone, b.phone_status,
+               b.language, ct.consent AS contact_consent, ct.status AS contact_status,
+               {_NUMBER.format(a="a")} AS number_index
+        FROM actions a
+        JOIN cases c ON c.id = a.case_id
+        JOIN borrowers b ON b.id = c.borrower_id
+        LEFT JOIN contacts ct ON a.target_type = 'contact' AND ct.id = a.target_id
+        WHERE {where}
+        ORDER BY a.priority, a.id"""
+
+
+@dataclass
+class Counters:
+    connected_today: Counter[str] = field(default_factory=Counter)  # borrower -> n
+    attempts_today: Counter[str] = field(default_factory=Counter)  # number -> n
+    attempt_days: defaultdict[int, list[date]] = field(default_factory=lambda: defaultdict(list))
+    last_conversation: dict[int, date] = field(default_factory=dict)  # case -> day
+    third_party: Counter[str] = field(default_factory=Counter)  # contact -> n
+    flags: defaultdict[str, list[FlagState]] = field(default_factory=lambda: defaultdict(list))
+    opted_out: defaultdict[str, set[Channel]] = field(default_factory=lambda: defaultdict(set))
+    preferences: dict[str, Preferences] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
+    texts: dict[tuple[str, str], str] = field(default_factory=dict)  # (template, channel)
+
+
+def in_list(values: Iterable[object]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def connected_sql() -> str:
+    return in_list(sorted(CONNECTED))
+
+
+def load_counters(
+    conn: Connection,
+    d: date,
+    pack: Pack,
+    scope: str,
+    params: dict[str, Any],
+    exclude: int,
+    *,
+    by_number: bool = False,
+) -> Counters:
+    """Counters of the borrowers, numbers and debts in scope (`scope`: SQL over actions `s`).
+
+    `by_number`: count today's calls per number by index look-ups from the numbers in scope
+    (the send-time check of a few actions) rather than over the whole day (the nightly batch).
+    """
+    sql = Dialect.of(conn)
+    dp = sql.date_param("d")
+    k = Counters()
+    p = {**params, "d": d, "exclude": exclude}
+    cases_in = f"SELECT s.case_id FROM actions s WHERE {scope}"
+    borrowers_in = (
+        f"SELECT sc.borrower_id FROM actions s JOIN cases sc ON sc.id = s.case_id WHERE {scope}"
+    )
+
+    def run(stmt: str, **extra: Any) -> Sequence[Any]:
+        used = {n: v for n, v in {**p, **extra}.items() if f":{n}" in stmt}
+        return conn.execute(statement(stmt), used).all()
+
+    for borrower_id, n in run(
+        f"""SELECT c.borrower_id, COUNT(*) FROM interactions i JOIN cases c ON c.id = i.case_id
+            WHERE i.business_date = {dp} AND i.channel = 'call' AND i.target_type = 'borrower'
+              AND i.outcome IN {connected_sql()} AND c.borrower_id IN ({borrowers_in})
+            GROUP BY c.borrower_id"""
+    ):
+        k.connected_today[borrower_id] = n
+    # attempts today per number: calls made, and calls allowed today still to be made
+    numbers: list[str] = []
+    if by_number:  # the numbers first: index look-ups whatever the planner's statistics
+        numbers = sorted(
+            {
+                num
+                for (num,) in run(
+                    f"""SELECT {_NUMBER.format(a="s")} FROM actions s
+                        JOIN cases c ON c.id = s.case_id JOIN borrowers b ON b.id = c.borrower_id
+                        LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
+                        WHERE {scope}"""
+                )
+                if num
+            }
+        )
+    for number, n in (
+        (run(attempts_by_number_sql(dp), nums=numbers) if numbers else ())
+        if by_number
+        else run(
+            f"""SELECT num, COUNT(*) FROM (
+              SELECT {_NUMBER.format(a="i")} AS num
+              FROM interactions i JOIN cases c ON c.id = i.case_id
+              JOIN borrowers b ON b.id = c.borrower_id
+              LEFT JOIN contacts ct ON i.target_type = 'contact' AND ct.id = i.target_id
+              WHERE i.business_date = {dp} AND i.channel = 'call'
+              UNION ALL
+              SELECT {_NUMBER.format(a="a")} AS num
+              FROM actions a JOIN cases c ON c.id = a.case_id
+              JOIN borrowers b ON b.id = c.borrower_id
+              LEFT JOIN contacts ct ON a.target_type = 'contact' AND ct.id = a.target_id
+              WHERE a.business_date = {dp} AND a.channel = 'call' AND a.status = 'planned'
+                AND a.scheduled_at IS NOT NULL AND a.id <> :exclude
+            ) x WHERE num IS NOT NULL GROUP BY num"""
+        )
+    ):
+        k.attempts_today[number] = n
+    if pack.attempts_per_debt_7_days is not None:
+        week = sql.add_days(dp, "-6")
+        for case_id, day, n in run(
+            f"""SELECT case_id, business_date, COUNT(*) FROM (
+                  SELECT i.case_id, i.business_date FROM interactions i
+                  WHERE i.channel = 'call' AND i.target_type = 'borrower'
+                    AND i.business_date BETWEEN {week} AND {dp} AND i.case_id IN ({cases_in})
+                  UNION ALL
+                  SELECT a.case_id, a.business_date FROM actions a
+                  WHERE a.business_date = {dp} AND a.channel = 'call' AND a.status = 'planned'
+                    AND a.target_type = 'borrower' AND a.scheduled_at IS NOT NULL
+                    AND a.id <> :exclude AND a.case_id IN ({cases_in})
+                ) x GROUP BY case_id, business_date"""
+        ):
+            k.attempt_days[case_id] += [as_date(day)] * n
+    if pack.quiet_days_after_conversation is not None:
+        for case_id, day in run(
+            f"""SELECT i.case_id, MAX(i.business_date) FROM interactions i
+                WHERE i.channel = 'call' AND i.target_type = 'borrower'
+                  AND i.outcome IN {connected_sql()} AND i.case_id IN ({cases_in})
+                GROUP BY i.case_id"""
+        ):
+            k.last_conversation[case_id] = as_date(day)
+    if pack.third_party_once:
+        for contact_id, n in run(
+            f"""SELECT i.target_id, COUNT(*) FROM interactions i
+                WHERE i.target_type = 'contact' AND i.outcome IN {in_list(CONTACT_OUTCOMES)}
+                  AND i.target_id IN (SELECT s.target_id FROM actions s WHERE {scope}
+                                      AND s.target_type = 'contact')
+                GROUP BY i.target_id"""
+        ):
+            k.third_party[contact_id] = n
+    for borrower_id, flag, since, until in run(
+        f"""SELECT f.borrower_id, f.flag, f.since, f.until FROM borrower_flags f
+            WHERE f.lifted_on IS NULL AND (f.until IS NULL OR f.until >= {dp})
+              AND f.borrower_id IN ({borrowers_in})"""
+    ):
+        k.flags[borrower_id].append(
+            FlagState(Flag(flag), as_date(since), as_date(until) if until else None)
+        )
+    if "comm_suppressions" in metadata.tables:
+        for channel, number in run(
+            f"""SELECT sp.channel, sp.address_index FROM comm_suppressions sp
+                WHERE sp.address_index IN (
+                  SELECT {_NUMBER.format(a="s")} FROM actions s JOIN cases c ON c.id = s.case_id
+                  JOIN borrowers b ON b.id = c.borrower_id
+                  LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
+                  WHERE {scope})"""
+        ):
+            try:
+                k.opted_out[number].add(Channel(channel))
+            except ValueError:
+                continue
+    for row in run(
+        f"""SELECT borrower_id, agreed_hours, inconvenient_hours, refused_channels
+            FROM contact_preferences WHERE borrower_id IN ({borrowers_in})"""
+    ):
+        k.preferences[row[0]] = parse_preferences(row[1], row[2], row[3])
+    k.holidays = frozenset(
+        as_date(day)
+        for (day,) in run(
+            f"SELECT day FROM compliance_holidays WHERE pack = :pack AND day >= {dp}",
+            pack=pack.code,
+        )
+    )
+    k.texts = texts_of(conn)
+    return k
+
+
+def attempts_by_number_sql(dp: str) -> str:
+    """Today's calls made and still to be made per number (`:nums`), reached from the numbers
+    by index (borrowers and contacts by phone index, their cases, the cases' calls). A contact's
+    calls are on the cases of the borrower the contact belongs to."""
+    made = f"i.business_date = {dp} AND i.channel = 'call'"
+    planned = (
+        f"a.business_date = {dp} AND a.channel = 'call' AND a.status = 'planned' "
+        "AND a.scheduled_at IS NOT NULL AND a.id <> :exclude"
+    )
+    # CROSS JOIN: SQLite keeps this join order (numbers first) rather than scanning the day
+    return f"""SELECT num, COUNT(*) FROM (
+          SELECT b.phone_index AS num FROM borrowers b
+          CROSS JOIN cases c CROSS JOIN interactions i
+          WHERE b.phone_index IN :nums AND c.borrower_id = b.id AND i.case_id = c.id
+            AND {made} AND i.target_type <> 'contact'
+          UNION ALL
+          SELECT ct.phone_index FROM contacts ct
+          CROSS JOIN cases c CROSS JOIN interactions i
+          WHERE ct.phone_index IN :nums AND c.borrower_id = ct.borrower_id
+            AND i.case_id = c.id AND i.target_type = 'contact' AND i.target_id = ct.id
+            AND {made}
+          UNION ALL
+          SELECT b.phone_index FROM borrowers b
+          CROSS JOIN cases c CROSS JOIN actions a
+          WHERE b.phone_index IN :nums AND c.borrower_id = b.id AND a.case_id = c.id
+            AND {planned} AND a.target_type <> 'contact'
+          UNION ALL
+          SELECT ct.phone_index FROM contacts ct
+          CROSS JOIN cases c CROSS JOIN actions a
+          WHERE ct.phone_index IN :nums AND c.borrower_id = ct.borrower_id
+            AND a.case_id = c.id AND a.target_type = 'contact' AND a.target_id = ct.id
+            AND {planned}
+        ) x WHERE num IS NOT NULL GROUP BY num"""
+
+
+def statement(stmt: str) -> TextClause:
+    """A text statement with its date parameter typed and its lists (`:ids`, `:nums`)
+    expanded."""
+    clause = dated(stmt, *[n for n in ("d",) if f":{n}" in stmt])
+    for name in ("ids", "nums"):
+        if f":{name}" in stmt:
+            clause = clause.bindparams(bindparam(name, expanding=True))
+    return clause
+
+
+def texts_of(conn: Connection) -> dict[tuple[str, str], str]:
+    """Approved template bodies (latest version) by (name, channel); built-in call scripts."""
+    texts = {(name, "call"): body for name, body in SCRIPTS.items()}
+    if "comm_templates" in metadata.tables:
+        rows = conn.execute(
+            text(
+                "SELECT name, channel, body FROM comm_templates WHERE status = 'approved' "
+                "ORDER BY version"
+            )
+        ).all()
+        for name, channel, body in rows:
+            texts[(name, channel)] = body
+    return texts
+
+
+def parse_windows(spec: str | None) -> tuple[Window, ...]:
+    windows = []
+    for part in (spec or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        start, _, end = part.partition("-")
+        windows.append(Window(time.fromisoformat(start), time.fromisoformat(end)))
+    return tuple(windows)
+
+
+def parse_preferences(
+    agreed: str | None, inconvenient: str | None, refused: str | None
+) -> Preferences:
+    return Preferences(
+        agreed=parse_windows(agreed),
+        inconvenient=parse_windows(inconvenient),
+        refused_channels=frozenset(Channel(c) for c in (refused or "").split() if c),
+    )
+
+
+def as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def as_utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def candidate_of(row: Any, k: Counters, d: date | None = None) -> tuple[Candidate, History]:
+    m = row._mapping
+    channel = Channel(m["channel"])
+    audience = Audience(m["target_type"])
+    content = k.texts.get((m["template"], m["channel"]))
+    candidate = Candidate(
+        case_id=m["case_id"],
+        borrower_id=m["borrower_id"],
+        business_date=d or as_date(m["business_date"]),
+        channel=channel,
+        audience=audience,
+        target_id=m["target_id"],
+        template=m["template"],
+        timezone=m["timezone"],
+        action_id=m["id"],
+        step=m["step"],
+        agent_initiated=str(m["step"]).startswith("agent_"),
+        borrower_phone_status=m["phone_status"],
+        unreachable_on=as_date(m["unreachable_on"]) if m["unreachable_on"] else None,
+        contact_consent=bool(m["contact_consent"]),
+        contact_status=m["contact_status"] or "active",
+        content=content,
+    )
+    number = m["number_index"]
+    history = History(
+        connected_calls_today=k.connected_today[m["borrower_id"]],
+        attempts_today_on_number=k.attempts_today[number] if number else 0,
+        attempt_days_on_debt=tuple(k.attempt_days.get(m["case_id"], ())),
+        last_conversation_on=k.last_conversation.get(m["case_id"]),
+        third_party_communications=k.third_party[m["target_id"]]
+        if audience is Audience.CONTACT
+        else 0,
+        flags=tuple(k.flags.get(m["borrower_id"], ())),
+        opted_out=frozenset(k.opted_out.get(number, ())) if number else frozenset(),
+        preferences=k.preferences.get(m["borrower_id"], Preferences()),
+        holidays=k.holidays,
+    )
+    return candidate, history
+
+
+def count_allowed(k: Counters, c: Candidate, number: str | None, decision: Decision) -> None:
+    """A call allowed today is an attempt about to be made: later candidates see it."""
+    if decision.verdict is not VerdictKind.ALLOW or c.channel is not Channel.CALL:
+        return
+    if number:
+        k.attempts_today[number] += 1
+    if c.audience is Audience.BORROWER:
+        k.attempt_days[c.case_id].append(c.business_date)
+
+
+# --- overrides ---------------------------------------------------------------------------------
+
+
+def overrides_of(conn: Connection, scope: str, params: dict[str, Any]) -> dict[int, set[str]]:
+    stmt = (
+        "SELECT o.action_id, o.rule_id FROM compliance_overrides o "
+        f"WHERE o.action_id IN (SELECT s.id FROM actions s WHERE {scope})"
+    )
+    used = {n: v for n, v in params.items() if f":{n}" in stmt}
+    rows = conn.execute(statement(stmt), used).all()
+    found: dict[int, set[str]] = defaultdict(set)
+    for action_id, rule_id in rows:
+        found[action_id].add(rule_id)
+    return found
+
+
+def decide_waived(c: Candidate, h: History, pack: Pack, at: datetime, waived: set[str]) -> Decision:
+    if not waived:
+        return decide(c, h, pack, at)
+    rules = tuple(r for r in pack.rules if not (pack.rule_id(r.name) in waived and r.overridable))
+    decision = decide(c, h, replace(pack, rules=rules), at)
+    note = f" (overridden: {', '.join(sorted(waived))})"
+    return replace(decision, reason=decision.reason + note)
+
+
+# --- writing decisions -------------------------------------------------------------------------
+
+
+def decision_row(
+    batch: str, stage: str, action_id: int, d: date, at: datetime, dec: Decision
+) -> dict[str, Any]:
+    return {
+        "batch": batch,
+        "action_id": action_id,
+        "business_date": d,
+        "stage": stage,
+        "pack": dec.pack,
+        "decided_for": at.astimezone(UTC),
+        "verdict": dec.verdict.value,
+        "scheduled_at": dec.at.astimezone(UTC) if dec.at else None,
+        "rule_id": dec.rule_id,
+        "reason": dec.reason,
+        "consulted": ",".join(c.rule_id for c in dec.consulted),
+        "violations": json.dumps(
+            [
+                {
+                    "rule": v.rule_id,
+                    "verdict": v.verdict.value,
+                    "until": v.until.astimezone(UTC).isoformat() if v.until else None,
+                    "message": v.message,
+                }
+                for v in dec.violations
+            ],
+            ensure_ascii=False,
+        ),
+    }
