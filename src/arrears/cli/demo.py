@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from arrears.analytics.experiments import render
-from arrears.bootstrap import bootstrap
+from arrears.bootstrap import App, bootstrap
 from arrears.cli import app_of
 from arrears.domain.money import Money
 from arrears.sim.demo import DEFAULT_STRATEGY, DemoResult, deliver_to_files, run_demo
@@ -28,6 +28,8 @@ def register(app: typer.Typer) -> None:
             DEFAULT_STRATEGY, help="Strategy with the variants (the first is the champion)."
         ),
         serve: bool = typer.Option(False, "--serve", help="Then open the web app on the data."),
+        host: str = typer.Option("127.0.0.1", help="With --serve: the address to listen on."),
+        port: int = typer.Option(8000, help="With --serve: the port to listen on."),
     ) -> None:
         """Simulate a portfolio through the collection loop and print what it achieved."""
         wired = app_of(ctx)
@@ -57,15 +59,16 @@ def register(app: typer.Typer) -> None:
             days=days,
             seed=seed,
             strategy=strategy,
-            deliver=deliver_to_files(outbox),
+            deliver=deliver_to_files(outbox, f"http://{host}:{port}"),
             progress=lambda d: typer.echo(".", nl=False),
         )
         typer.echo("")
         _print(result, time.monotonic() - began)
+        _print_morning(wired, result, f"http://{host}:{port}", outbox)
         if serve:
             from arrears.cli.serve import serve_app
 
-            serve_app(wired, demo_users=True)
+            serve_app(wired, host=host, port=port, demo_users=True)
 
 
 def _print(result: DemoResult, seconds: float) -> None:
@@ -104,4 +107,35 @@ def _print(result: DemoResult, seconds: float) -> None:
         "",
         f"finished in {seconds:.1f} s",
     ]
+    typer.echo("\n".join(lines))
+
+
+def _print_morning(wired: App, result: DemoResult, base: str, outbox: Path) -> None:
+    """The day the demo leaves to be worked: who signs in, what waits in each queue, and a few
+    borrower pages to open."""
+    from datetime import timedelta
+
+    from arrears.services.users import DEMO_PASSWORD, DEMO_USERS
+    from arrears.web.links import LINK_DAYS, make_token
+
+    day = result.next_day
+    if day is None:
+        return
+    lines = [
+        "",
+        f"== The morning after: {day}, calls planned and not yet made ==",
+        f"sign in at {base}/login with password {DEMO_PASSWORD!r}:",
+    ]
+    for name, role, _, team in DEMO_USERS:
+        waiting = ""
+        if name in result.queue_sizes:
+            own = len(result.handed_out.get(name, []))
+            waiting = f"  {result.queue_sizes[name]} cases to work today ({own} assigned to them)"
+        lines.append(f"  {name:<11} {role.value:<10} {team or '':<11}{waiting}")
+    cases = [ids[0] for ids in result.handed_out.values() if ids][:3]
+    if cases:
+        lines.append(f"borrower pages (the one-time code is written to {outbox / 'otp.log'}):")
+        for case_id in cases:
+            token = make_token(wired.keyring, case_id, day + timedelta(days=LINK_DAYS))
+            lines.append(f"  case {case_id}: {base}/b/{token}")
     typer.echo("\n".join(lines))

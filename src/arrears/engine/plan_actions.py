@@ -30,15 +30,31 @@ def plan_actions(
     """Insert the day's candidate actions; returns how many are new.
 
     strategy: a Strategy, a shipped name (seed, seed_challenger_day3), a file path, or a
-    `Pinned` strategy (some borrowers' new cases placed in a named variant); None plans the
-    portfolio with the seed, and re-plans given cases with the strategy each is under.
+    `Pinned` strategy (some borrowers' new cases placed in a named variant); None plans each
+    case with the shipped strategy it is under (an experiment's cases stay in their variant)
+    and new cases with the seed.
     """
     if isinstance(strategy, Pinned):
         return plan_with(conn, strategy.strategy, as_of, case_ids, strategy.variants)
-    if strategy is not None or case_ids is None:
+    if strategy is not None:
         return plan_with(conn, load(strategy), as_of, case_ids)
+    if case_ids is None:
+        # the whole portfolio under the default: a case already given a variant of another
+        # shipped strategy (a running experiment) stays in it; new cases follow the seed
+        running = set(
+            conn.scalars(
+                select(cases.c.strategy)
+                .where(cases.c.status == "open", cases.c.strategy != "seed")
+                .distinct()
+            )
+        )
+        if not running & set(BUILTIN):
+            return plan_with(conn, load(None), as_of, None)
+        which = cases.c.status == "open"
+    else:
+        which = cases.c.id.in_(list(case_ids))
     by_strategy: dict[str, list[int]] = defaultdict(list)
-    rows = conn.execute(select(cases.c.id, cases.c.strategy).where(cases.c.id.in_(list(case_ids))))
+    rows = conn.execute(select(cases.c.id, cases.c.strategy).where(which))
     for case_id, name in rows:
         by_strategy[name if name in BUILTIN else "seed"].append(case_id)
     planned = 0

@@ -1,4 +1,6 @@
-"""`arrears demo`: a seeded portfolio, sixty business days of the collection loop, a report.
+"""`arrears demo`: a seeded portfolio, sixty business days of the collection loop, a report,
+and the morning after: the next day's run has planned the calls, each demo agent has a few cases
+of their own and the team's queues hold the rest, for `arrears demo --serve`.
 
 The days run under the champion/challenger experiment `seed_challenger_day3`: half the new
 cases follow the seed (a call on the first day), half wait until day 3 for the first call. The
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from arrears.analytics.experiments import ExperimentReport, experiment_report
 from arrears.analytics.loop import LoopReport, loop_report
@@ -23,11 +27,13 @@ from arrears.channels.config import CommsConfig
 from arrears.channels.filesink import FileSink
 from arrears.compliance.officer import seed_demo_events
 from arrears.services.dispatch import DispatchReport, dispatch_once
+from arrears.services.users import DEMO_USERS, Role, seed_demo_users, team_queue_names
 from arrears.sim.floor import Floor
 from arrears.sim.load import load_portfolio
 from arrears.sim.portfolio import generate
 from arrears.sim.story import STORY_BORROWER, add_case_study, timeline
 from arrears.store import migrate
+from arrears.store import tables as t
 from arrears.strategy import loader
 from arrears.strategy.plan import Pinned
 
@@ -35,6 +41,7 @@ DEFAULT_START = date(2026, 9, 1)
 DEFAULT_STRATEGY = "seed_challenger_day3"
 SEND_AT = time(10, 0)  # the dispatcher's run on each simulated day, lender's local time
 LENDER_TZ = ZoneInfo("Asia/Shanghai")
+HANDED_OUT = 3  # cases each demo agent finds in their own queue on the morning after
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class DemoResult:
     end: date
     experiment: ExperimentReport
     strategy_description: str = ""
+    next_day: date | None = None  # the business date the demo leaves to be worked
+    handed_out: dict[str, list[int]] = field(default_factory=dict)  # agent -> cases given
+    queue_sizes: dict[str, int] = field(default_factory=dict)  # agent -> cases with work
 
 
 def run_demo(
@@ -80,14 +90,89 @@ def run_demo(
             progress(d)
     shares = [(v.name, v.share) for v in chosen.variants]
     with app.engine.connect() as conn:
-        return DemoResult(
-            loop_report(conn, start, end),
-            timeline(conn, start),
-            start,
-            end,
-            experiment_report(conn, chosen.name, end, shares),
-            chosen.description,
+        report = loop_report(conn, start, end)
+        story = timeline(conn, start)
+        experiment = experiment_report(conn, chosen.name, end, shares)
+    # the next morning: the day's run plans the calls, nobody has worked them yet
+    next_day = end + timedelta(days=1)
+    app.run_day(next_day, strategy=planned)
+    if deliver is not None:
+        deliver(app, next_day)
+    with app.engine.begin() as conn:
+        seed_demo_users(conn)
+        handed = hand_out_work(conn, next_day)
+        queues = queue_sizes(conn, next_day)
+    return DemoResult(
+        report, story, start, end, experiment, chosen.description, next_day, handed, queues
+    )
+
+
+def queue_sizes(conn: Connection, day: date) -> dict[str, int]:
+    """Per demo agent: the cases with calls to make on the day that their queue shows (their
+    own and the unclaimed ones of their team's queues)."""
+    c, a = t.cases, t.actions
+    has_work = (
+        select(a.c.id)
+        .where(
+            a.c.case_id == c.c.id,
+            a.c.business_date == day,
+            a.c.status.in_(["planned", "deferred"]),
+            a.c.channel.in_(["call", "task"]),
         )
+        .exists()
+    )
+    sizes = {}
+    for name, role, _, team in DEMO_USERS:
+        if role is not Role.AGENT:
+            continue
+        mine = or_(
+            c.c.assigned_to == name,
+            and_(c.c.assigned_to.is_(None), c.c.queue.in_(team_queue_names(conn, team))),
+        )
+        sizes[name] = int(
+            conn.scalar(select(func.count()).where(c.c.status == "open", mine, has_work)) or 0
+        )
+    return sizes
+
+
+def hand_out_work(conn: Connection, day: date, per_agent: int = HANDED_OUT) -> dict[str, list[int]]:
+    """As a team lead would before the shift: give each demo agent a few of the day's cases with
+    calls to make, in turns, from their team's queues (most urgent first); when a team's queues
+    have no more work today its agent gets the most overdue case left in the others. The rest
+    stay in the queues for "Next case". Returns the case ids given to each agent."""
+    c, a = t.cases, t.actions
+    work = (
+        select(a.c.case_id, func.min(a.c.priority).label("priority"))
+        .where(
+            a.c.business_date == day,
+            a.c.status.in_(["planned", "deferred"]),
+            a.c.channel.in_(["call", "task"]),
+        )
+        .group_by(a.c.case_id)
+        .subquery()
+    )
+    free = (
+        select(c.c.id)
+        .join(work, work.c.case_id == c.c.id)
+        .where(c.c.status == "open", c.c.assigned_to.is_(None))
+    )
+    agents = [(name, team) for name, role, _, team in DEMO_USERS if role is Role.AGENT]
+    queues = {name: team_queue_names(conn, team) for name, team in agents}
+    handed: dict[str, list[int]] = {name: [] for name, _ in agents}
+    for _ in range(per_agent):
+        for name, _team in agents:
+            case_id = conn.scalar(
+                free.where(c.c.queue.in_(queues[name]))
+                .order_by(work.c.priority, c.c.overdue_amount.desc(), c.c.id)
+                .limit(1)
+            )
+            if case_id is None:
+                case_id = conn.scalar(free.order_by(c.c.dpd.desc(), c.c.id.desc()).limit(1))
+            if case_id is None:
+                return handed
+            conn.execute(update(c).where(c.c.id == case_id).values(assigned_to=name))
+            handed[name].append(int(case_id))
+    return handed
 
 
 def deliver_to_files(
