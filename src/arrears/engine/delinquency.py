@@ -25,6 +25,7 @@ from datetime import date
 from sqlalchemy import Connection, text, update
 
 from arrears.engine.config import RunConfig
+from arrears.engine.quarantine import QUARANTINED
 from arrears.engine.sql import Dialect, dated, planner
 from arrears.store import tables as t
 from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
@@ -134,6 +135,9 @@ def _assess_candidates(
             ).rowcount
             or 0
         )
+    assessed -= (
+        conn.execute(text(f"DELETE FROM {_CANDIDATES} WHERE id IN {QUARANTINED}")).rowcount or 0
+    )
     if sql.sqlite:
         changed = _update_assessed(conn, sql, as_of, config, candidates=True)
     else:
@@ -197,7 +201,7 @@ def _update_assessed(
     items = (
         f"{_CANDIDATES} cand CROSS JOIN due_items i WHERE i.account_id = cand.id"
         if candidates
-        else "due_items i"
+        else f"due_items i WHERE i.account_id NOT IN {QUARANTINED}"
     )
     running = f"""
         SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import overdue_unpaid
+from arrears.engine.quarantine import QUARANTINED
 from arrears.engine.sql import Dialect, dated, planner
 
 _DENOMINATOR = 365 * 1_000_000
@@ -75,6 +76,7 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
         FROM due_items i JOIN accounts a ON a.id = i.account_id
         WHERE {overdue_unpaid("i", d)} AND i.principal > i.paid_principal
           AND a.penalty_rate_ppm > 0 AND a.status = 'active'
+          AND a.id NOT IN {QUARANTINED}
           AND NOT EXISTS (
               SELECT 1 FROM plans pl JOIN cases c ON c.id = pl.case_id
               WHERE c.borrower_id = a.borrower_id AND pl.status = 'active' AND pl.waive_penalty
@@ -112,7 +114,10 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
 def _advance_marker(conn: Connection, sql: Dialect, as_of: date) -> None:
     d = sql.date_param("d")
     overdue = f"{overdue_unpaid('i', d)} AND i.principal > i.paid_principal"
-    behind = f"(accounts.penalty_accrued_through IS NULL OR accounts.penalty_accrued_through < {d})"
+    behind = (
+        f"(accounts.penalty_accrued_through IS NULL OR accounts.penalty_accrued_through < {d})"
+        f" AND accounts.id NOT IN {QUARANTINED}"
+    )
     if sql.sqlite:  # an IN list: SQLite reads the items through their index
         statement = f"""UPDATE accounts SET penalty_accrued_through = {d}
                         WHERE {behind}

@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy import Connection
 
+from arrears.engine.quarantine import QUARANTINED
 from arrears.engine.sql import Dialect, dated
 
 COMPONENTS = ("penalty", "fee", "interest", "principal")
@@ -48,6 +49,7 @@ WITH pay AS (
            SUM(p.amount) OVER w AS p_end
     FROM payments p
     WHERE p.posted_on IS NULL AND p.received_on <= {d}
+      AND p.account_id NOT IN {QUARANTINED}
     WINDOW w AS (PARTITION BY p.account_id ORDER BY p.received_on, p.id
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
@@ -119,7 +121,8 @@ def post_payments(conn: Connection, as_of: date) -> int:
     d = sql.date_param("d")
     posted = conn.execute(
         dated(
-            f"UPDATE payments SET posted_on = {d} WHERE posted_on IS NULL AND received_on <= {d}",
+            f"UPDATE payments SET posted_on = {d} WHERE posted_on IS NULL AND received_on <= {d}"
+            f" AND account_id NOT IN {QUARANTINED}",
             "d",
         ),
         {"d": as_of},

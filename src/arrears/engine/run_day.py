@@ -18,6 +18,7 @@ from arrears.engine.gate import DayGate, schedule_without_rules
 from arrears.engine.penalty import accrue_penalty
 from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
+from arrears.engine.quarantine import quarantine
 from arrears.engine.settlement import settle
 from arrears.store import tables as t
 
@@ -39,6 +40,8 @@ class RunReport:
     actions_planned: int
     messages_enqueued: int
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
+    # accounts set aside (never the whole night): id -> why; their payments wait unposted
+    quarantined: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -68,6 +71,7 @@ def run_day(
             spent[name] = round(time.perf_counter() - started, 3)
 
     with engine.begin() as conn:
+        quarantined = step("quarantine", lambda: quarantine(conn, as_of))
         posted = step("post_payments", lambda: post_payments(conn, as_of))
         penalty = step("accrue_penalty", lambda: accrue_penalty(conn, as_of, config))
         settled = step("settle", lambda: settle(conn, as_of))
@@ -93,6 +97,7 @@ def run_day(
         actions_planned=planned,
         messages_enqueued=enqueued,
         step_seconds=spent,
+        quarantined=quarantined,
     )
 
 

@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import Connection
 
+from arrears.engine.quarantine import QUARANTINED
 from arrears.engine.sql import Dialect, dated
 
 
@@ -30,7 +31,8 @@ def _paid_since(sql: Dialect, since: str, case_alias: str) -> str:
     return f"""(SELECT COALESCE(SUM(p.amount), 0) FROM payments p
                 JOIN accounts a ON a.id = p.account_id
                 WHERE a.borrower_id = {case_alias}.borrower_id
-                  AND p.received_on >= {since} AND p.received_on <= {d})"""
+                  AND p.received_on >= {since} AND p.received_on <= {d}
+                  AND p.account_id NOT IN {QUARANTINED})"""
 
 
 def settle(conn: Connection, as_of: date) -> SettlementChanges:

@@ -1,0 +1,125 @@
+"""Accounts the daily run sets aside so that one bad account never stops the night.
+
+Every amount that reaches the platform is bounded at the edge (`AMOUNT_MAX_MINOR`), but rows
+stored before a bound existed, or an account with an absurd number of rows, could still take
+the run's integer sums or its penalty product past 64 bits: PostgreSQL would fail the whole
+run with "bigint out of range", SQLite would turn the figure into an inexact float. Before
+anything is computed, one set-based statement finds the accounts the night touches (payments
+to post, items overdue, never assessed, or quarantined already) whose totals pass
+`TOTAL_LIMIT` or whose penalty product would overflow — computing in floating point, which
+cannot overflow. Those accounts go to `quarantined_accounts` with the reason; the steps skip
+them (their payments stay unposted, their figures as they were) and the run report lists them.
+An account whose rows were corrected leaves quarantine on the next run and is assessed again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection, delete, select, update
+
+from arrears.engine.sql import Dialect, dated
+from arrears.store import tables as t
+from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
+
+# An account's due-item total or payment total above this many minor units (10 trillion of a
+# two-decimal currency) is set aside: below it every sum the run makes over an account, a
+# borrower or a case stays exact.
+TOTAL_LIMIT = 10**15
+# The penalty step multiplies unpaid principal, rate (ppm) and days in 64-bit integers.
+PENALTY_PRODUCT_LIMIT = 4 * 10**18
+
+# the statements of the steps skip the accounts listed here
+QUARANTINED = "(SELECT q.account_id FROM quarantined_accounts q)"
+
+
+def _real(sql: Dialect, expr: str) -> str:
+    return f"CAST({expr} AS {'REAL' if sql.sqlite else 'DOUBLE PRECISION'})"
+
+
+def _offenders_sql(sql: Dialect) -> str:
+    d = sql.date_param("d")
+    overdue = (
+        f"i.due_on < {d} AND i.principal > i.paid_principal"  # principal overdue: penalty base
+    )
+    start = "CASE WHEN a.penalty_accrued_through > i.due_on THEN a.penalty_accrued_through " + (
+        "ELSE i.due_on END"
+    )
+    days = sql.days_between(d, start)
+
+    def r(expr: str) -> str:
+        return _real(sql, expr)
+
+    item_total = " + ".join(r(f"i.{c}") for c in ("principal", "interest", "fee", "penalty"))
+    penalty = (
+        f"CASE WHEN {overdue} THEN ({r('i.principal')} - {r('i.paid_principal')})"
+        f" * {r('a.penalty_rate_ppm')} * {days} ELSE 0 END"
+    )
+    return f"""
+        WITH touched AS (
+            SELECT p.account_id AS id FROM payments p
+            WHERE p.posted_on IS NULL AND p.received_on <= {d}
+            UNION
+            SELECT account_id FROM due_items WHERE {OPEN_DUE_ON} < {d} AND {OPEN_ITEM}
+            UNION
+            SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
+            UNION
+            SELECT q.account_id FROM quarantined_accounts q
+        ),
+        items AS (
+            SELECT i.account_id, SUM({item_total}) AS total, MAX({penalty}) AS penalty
+            FROM due_items i JOIN accounts a ON a.id = i.account_id
+            WHERE i.account_id IN (SELECT id FROM touched)
+            GROUP BY i.account_id
+        ),
+        paid AS (
+            SELECT p.account_id, SUM({r("p.amount")}) AS total
+            FROM payments p
+            WHERE p.account_id IN (SELECT id FROM touched)
+            GROUP BY p.account_id
+        )
+        SELECT touched.id AS account_id,
+               CASE WHEN items.total > {TOTAL_LIMIT}
+                        THEN 'its due items total more than the daily run computes exactly'
+                    WHEN paid.total > {TOTAL_LIMIT}
+                        THEN 'its payments total more than the daily run computes exactly'
+                    WHEN items.penalty > {PENALTY_PRODUCT_LIMIT}
+                        THEN 'the penalty on its overdue principal is beyond what the daily '
+                             || 'run computes exactly'
+               END AS reason
+        FROM touched
+        LEFT JOIN items ON items.account_id = touched.id
+        LEFT JOIN paid ON paid.account_id = touched.id
+        WHERE items.total > {TOTAL_LIMIT} OR paid.total > {TOTAL_LIMIT}
+           OR items.penalty > {PENALTY_PRODUCT_LIMIT}
+    """
+
+
+def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
+    """Set aside the accounts the run cannot compute as of as_of, release the corrected ones;
+    returns the accounts set aside (id -> reason, with the date they were first set aside)."""
+    sql = Dialect.of(conn)
+    found = {
+        row.account_id: row.reason
+        for row in conn.execute(dated(_offenders_sql(sql), "d"), {"d": as_of})
+    }
+    q = t.quarantined_accounts
+    held = {row.account_id: row.since for row in conn.execute(select(q.c.account_id, q.c.since))}
+    released = sorted(set(held) - set(found))
+    if released:
+        conn.execute(delete(q).where(q.c.account_id.in_(released)))
+        # assessed afresh by this run: its figures are those of before the quarantine
+        conn.execute(
+            update(t.accounts).where(t.accounts.c.id.in_(released)).values(state_as_of=None)
+        )
+    new = [
+        {"account_id": aid, "since": as_of, "reason": reason}
+        for aid, reason in sorted(found.items())
+        if aid not in held
+    ]
+    if new:
+        conn.execute(q.insert(), new)
+    return {
+        aid: f"{reason} (set aside since {held.get(aid) or as_of}); correct its rows"
+        for aid, reason in sorted(found.items())
+    }
