@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -28,7 +29,9 @@ def _csrf(html: str) -> str:
     return m.group(1)
 
 
-def test_the_demo_leaves_every_agent_work_and_keeps_the_experiment(db: Engine, tmp_path) -> None:
+def test_the_demo_leaves_every_agent_work_and_keeps_the_experiment(
+    db: Engine, tmp_path: Path
+) -> None:
     app = App(Settings(key_file=tmp_path / "keys.json", outbox_dir=tmp_path / "outbox"))
     app.__dict__["engine"] = db
     result = run_demo(app, borrowers=150, days=25, seed=5)
