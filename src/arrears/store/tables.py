@@ -291,6 +291,10 @@ plans = Table(
     Column("proposed_by", String(64)),
     Column("approved_by", String(64)),
     Column("reason", Text),
+    # the team lead's decision on a proposed plan: who, when, and the reason (a rejection's)
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_note", Text),
 )
 
 plan_instalments = Table(
