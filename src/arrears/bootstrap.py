@@ -9,6 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from arrears.channels.telephony.factory import make_dialer
+from arrears.channels.telephony.port import Dialer
+from arrears.channels.telephony.recordings import RecordingStore
 from arrears.compliance.batch import gate_planned_actions
 from arrears.compliance.loading import load_pack
 from arrears.config import Settings
@@ -41,6 +44,17 @@ class App:
         """The rule pack's gate over the day's planned actions; there is no other. It fails
         closed: a pack that cannot load stops the run (`RulePackUnavailable`)."""
         return gate_planned_actions
+
+    @cached_property
+    def recordings(self) -> RecordingStore:
+        """Where call recordings are kept (docs/dialler.md)."""
+        return RecordingStore(self.settings.recordings_dir)
+
+    @cached_property
+    def dialer(self) -> Dialer:
+        """The dialler the settings name: baresip softphones, a cloud call centre's webhooks,
+        or none (every call fails with a message saying so)."""
+        return make_dialer(self.settings, self.recordings)
 
     def run_day(self, as_of: date, **kw: Any) -> RunReport:
         load_pack(self.settings.rule_pack)  # before anything is planned: refuse, say why

@@ -17,6 +17,15 @@ class Settings:
     rule_pack: str = "cn"
     outbox_dir: Path = Path(".arrears/outbox")
     audit_anchor_dir: Path | None = None  # a second place for the audit log's signed head
+    # the dialler (docs/dialler.md): adapter "baresip" | "webhook" | "none"
+    dialer: str = "baresip"
+    baresip_binary: str = "baresip"
+    # number -> SIP URI: a template, or "prefix=template;...;*=default"
+    sip_routes: str = "sip:{number}@127.0.0.1:5070"
+    recordings_dir: Path = Path(".arrears/recordings")
+    ring_timeout_seconds: float = 30.0
+    dialer_webhook_url: str | None = None  # the cloud call centre's "start a call" endpoint
+    dialer_webhook_secret: str | None = None  # HMAC key shared with it (from the environment)
 
     @classmethod
     def from_env(cls, database: str | None = None) -> Settings:
@@ -32,4 +41,11 @@ class Settings:
                 if env.get("ARREARS_AUDIT_ANCHOR_DIR")
                 else None
             ),
+            dialer=env.get("ARREARS_DIALER", "baresip"),
+            baresip_binary=env.get("ARREARS_BARESIP", "baresip"),
+            sip_routes=env.get("ARREARS_SIP_ROUTES", "sip:{number}@127.0.0.1:5070"),
+            recordings_dir=Path(env.get("ARREARS_RECORDINGS_DIR", ".arrears/recordings")),
+            ring_timeout_seconds=float(env.get("ARREARS_RING_TIMEOUT", "30")),
+            dialer_webhook_url=env.get("ARREARS_DIALER_WEBHOOK_URL"),
+            dialer_webhook_secret=env.get("ARREARS_DIALER_WEBHOOK_SECRET"),
         )

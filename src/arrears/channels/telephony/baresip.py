@@ -36,7 +36,7 @@ import time
 import uuid
 import wave
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -459,6 +459,9 @@ class BaresipDialer:
         return phone
 
     def dial(self, request: CallRequest, on_end: OnCallEnd | None = None) -> CallHandle:
+        """Dial `request.target`: a SIP URI as given, a number through the route table."""
+        if not request.target.startswith(("sip:", "sips:")):
+            request = replace(request, target=self.routes.uri_for(request.target))
         phone = self._phone(request.agent)
         with self.lock:
             if request.call_id in self.calls:
