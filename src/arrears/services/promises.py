@@ -31,6 +31,7 @@ def record_promise(
                 amount=promise.amount.to_minor(),
                 currency=promise.amount.currency,
                 status="open",
+                made_by=agent,
             )
             .returning(t.promises.c.id)
         ).scalar_one()

@@ -268,6 +268,7 @@ promises = Table(
     Column("status", String(16), nullable=False, server_default="open"),
     money("paid_amount"),
     Column("settled_on", Date),
+    Column("made_by", String(64)),  # the agent who took the promise
 )
 
 plans = Table(
