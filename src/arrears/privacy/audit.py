@@ -38,6 +38,7 @@ class AuditKind(StrEnum):
     KEY_ROTATION = "key_rotation"
     RETENTION = "retention"
     FLAG = "flag"
+    RECORDING = "recording"  # a call recording stored, played, or refused to a role
     ANCHOR = "anchor"  # the anchor outside the database was re-signed (after a restore)
     TOKEN = "token"  # an integration token issued, revoked or expired
     USER = "user"  # an account added, changed or deactivated

@@ -65,7 +65,7 @@ from arrears.store.tables_calls import calls
 
 log = logging.getLogger(__name__)
 
-AUDIT_RECORDING = "recording"
+AUDIT_RECORDING = audit.AuditKind.RECORDING
 PLAYBACK_ROLES = frozenset({Role.TEAM_LEAD, Role.COMPLIANCE})
 
 
