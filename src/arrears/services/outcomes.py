@@ -51,35 +51,65 @@ def record_outcome(
     note: str | None = None,
     gate: DayGate | None = None,
     rule_pack: str = "cn",
+    interaction_id: int | None = None,
 ) -> OutcomeResult:
+    """Record the outcome; `interaction_id` completes the interaction of a call the dialler
+    placed (its known outcome — no answer, busy, answered — becomes what the agent says)."""
     target, result = Target(target_type), Outcome(outcome)
     kind = HardshipKind(hardship) if hardship else None
     check_outcome(target, result, kind)
     case = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).one_or_none()
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
-    interaction_id = conn.execute(
-        insert(t.interactions)
-        .values(
-            case_id=case_id,
-            action_id=action_id,
-            occurred_at=at,
-            business_date=business_date,
-            channel=channel,
-            target_type=target,
-            target_id=target_id,
-            outcome=result,
-            hardship=kind,
-            note=note,
-            agent=agent,
+    if interaction_id is not None:
+        conn.execute(
+            update(t.interactions)
+            .where(t.interactions.c.id == interaction_id, t.interactions.c.case_id == case_id)
+            .values(
+                outcome=result,
+                hardship=kind,
+                note=note,
+                agent=agent,
+                **({"action_id": action_id} if action_id is not None else {}),
+            )
         )
-        .returning(t.interactions.c.id)
-    ).scalar_one()
+    else:
+        interaction_id = conn.execute(
+            insert(t.interactions)
+            .values(
+                case_id=case_id,
+                action_id=action_id,
+                occurred_at=at,
+                business_date=business_date,
+                channel=channel,
+                target_type=target,
+                target_id=target_id,
+                outcome=result,
+                hardship=kind,
+                note=note,
+                agent=agent,
+            )
+            .returning(t.interactions.c.id)
+        ).scalar_one()
     if action_id is not None:
         conn.execute(
             update(t.actions)
             .where(t.actions.c.id == action_id, t.actions.c.status.in_(["planned", "deferred"]))
             .values(status="done", completed_at=at)
+        )
+    if result in CONNECTED and result is not Outcome.CONTACT_REFUSED:
+        # the borrower, or a contact willing to help, was reached: the day's other calls to
+        # contacts are moot
+        conn.execute(
+            update(t.actions)
+            .where(
+                t.actions.c.case_id == case_id,
+                t.actions.c.business_date == business_date,
+                t.actions.c.channel == "call",
+                t.actions.c.target_type == Target.CONTACT.value,
+                t.actions.c.status.in_(["planned", "deferred"]),
+            )
+            .values(status="cancelled", reason="someone was reached on this case today")
         )
     _update_parties(conn, case.borrower_id, target, target_id, result)
     case_changes: dict[str, object] = {}
