@@ -4,9 +4,11 @@ in the account's currency; dates as ISO 8601 (YYYY-MM-DD)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from arrears.services.import_formats import no_control
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Amount = Annotated[
@@ -27,6 +29,14 @@ Day = Annotated[date, Field(ge=date(1970, 1, 1), le=date(2200, 12, 31))]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """No text field holds NUL or another control character (a database cannot store NUL)."""
+        if isinstance(value, str):
+            no_control(value)
+        return value
 
 
 class BorrowerIn(Strict):
