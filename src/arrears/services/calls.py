@@ -338,8 +338,15 @@ def call_status(
     if row.ended_at is None and dialer is not None and ring is not None:
         try:
             result = dialer.result(row.call_key)
-        except LookupError:  # a dialler restarted since: the call is lost
-            result = None
+        except LookupError:  # the dialler restarted since: the call's end is unknown
+            started = _utc(row.started_at)
+            result = CallResult(
+                row.call_key,
+                CallOutcome.FAILED,
+                started,
+                started,
+                reason="the dialler restarted during the call; its end is unknown",
+            )
         if result is not None:
             finish_call(engine, ring, result)
             return call_status(engine, call_id)

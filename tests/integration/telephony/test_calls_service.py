@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from arrears.channels.telephony.port import CallOutcome
+from arrears.channels.telephony.factory import NoDialer
+from arrears.channels.telephony.port import CallOutcome, DialerUnavailable
 from arrears.privacy import audit
 from arrears.services import calls
 from arrears.services.users import Role, User
@@ -185,3 +186,35 @@ def test_recordings_past_the_retention_period_are_deleted(
             db, f.RING, sip_exchange.recordings, call_id=status.call_id,
             user=_user("officer", Role.COMPLIANCE), at=NOON,
         )  # fmt: skip
+
+
+def test_a_call_no_dialler_can_place_or_follow_fails_without_an_interaction(
+    db: Engine, sip_exchange: SipExchange
+) -> None:
+    _case(db)
+    with pytest.raises(DialerUnavailable, match="ARREARS_DIALER"):
+        calls.place_call(
+            db, NoDialer(), ring=f.RING, case_id=1, target="borrower", contact_id=None,
+            agent_user_id="agent1", at=NOON,
+        )  # fmt: skip
+    sip_exchange.route(BORROWER_PHONE, "no_answer")
+    ringing = calls.place_call(
+        db, sip_exchange.dialer, ring=f.RING, case_id=1, target="borrower", contact_id=None,
+        agent_user_id="agent1", at=NOON, max_ring_seconds=30,
+    )  # fmt: skip
+    assert ringing.call_id is not None
+    # the server restarted: the new dialler does not know the call, which is closed as failed
+    lost = calls.call_status(db, ringing.call_id, dialer=NoDialer(), ring=f.RING)
+    assert lost.done and lost.outcome == CallOutcome.FAILED and lost.interaction_id is None
+    sip_exchange.dialer.hangup(_key(db, 2))
+    sip_exchange.dialer.wait(_key(db, 2), timeout=10)
+    with db.connect() as conn:
+        outcomes = conn.execute(select(calls_table.c.outcome).order_by(calls_table.c.id)).all()
+        assert calls.calls_in_progress(conn) == []
+        assert conn.execute(select(t.interactions)).all() == []
+    assert [o for (o,) in outcomes] == ["failed", "failed"]  # the late end changed nothing
+
+
+def _key(db: Engine, call_id: int) -> str:
+    with db.connect() as conn:
+        return str(conn.scalar(select(calls_table.c.call_key).where(calls_table.c.id == call_id)))
