@@ -250,12 +250,18 @@ def finish_call(engine: Engine, ring: KeyRing, result: CallResult) -> int | None
     """Record the end of a call (idempotent: a call already finished is left as it is).
     Returns the interaction's id, if the call made one."""
     with engine.begin() as conn:
-        row = conn.execute(
-            select(calls).where(calls.c.call_key == result.call_id).with_for_update()
-        ).one_or_none()
+        # claim the end first: the dialler's callback and a status poll may both get here; the
+        # UPDATE takes the row's (PostgreSQL) or the database's (SQLite) write lock, so exactly
+        # one of them records the call
+        claimed = conn.execute(
+            update(calls)
+            .where(calls.c.call_key == result.call_id, calls.c.ended_at.is_(None))
+            .values(ended_at=result.ended_at)
+        ).rowcount
+        row = conn.execute(select(calls).where(calls.c.call_key == result.call_id)).one_or_none()
         if row is None:
             raise CallNotFound(result.call_id)
-        if row.ended_at is not None:
+        if not claimed:
             return row.interaction_id  # type: ignore[no-any-return]
         who = Target(row.target_type)
         outcome = interaction_outcome(result.outcome, who)

@@ -4,14 +4,19 @@ its recording and the audit entry are recorded; playback is for team leads and c
 
 from __future__ import annotations
 
+import threading
 import time
+import wave
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert, select
 
 from arrears.channels.telephony.factory import NoDialer
-from arrears.channels.telephony.port import CallOutcome, DialerUnavailable
+from arrears.channels.telephony.port import CallOutcome, CallResult, DialerUnavailable
+from arrears.channels.telephony.recordings import RecordingStore
 from arrears.privacy import audit
 from arrears.services import calls
 from arrears.services.users import Role, User
@@ -218,3 +223,41 @@ def test_a_call_no_dialler_can_place_or_follow_fails_without_an_interaction(
 def _key(db: Engine, call_id: int) -> str:
     with db.connect() as conn:
         return str(conn.scalar(select(calls_table.c.call_key).where(calls_table.c.id == call_id)))
+
+
+def test_a_calls_end_reported_twice_at_once_is_recorded_once(db: Engine, tmp_path: Path) -> None:
+    """The dialler's callback and the page's status poll may both bring the same result."""
+    _case(db, unreachable=True)
+    with db.begin() as conn:
+        conn.execute(
+            insert(calls_table).values(
+                call_key="k", case_id=1, agent="agent1", target_type="contact", target_id="C1",
+                dialer="test", business_date=D, started_at=NOON,
+            )
+        )  # fmt: skip
+    wav = tmp_path / "side.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x00\x02\x00" * 8000)
+    rec = RecordingStore(tmp_path / "rec").put("k", wav, NOON)
+    result = CallResult(
+        "k", CallOutcome.ANSWERED, NOON, NOON + timedelta(seconds=9),
+        NOON + timedelta(seconds=8), recording=rec,
+    )  # fmt: skip
+    barrier = threading.Barrier(4)
+
+    def finish() -> int | None:
+        barrier.wait()
+        return calls.finish_call(db, f.RING, result)
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(lambda _: finish(), range(4)))
+    with db.connect() as conn:
+        interactions = conn.execute(select(t.interactions)).all()
+        stored = audit.entries(conn, kind="recording")
+        row = conn.execute(select(calls_table)).one()
+    assert len(interactions) == 1 and len(stored) == 1
+    assert set(ids) == {interactions[0].id} and row.interaction_id == interactions[0].id
+    assert row.talk_ms == 1000 and row.recording_sha256 == rec.sha256
