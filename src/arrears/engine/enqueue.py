@@ -37,7 +37,7 @@ def enqueue_messages(conn: Connection, as_of: date) -> int:
         dated(
             f"""UPDATE actions SET status = 'queued'
                 WHERE business_date = {d} AND status = 'planned' AND channel IN ({channels})
-                  AND id IN (SELECT action_id FROM outbox)""",
+                  AND EXISTS (SELECT 1 FROM outbox o WHERE o.action_id = actions.id)""",
             "d",
         ),
         {"d": as_of},

@@ -75,3 +75,23 @@ def planner(conn: Connection, **settings: str) -> Iterator[None]:
     yield
     for name, value in before.items():
         conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+
+
+@contextmanager
+def staged(
+    conn: Connection, name: str, select: str, params: dict[str, object] | None = None, *dates: str
+) -> Iterator[str]:
+    """The rows of `select` in a temporary table for the statements inside; yields its name.
+
+    A statement that reads a table while it writes to it (open the borrowers without an open
+    case, insert their cases) makes PostgreSQL rescan the pages it has just written, so its
+    cost grows with the square of the rows; gathered first, the write is linear. The table is
+    analysed on PostgreSQL (the planner then knows how many rows follow) and dropped after.
+    """
+    table = f"tmp_{name}"
+    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    conn.execute(dated(f"CREATE TEMPORARY TABLE {table} AS {select}", *dates), params or {})
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {table}"))
+    yield table  # on an error the transaction rolls back, and the table with it
+    conn.execute(text(f"DROP TABLE IF EXISTS {table}"))

@@ -291,7 +291,7 @@ def trigger_sql(step: Step, sql: Sql, as_of: date) -> str:
     raise AssertionError(t.event)
 
 
-def step_selects(strategy: Strategy, sql: Sql, as_of: date) -> list[str]:
+def step_selects(strategy: Strategy, sql: Sql, as_of: date, source: str = "sf") -> list[str]:
     selects: list[str] = []
     for step in strategy.steps:
         where = [trigger_sql(step, sql, as_of), expression(step.when), "f.segment IS NOT NULL"]
@@ -308,13 +308,13 @@ def step_selects(strategy: Strategy, sql: Sql, as_of: date) -> list[str]:
             if action.target is Target.BORROWER:
                 target = "'borrower' AS target_type, f.borrower_id AS target_id"
                 selects.append(
-                    f"SELECT f.case_id, {cols.format(target=target)} FROM sf f "
+                    f"SELECT f.case_id, {cols.format(target=target)} FROM {source} f "
                     f"WHERE {' AND '.join(where)}"
                 )
             else:
                 target = "'contact' AS target_type, ct.id AS target_id"
                 selects.append(
-                    f"SELECT f.case_id, {cols.format(target=target)} FROM sf f "
+                    f"SELECT f.case_id, {cols.format(target=target)} FROM {source} f "
                     f"JOIN contacts ct ON ct.borrower_id = f.borrower_id "
                     f"AND ct.consent = {sql.true} AND ct.status = 'active' "
                     f"WHERE {' AND '.join(where)}"
@@ -325,16 +325,23 @@ def step_selects(strategy: Strategy, sql: Sql, as_of: date) -> list[str]:
 def plan_query(strategy: Strategy, dialect: str, as_of: date, case_filter: str = "") -> str:
     """SELECT case_id, step, target_type, target_id, channel, template, priority, queue."""
     sql = Sql(dialect)
-    selects = step_selects(strategy, sql, as_of)
-    if not selects:
-        selects = [
-            "SELECT f.case_id, '' AS step, '' AS target_type, '' AS target_id, '' AS channel, '' AS template, 0 AS priority, NULL AS queue FROM sf f WHERE 1=0"
-        ]
-    body = "\nUNION ALL\n".join(selects)
     return (
         f"WITH {any_facts_sql(strategy, sql, as_of, case_filter)},\n"
-        f"sf AS (SELECT f.*, {segment_case(strategy)} AS segment FROM f)\n{body}"
+        f"sf AS (SELECT f.*, {segment_case(strategy)} AS segment FROM f)\n"
+        f"{actions_from(strategy, dialect, as_of, 'sf')}"
     )
+
+
+def actions_from(strategy: Strategy, dialect: str, as_of: date, source: str) -> str:
+    """The actions of `plan_query` from a table (or CTE) of every open case's fields and
+    segment (`segments_query`'s rows): the facts gathered once serve the actions and the
+    queues."""
+    selects = step_selects(strategy, Sql(dialect), as_of, source)
+    if not selects:
+        selects = [
+            f"SELECT f.case_id, '' AS step, '' AS target_type, '' AS target_id, '' AS channel, '' AS template, 0 AS priority, NULL AS queue FROM {source} f WHERE 1=0"
+        ]
+    return "\nUNION ALL\n".join(selects)
 
 
 def segments_query(strategy: Strategy, dialect: str, as_of: date, case_filter: str = "") -> str:

@@ -13,8 +13,10 @@ from sqlalchemy import Connection, text
 from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
+from arrears.engine.sql import staged
 from arrears.strategy.compile import (
     Sql,
+    actions_from,
     bucket_sql,
     plan_query,
     quote,
@@ -93,18 +95,24 @@ def assign_variants(
             ).rowcount
             or 0
         )
-    new = conn.execute(
-        text(
-            f"""INSERT INTO strategy_assignments (case_id, strategy, salt, bucket, variant,
-                                                  assigned_on)
-                SELECT c.id, {name}, {quote(strategy.salt)}, {bucket_sql(strategy, "c.id")},
-                       {variant_sql(strategy, "c.id")}, {sql.date(as_of)}
-                FROM cases c
-                WHERE c.status = 'open'
-                  AND NOT EXISTS (SELECT 1 FROM strategy_assignments s
-                                  WHERE s.case_id = c.id AND s.strategy = {name}){_case_filter(case_ids)}"""
-        )
-    ).rowcount
+    # gathered first: an insert that reads the table it writes rescans its own new pages
+    with staged(
+        conn,
+        "new_assignments",
+        f"""SELECT c.id AS case_id FROM cases c
+            WHERE c.status = 'open'
+              AND NOT EXISTS (SELECT 1 FROM strategy_assignments s
+                              WHERE s.case_id = c.id AND s.strategy = {name}){_case_filter(case_ids)}""",
+    ) as fresh:
+        new = conn.execute(
+            text(
+                f"""INSERT INTO strategy_assignments (case_id, strategy, salt, bucket, variant,
+                                                      assigned_on)
+                    SELECT n.case_id, {name}, {quote(strategy.salt)}, {bucket_sql(strategy, "n.case_id")},
+                           {variant_sql(strategy, "n.case_id")}, {sql.date(as_of)}
+                    FROM {fresh} n ORDER BY n.case_id"""
+            )
+        ).rowcount
     conn.execute(
         text(
             f"""UPDATE cases SET strategy = {name}, variant = s.variant
@@ -116,22 +124,22 @@ def assign_variants(
     return pinned + (new or 0)
 
 
-def _set_queues(conn: Connection, strategy: Strategy, as_of: date, case_filter: str) -> None:
+def _set_queues(conn: Connection, strategy: Strategy, as_of: date, facts: str) -> None:
+    """Each open case's queue: its segment's, then the queue of an action planned today."""
     queues = [(s.name, s.queue) for s in strategy.segments if s.queue]
     if not queues:
         return
     whens = " ".join(f"WHEN {quote(n)} THEN {quote(q)}" for n, q in queues)
-    seg = segments_query(strategy, conn.dialect.name, as_of, case_filter)
     conn.execute(
         text(
             f"""UPDATE cases SET queue = s.queue
                 FROM (SELECT x.case_id, CASE x.segment {whens} END AS queue
-                      FROM ({seg}) x) s
+                      FROM {facts} x) s
                 WHERE cases.id = s.case_id AND s.queue IS NOT NULL AND cases.queue <> s.queue"""
         )
     )
     if any(a.queue for st in strategy.steps for a in st.actions):
-        plan = plan_query(strategy, conn.dialect.name, as_of, case_filter)
+        plan = actions_from(strategy, conn.dialect.name, as_of, facts)
         conn.execute(
             text(
                 f"""UPDATE cases SET queue = s.queue
@@ -182,19 +190,21 @@ def _plan(
         # planner expects one open case and nests loops over thousands (seconds -> minutes)
         conn.execute(text("ANALYZE cases, strategy_assignments"))
     sql = Sql(conn.dialect.name)
-    case_filter = _case_filter(case_ids)
-    query = plan_query(strategy, sql.dialect, as_of, case_filter)
-    inserted = conn.execute(
-        text(
-            f"""INSERT INTO actions (case_id, business_date, step, target_type, target_id,
-                                     channel, template, status, priority)
-                SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
-                       q.channel, q.template, 'planned', q.priority
-                FROM ({query}) q WHERE 1 = 1
-                ON CONFLICT DO NOTHING"""
-        )
-    ).rowcount
-    _set_queues(conn, strategy, as_of, case_filter)
+    # every open case's fields and segment, gathered once for the actions and the queues
+    facts = segments_query(strategy, sql.dialect, as_of, _case_filter(case_ids))
+    with staged(conn, "case_facts", facts) as table:
+        query = actions_from(strategy, sql.dialect, as_of, table)
+        inserted = conn.execute(
+            text(
+                f"""INSERT INTO actions (case_id, business_date, step, target_type, target_id,
+                                         channel, template, status, priority)
+                    SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
+                           q.channel, q.template, 'planned', q.priority
+                    FROM ({query}) q WHERE 1 = 1
+                    ON CONFLICT DO NOTHING"""
+            )
+        ).rowcount
+        _set_queues(conn, strategy, as_of, table)
     return inserted or 0
 
 
