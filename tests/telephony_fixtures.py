@@ -31,6 +31,13 @@ from arrears.channels.telephony.recordings import RecordingStore
 SCENARIOS = Path(__file__).parent / "fixtures" / "sipp"
 SIPP = shutil.which("sipp")
 BARESIP = shutil.which("baresip")
+KAMAILIO = shutil.which("kamailio") or (
+    "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
+)
+KAMAILIO_MODULES = next(
+    (str(p) for p in Path("/usr/lib").glob("*/kamailio/modules") if p.is_dir()),
+    "/usr/lib/x86_64-linux-gnu/kamailio/modules",
+)
 
 requires_sip = pytest.mark.skipif(
     SIPP is None or BARESIP is None,
@@ -114,6 +121,82 @@ class SippPhone:
             self.proc.stderr.close()
 
 
+_KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+listen=udp:127.0.0.1:{port}
+mpath="{modules}/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (has_totag()) {{
+        loose_route();
+        t_relay();
+        exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    record_route();
+{routes}
+    else {{ sl_send_reply("404", "No route"); exit; }}
+    t_relay();
+}}
+"""
+
+
+class KamailioProxy:
+    """kamailio as the call centre's PBX: calls to it are relayed, by the number's prefix, to
+    the phone (a `SippPhone`) behind it; an unknown number gets 404."""
+
+    def __init__(self, workdir: Path, routes: dict[str, SippPhone]) -> None:
+        if KAMAILIO is None:
+            raise RuntimeError("kamailio is not installed")
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_udp_port()
+        lines = [
+            f'    {"if" if i == 0 else "else if"} ($rU =~ "^[+]?{prefix}") '
+            f'{{ $du = "sip:127.0.0.1:{phone.port}"; }}'
+            for i, (prefix, phone) in enumerate(routes.items())
+        ]
+        cfg = workdir / "kamailio.cfg"
+        cfg.write_text(
+            _KAMAILIO_CFG.format(port=self.port, modules=KAMAILIO_MODULES, routes="\n".join(lines))
+        )
+        self.log = workdir / "kamailio.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [KAMAILIO, "-f", str(cfg), "-DD", "-E", "-Y", str(workdir),
+                 "-P", str(workdir / "kamailio.pid"), "-m", "32", "-M", "8"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while _udp_free(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("kamailio did not start: " + self.log.read_text()[-400:])
+            time.sleep(0.05)
+
+    @property
+    def uri_template(self) -> str:
+        return f"sip:{{number}}@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
 class SipExchange:
     """sipp phones behind a route table, and a baresip dialler that dials through it."""
 
@@ -162,6 +245,7 @@ def sip_exchange(tmp_path: Path) -> Iterator[SipExchange]:
 
 __all__ = [
     "SCENARIOS",
+    "KamailioProxy",
     "SipExchange",
     "SippPhone",
     "free_udp_port",
