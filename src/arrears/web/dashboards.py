@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select, text
 
 from arrears.engine.sql import dated
+from arrears.services.templates import list_templates
 from arrears.store import tables as t
+from arrears.store.tables_compliance import compliance_overrides
 
 
 def buckets_over_time(
@@ -207,10 +209,7 @@ def blocked_by_rule(conn: Connection, end: date, days: int = 30) -> list[tuple[s
 
 
 def overridden_actions(conn: Connection, limit: int = 100) -> list[Any]:
-    try:
-        from arrears.store.tables_compliance import compliance_overrides as o
-    except ImportError:
-        return []
+    o = compliance_overrides
     a = t.actions
     return list(
         conn.execute(
@@ -223,8 +222,4 @@ def overridden_actions(conn: Connection, limit: int = 100) -> list[Any]:
 
 
 def template_approvals(conn: Connection) -> list[Any]:
-    try:
-        from arrears.services.templates import list_templates
-    except ImportError:
-        return []
     return list(list_templates(conn))
