@@ -57,7 +57,7 @@ def test_day_one_agent_lead_and_borrower(served: Served, chromium: Any) -> None:
     agent.wait_for_url(re.compile(r"/cases/\d+$"))
     case_url = agent.url
     case_id = int(case_url.rsplit("/", 1)[1])
-    assert "王**" in agent.inner_text("[data-testid=borrower-name]")
+    assert "王小明" in agent.inner_text("[data-testid=borrower-name]")  # asked for by name
     assert "13812345678" not in agent.content()
     shot(agent, "02-case")
 

@@ -28,8 +28,10 @@ def test_day_one_at_the_workbench(web: TestClient, app: App) -> None:
     case_url = r.headers["location"]
     case_id = int(case_url.rsplit("/", 1)[1])
     page = web.get(case_url).text
-    assert "王**" in page and "138****5678" in page and "13812345678" not in page
-    assert "李*" in page and "spouse" in page  # designated contacts, masked
+    # the agent asks for the borrower and the contacts by name; numbers stay masked
+    assert "王小明" in page and "138****5678" in page and "13812345678" not in page
+    assert "李红" in page and "139****1111" in page and "13900001111" not in page
+    assert "配偶" in page  # the relationship in words
     # the borrower does not answer
     call = web.get(_call_link(page, "borrower")).text
     assert "逾期" in call  # the borrower script speaks of the arrears
@@ -63,7 +65,7 @@ def test_day_one_at_the_workbench(web: TestClient, app: App) -> None:
         data={"instalments": "3", "first_due_on": "2026-03-15"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert "needs-approval" in preview.text and "3 instalments" in preview.text
+    assert "needs-approval" in preview.text and "3期，超过您的上限2期" in preview.text
     r = web.post(
         f"/cases/{case_id}/plan",
         data={"csrf": csrf, "instalments": "3", "first_due_on": "2026-03-15"},
@@ -131,7 +133,8 @@ def test_a_call_the_rule_pack_forbids_is_disabled_with_reason_and_refused(
     csrf = sign_in(web, "agent")
     page = web.get(f"/cases/{call.case_id}").text
     assert 'data-testid="blocked-reason"' in page
-    assert "outside the borrower" in page and "2026年3月2日 12:00" in page
+    # the rule in words; 12:00 UTC is 20:00 in the lender's zone (Asia/Shanghai)
+    assert "只能在规则包允许的时段内联络" in page and "2026年3月2日 20:00" in page
     assert 'data-testid="call-borrower"' not in page
     r = web.post(
         f"/cases/{call.case_id}/outcome",
@@ -162,4 +165,4 @@ def test_the_call_screen_asks_the_rule_pack_at_the_moment_of_the_call(app: App) 
             select(t.actions).where(t.actions.c.step == "dpd1_call", t.actions.c.case_id == b1)
         ).one()
     r = web.get(f"/cases/{call.case_id}/call/{call.id}")
-    assert r.status_code == 403 and "rule pack" in r.text
+    assert r.status_code == 403 and "规则包" in r.text

@@ -1,0 +1,221 @@
+"""The agent's case page: inline wrap-up in two clicks, promises within what is owed, one check
+for the plan preview and its submit, call-backs checked against the rule pack, notes, the
+timeline, why each case is worked now, and a next case that never hands the same case back."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from arrears.bootstrap import App
+from arrears.store import tables as t
+from arrears.store.tables_agent import case_notes
+from tests.integration.web.conftest import DAY1, add_borrower, sign_in
+
+FULL_NUMBERS = ("13812345678", "13900001111", "13700002222")
+
+
+def _case_of(app: App, borrower: str) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.scalar(select(t.cases.c.id).where(t.cases.c.borrower_id == borrower)))
+
+
+def _action(app: App, case_id: int, step: str) -> int:
+    with app.engine.connect() as conn:
+        return int(
+            conn.scalar(
+                select(t.actions.c.id).where(
+                    t.actions.c.case_id == case_id, t.actions.c.step == step
+                )
+            )
+        )
+
+
+def _unreachable_then_contact_reached(web: TestClient, app: App, csrf: str, case_id: int) -> None:
+    """The borrower does not answer; the first contact is reached and says the borrower is ill:
+    one click for the outcome, two for hardship with its kind (the wrap-up's buttons)."""
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={
+            "csrf": csrf,
+            "action_id": _action(app, case_id, "dpd1_call"),
+            "outcome": "no_answer",
+        },
+    )
+    assert r.status_code == 303, r.text
+    page = web.get(f"/cases/{case_id}").text
+    wrap = re.search(r'name="action_id" value="(\d+)"', page)
+    assert wrap, "no inline wrap-up for the contact call"
+    assert 'data-testid="wrap-hardship-illness"' in page
+    # the second click: the hardship kind's button sends the kind alone
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={"csrf": csrf, "action_id": wrap.group(1), "hardship": "illness"},
+    )
+    assert r.status_code == 303, r.text
+
+
+def test_hardship_in_two_clicks_and_the_plan_ends_the_task(web: TestClient, app: App) -> None:
+    add_borrower(app, "B3", name="张三", phone="+8613500003333", id_number="330101199003033333")
+    from arrears.engine.run_day import run_day
+
+    run_day(app.engine, DAY1)
+    csrf = sign_in(web, "agent")
+    first = int(web.post("/agent/next", data={"csrf": csrf}).headers["location"].rsplit("/", 1)[1])
+    page = web.get(f"/cases/{first}").text
+    assert 'data-testid="why-now"' in page and 'data-why="step"' in page
+    assert "王小明" in page and not any(n in page for n in FULL_NUMBERS)
+    _unreachable_then_contact_reached(web, app, csrf, first)
+    with app.engine.connect() as conn:
+        inter = conn.execute(
+            select(t.interactions)
+            .where(t.interactions.c.case_id == first)
+            .order_by(t.interactions.c.id)
+        ).all()
+        other_contact_calls = conn.execute(
+            select(t.actions.c.status).where(
+                t.actions.c.case_id == first,
+                t.actions.c.target_type == "contact",
+                t.actions.c.status.in_(["planned", "deferred"]),
+            )
+        ).all()
+    assert [(i.target_type, i.outcome, i.hardship) for i in inter] == [
+        ("borrower", "no_answer", None),
+        ("contact", "contact_reached", "illness"),
+    ]
+    assert other_contact_calls == []  # a contact was reached: the second one is not called
+    page = web.get(f"/cases/{first}").text
+    assert 'data-testid="task-offer_plan"' in page
+    # the plan form starts within the agent's own limit (two instalments), a week ahead on a
+    # business day
+    assert re.search(r'name="instalments"[^>]*value="2"', page)
+    first_due = date.fromisoformat(
+        re.search(r'name="first_due_on" value="([0-9-]+)"', page).group(1)  # type: ignore[union-attr]
+    )
+    assert first_due >= DAY1 + timedelta(days=7) and first_due.weekday() < 5
+    r = web.post(
+        f"/cases/{first}/plan",
+        data={"csrf": csrf, "instalments": "3", "first_due_on": "2026-03-16"},
+    )
+    assert r.headers["location"].endswith("done=plan_proposed")
+    with app.engine.connect() as conn:
+        offer = conn.scalar(
+            select(t.actions.c.status).where(
+                t.actions.c.case_id == first, t.actions.c.template == "offer_plan"
+            )
+        )
+    assert offer == "done"
+    # next case: a different case, and the case left does not come back
+    second = web.post("/agent/next", data={"csrf": csrf, "from_case": str(first)})
+    assert second.headers["location"] != f"/cases/{first}"
+    assert second.headers["location"].startswith("/cases/")
+    third = web.post("/agent/next", data={"csrf": csrf})
+    assert third.headers["location"] != f"/cases/{first}"
+
+
+def test_a_promise_cannot_exceed_what_is_owed_and_the_form_keeps_the_input(
+    web: TestClient, app: App
+) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    r = web.post(
+        f"/cases/{case_id}/promise",
+        data={"csrf": csrf, "amount": "99999.00", "due_on": "2026-03-10"},
+    )
+    assert r.status_code == 422
+    owed = re.search(r'data-testid="total-overdue">([^<]+)<', r.text).group(1)  # type: ignore[union-attr]
+    assert f"承诺金额不能超过欠款 {owed}" in r.text
+    assert 'value="99999.00"' in r.text and 'value="2026-03-10"' in r.text  # input kept
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(t.promises.c.id)) is None
+    r = web.post(
+        f"/cases/{case_id}/promise",
+        data={"csrf": csrf, "amount": "1045.00", "due_on": "2026-03-10"},
+    )
+    assert r.status_code == 303
+    page = web.get(f"/cases/{case_id}").text
+    assert 'data-testid="tl-promise"' in page
+
+
+def test_preview_and_submit_refuse_with_the_same_words(web: TestClient, app: App) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    form = {"instalments": "3", "first_due_on": "2026-02-20"}  # before the business date
+    preview = web.post(f"/cases/{case_id}/plan/preview", data=form, headers={"X-CSRF-Token": csrf})
+    submit = web.post(f"/cases/{case_id}/plan", data={**form, "csrf": csrf})
+    said = "首期日期须为今天或以后"
+    assert said in preview.text and said in submit.text and submit.status_code == 422
+    assert 'value="2026-02-20"' in submit.text  # what the agent typed is still there
+    ok = web.post(
+        f"/cases/{case_id}/plan/preview",
+        data={"instalments": "3", "first_due_on": "2026-03-16"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert "3期，超过您的上限2期" in ok.text
+
+
+def test_a_call_back_outside_the_rule_pack_hours_is_refused_with_the_next_time(
+    web: TestClient, app: App
+) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    r = web.post(f"/cases/{case_id}/callback", data={"csrf": csrf, "at": "2026-03-02T22:30"})
+    assert r.status_code == 422
+    assert "不能在该时间回电" in r.text and "2026年3月3日 08:00" in r.text
+    assert 'value="2026-03-02T22:30"' in r.text
+    r = web.post(f"/cases/{case_id}/callback", data={"csrf": csrf, "at": "2026-03-02T15:00"})
+    assert r.status_code == 303, r.text
+    with app.engine.connect() as conn:
+        cb = conn.execute(
+            select(t.actions).where(t.actions.c.case_id == case_id, t.actions.c.step == "callback")
+        ).one()
+    assert cb.status == "planned" and cb.scheduled_at.hour == 7  # 15:00 in Shanghai
+    queue = web.get("/agent").text
+    assert 'data-why="callback"' in queue and "回电" in queue
+
+
+def test_notes_and_everything_else_appear_in_the_timeline_at_once(
+    web: TestClient, app: App
+) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    empty = web.post(f"/cases/{case_id}/note", data={"csrf": csrf, "body": "  "})
+    assert empty.status_code == 422 and "请先填写备注" in empty.text
+    r = web.post(f"/cases/{case_id}/note", data={"csrf": csrf, "body": "借款人下午方便接听"})
+    assert r.status_code == 303
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(case_notes.c.body)) == "借款人下午方便接听"
+        # a note is not a contact attempt: the rule pack's counters do not see it
+        assert conn.scalar(select(t.interactions.c.id)) is None
+    page = web.get(f"/cases/{case_id}").text
+    timeline = page[page.index('data-testid="timeline"') :]
+    assert "借款人下午方便接听" in timeline and 'data-testid="tl-note"' in timeline
+
+
+def test_the_agent_is_told_the_team_lead_s_decision(web: TestClient, app: App) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    web.post(
+        f"/cases/{case_id}/plan",
+        data={"csrf": csrf, "instalments": "3", "first_due_on": "2026-03-16"},
+    )
+    with app.engine.connect() as conn:
+        plan_id = conn.scalar(select(t.plans.c.id).where(t.plans.c.case_id == case_id))
+    assert 'data-testid="plan-decisions"' not in web.get("/agent").text
+    web.cookies.clear()
+    lead_csrf = sign_in(web, "lead")
+    r = web.post(f"/lead/plans/{plan_id}/approve", data={"csrf": lead_csrf})
+    assert r.status_code == 303
+    web.cookies.clear()
+    sign_in(web, "agent")
+    queue = web.get("/agent").text
+    assert f'data-testid="decision-{plan_id}" data-status="active"' in queue
+    assert "已批准" in queue
