@@ -6,6 +6,7 @@ from datetime import date, datetime
 import typer
 
 from arrears.cli import app_of
+from arrears.compliance.loading import RulePackUnavailable
 from arrears.services.reports import actions_as_of, cases_as_of
 
 
@@ -24,7 +25,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the daily loop for one business date over the whole portfolio."""
         wired = app_of(ctx)
-        report = wired.run_day(parse_date(as_of))
+        try:
+            report = wired.run_day(parse_date(as_of))
+        except RulePackUnavailable as exc:  # fails closed: nothing planned, say why
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         for key, value in report.as_dict().items():
             typer.echo(f"{key:>20}: {value}")
 
