@@ -1,4 +1,5 @@
-"""`arrears retention run --as-of D`: anonymise borrowers past the rule pack's retention period."""
+"""`arrears retention run --as-of D`: anonymise borrowers past the rule pack's retention period;
+`arrears retention recordings --as-of D`: delete call recordings past it."""
 
 from __future__ import annotations
 
@@ -42,4 +43,31 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"anonymised {report.borrowers} borrowers and {report.contacts} contacts whose last "
             f"case closed before {report.cutoff} ({code}: {years} years); figures kept"
+        )
+
+    @cli.command("recordings")
+    def recordings_cmd(
+        ctx: typer.Context,
+        as_of: str = typer.Option(..., "--as-of"),
+        pack: str = typer.Option(None, "--pack", help="Default: the configured rule pack."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Only count."),
+    ) -> None:
+        """Delete call recordings of days before the rule pack's retention period."""
+        from arrears.services.calls import purge_recordings
+
+        wired = app_of(ctx)
+        code = pack or wired.settings.rule_pack
+        years = get_pack(code).retention_years
+        report = purge_recordings(
+            wired.engine,
+            wired.keyring,
+            wired.recordings,
+            as_of=parse_date(as_of),
+            years=years,
+            dry_run=dry_run,
+        )
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(
+            f"{verb} {report.deleted} call recordings of calls before {report.cutoff} "
+            f"({code}: {years} years); the calls keep their SHA-256"
         )

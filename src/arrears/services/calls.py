@@ -429,10 +429,18 @@ class RecordingPurge:
 
 
 def purge_recordings(
-    engine: Engine, ring: KeyRing, store: RecordingStore, *, as_of: date, years: int | None = None
+    engine: Engine,
+    ring: KeyRing,
+    store: RecordingStore,
+    *,
+    as_of: date,
+    years: int | None = None,
+    dry_run: bool = False,
 ) -> RecordingPurge:
     """Delete recordings of calls started before the rule pack's retention period (`years`, or
-    the portfolio's pack's); the calls keep their SHA-256 and the day they were purged."""
+    the portfolio's pack's); the calls keep their SHA-256 and the day they were purged. The
+    calls are marked (and the sweep audited) first, the files deleted after: a sweep cut short
+    is finished by the next one. `dry_run` only counts."""
     with engine.begin() as conn:
         if years is None:
             from arrears.compliance.loading import load_pack, portfolio_pack
@@ -440,19 +448,24 @@ def purge_recordings(
             years = load_pack(portfolio_pack(conn)).retention_years
         cutoff = cutoff_for(as_of, years)
         expired = store.expired(cutoff)
-        deleted = store.delete(expired)
-        if expired:
+        if dry_run:
+            return RecordingPurge(as_of, cutoff, len(expired))
+        for start in range(0, len(expired), 1000):
             conn.execute(
                 update(calls)
-                .where(calls.c.recording_path.in_(expired), calls.c.recording_purged_on.is_(None))
+                .where(
+                    calls.c.recording_path.in_(expired[start : start + 1000]),
+                    calls.c.recording_purged_on.is_(None),
+                )
                 .values(recording_purged_on=as_of)
             )
         audit.append(
             conn, ring, actor="retention", kind=audit.AuditKind.RETENTION,
             subject="recordings",
-            detail={"cutoff": cutoff.isoformat(), "recordings": deleted},
+            detail={"cutoff": cutoff.isoformat(), "recordings": len(expired)},
             at=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC),
         )  # fmt: skip
+    deleted = store.delete(expired)
     return RecordingPurge(as_of, cutoff, deleted)
 
 
