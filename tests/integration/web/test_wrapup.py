@@ -219,3 +219,35 @@ def test_the_agent_is_told_the_team_lead_s_decision(web: TestClient, app: App) -
     queue = web.get("/agent").text
     assert f'data-testid="decision-{plan_id}" data-status="active"' in queue
     assert "已批准" in queue
+
+
+def test_call_at_night_is_refused_with_the_rule_and_the_next_allowed_time(app: App) -> None:
+    """At 22:30 in Shanghai the rule pack allows no collection call: nothing dials, and the
+    case page says why and from when, in the agent's language."""
+    from datetime import UTC, datetime
+
+    from arrears.store.tables_calls import calls
+    from arrears.web.app import create_app
+
+    night = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    web = TestClient(
+        create_app(app, business_date=DAY1, clock=lambda: night),
+        base_url="https://testserver",
+        follow_redirects=False,
+    )
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    r = web.post(f"/cases/{case_id}/call", data={"csrf": csrf, "target": "borrower"})
+    assert r.status_code == 409
+    refused = re.search(r'data-testid="call-refused">([^<]+)<', r.text)
+    assert refused, "the refusal is not on the page"
+    assert "规则包" in refused.group(1) and "2026年3月3日 08:00" in refused.group(1)
+    assert not any(n in r.text for n in FULL_NUMBERS)
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(calls.c.id)) is None  # nothing dialled
+    web.get("/lang/en")
+    r = web.post(f"/cases/{case_id}/call", data={"csrf": csrf, "target": "borrower"})
+    refused = re.search(r'data-testid="call-refused">([^<]+)<', r.text)
+    assert refused and "3 Mar 2026 08:00" in refused.group(1)
+    assert not re.search(r"[\u4e00-\u9fff]", refused.group(1))  # no Chinese on an English page
