@@ -63,6 +63,10 @@ def stacked_bars(
     return "".join(parts)
 
 
+def _text_width(text: str) -> float:
+    return sum(11.0 if ord(ch) > 0x2E80 else 6.5 for ch in text)
+
+
 def hbars(
     title: str,
     rows: Sequence[tuple[str, float]],
@@ -72,11 +76,15 @@ def hbars(
     scale: float | None = None,
 ) -> str:
     """Horizontal bars, one per row (label, value); percentages by default."""
-    row_h, pad_l, pad_r = 24, 110, 60
+    row_h, pad_r = 24, 60
+    # the label column fits the longest label (11px text: about 6.5px a Latin character, 11px
+    # a Chinese one), within a third of the chart
+    longest = max((_text_width(label) for label, _ in rows), default=0)
+    pad_l = int(min(max(longest + 12, 60), width / 3))
     height = row_h * max(len(rows), 1) + 8
     top = scale or max((v for _, v in rows), default=0) or 1
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'<svg class="chart hbars" role="img" viewBox="0 0 {width} {height}" width="100%" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
     for i, (label, value) in enumerate(rows):

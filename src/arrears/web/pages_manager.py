@@ -9,7 +9,7 @@ from arrears.api.context import context_of
 from arrears.services.users import Permission
 from arrears.web import audit, charts
 from arrears.web import dashboards as dash
-from arrears.web.i18n import word
+from arrears.web.i18n import code, word
 from arrears.web.render import render
 from arrears.web.session import ViewerDep
 
@@ -46,7 +46,7 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
         ),
         "variants": charts.hbars(
             word(lang, "variants"),
-            [(f"{v.strategy}/{v.variant}", v.cure_rate) for v in variants],
+            [(_variant_label(lang, v, variants), v.cure_rate) for v in variants],
             scale=1.0,
         ),
     }
@@ -61,6 +61,14 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
         variants=variants,
         cohorts=cohorts,
     )
+
+
+def _variant_label(lang: str, v: dash.VariantResult, every: list[dash.VariantResult]) -> str:
+    """The variant in words; with more than one strategy, the strategy's name first."""
+    variant = code(lang, "variant", v.variant)
+    if len({x.strategy for x in every}) == 1:
+        return variant
+    return f"{code(lang, 'strategy', v.strategy)} / {variant}"
 
 
 @router.get("/compliance", response_class=HTMLResponse)
