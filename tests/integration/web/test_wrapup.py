@@ -251,3 +251,49 @@ def test_call_at_night_is_refused_with_the_rule_and_the_next_allowed_time(app: A
     refused = re.search(r'data-testid="call-refused">([^<]+)<', r.text)
     assert refused and "3 Mar 2026 08:00" in refused.group(1)
     assert not re.search(r"[\u4e00-\u9fff]", refused.group(1))  # no Chinese on an English page
+
+
+def test_power_mode_takes_the_next_case_and_dials_it_when_the_agent_wraps_up(
+    web: TestClient, app: App
+) -> None:
+    """Power dialling: once this case's calls are done, the wrap-up claims the next case and
+    places its first allowed call (here the dialler is not set up, so the next case opens with
+    the dialler's refusal and nothing else happens)."""
+    from arrears.channels.telephony.factory import NoDialer
+    from arrears.engine.run_day import run_day
+
+    add_borrower(app, "B3", name="张三", phone="+8613500003333", id_number="330101199003033333")
+    run_day(app.engine, DAY1)
+    app.__dict__["dialer"] = NoDialer()
+    csrf = sign_in(web, "agent")
+    first = int(web.post("/agent/next", data={"csrf": csrf}).headers["location"].rsplit("/", 1)[1])
+    r = web.post("/agent/power", data={"csrf": csrf, "on": "1", "back": f"/cases/{first}"})
+    assert r.status_code == 303
+    assert 'aria-pressed="true"' in web.get(f"/cases/{first}").text
+    r = web.post(
+        f"/cases/{first}/outcome",
+        data={
+            "csrf": csrf,
+            "action_id": _action(app, first, "dpd1_call"),
+            "outcome": "right_party",
+        },
+    )
+    # the borrower was reached: nothing more to dial here, so the next case is taken and dialled
+    assert r.status_code == 409
+    assert 'data-testid="call-refused"' in r.text and "拨号失败" in r.text
+    shown = int(re.search(r"<h1>[^#]*#(\d+)", r.text).group(1))  # type: ignore[union-attr]
+    assert shown != first
+    with app.engine.connect() as conn:
+        owner = conn.scalar(select(t.cases.c.assigned_to).where(t.cases.c.id == shown))
+    assert owner == "agent"
+    # power mode off: a wrap-up stays on its case
+    web.post("/agent/power", data={"csrf": csrf, "on": "0"})
+    r = web.post(
+        f"/cases/{shown}/outcome",
+        data={
+            "csrf": csrf,
+            "action_id": _action(app, shown, "dpd1_call"),
+            "outcome": "no_answer",
+        },
+    )
+    assert r.headers["location"] == f"/cases/{shown}?done=outcome"
