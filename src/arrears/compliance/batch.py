@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
@@ -27,8 +28,13 @@ from arrears.compliance.history import (
 from arrears.compliance.loading import load_pack
 from arrears.compliance.rules.clock import day_start, local_date
 from arrears.compliance.rules.model import (
+    Audience,
+    Candidate,
+    Decision,
+    History,
     VerdictKind,
 )
+from arrears.compliance.rules.pack import Pack
 from arrears.engine.sql import Dialect, dated
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows
@@ -81,6 +87,41 @@ def _apply(conn: Connection, batch: str) -> None:
 # --- the nightly batch -------------------------------------------------------------------------
 
 
+# every field of a candidate but its identities: what the rules read
+_kind = attrgetter(
+    *(
+        f.name
+        for f in fields(Candidate)
+        if f.name not in {"case_id", "borrower_id", "action_id", "target_id"}
+    )
+)
+
+
+class _Decisions:
+    """`decide` once per kind of candidate: a night's actions are a few kinds (channel,
+    template, step, time zone, the borrower's reachability, counters and flags, a contact's
+    consent), each decided the same way. No rule reads the case, borrower or action id, nor a
+    borrower's id as target (a contact's id appears in messages, so it stays in the key):
+    candidates equal but for those are decided alike. A decision's recorded row is made once
+    too."""
+
+    def __init__(self, pack: Pack, batch: str, business_date: date) -> None:
+        self.pack, self.batch, self.business_date = pack, batch, business_date
+        self.seen: dict[tuple[Any, ...], tuple[Decision, dict[str, Any]]] = {}
+
+    def of(
+        self, c: Candidate, h: History, at: datetime, waived: set[str]
+    ) -> tuple[Decision, dict[str, Any]]:
+        target = c.target_id if c.audience is Audience.CONTACT else ""
+        key = (_kind(c), target, h, at, frozenset(waived))
+        found = self.seen.get(key)
+        if found is None:
+            dec = decide_waived(c, h, self.pack, at, waived)
+            row = decision_row(self.batch, "plan", 0, self.business_date, at, dec)
+            found = self.seen[key] = (dec, row)
+        return found
+
+
 def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) -> GateReport:
     """Decide every planned, not yet gated action of the business date under the rule pack.
 
@@ -106,17 +147,18 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
     tally: Counter[str] = Counter()
     verdicts: Counter[VerdictKind] = Counter()
     starts: dict[str, datetime] = {}
+    decided = _Decisions(pack, batch, business_date)
     for row in rows:
         c, h = candidate_of(row, k, business_date)
         at = starts.get(c.timezone)
         if at is None:
             at = starts[c.timezone] = day_start(business_date, c.timezone)
-        dec = decide_waived(c, h, pack, at, waived.get(row.id, set()))
+        dec, recorded = decided.of(c, h, at, waived.get(row.id, set()))
         count_allowed(k, c, row.number_index, dec)
         verdicts[dec.verdict] += 1
         if dec.rule_id:
             tally[f"{dec.verdict} {dec.rule_id}"] += 1
-        decisions.append(decision_row(batch, "plan", row.id, business_date, at, dec))
+        decisions.append({**recorded, "action_id": row.id})
     insert_rows(conn, gate_decisions, decisions)
     _apply(conn, batch)
     return GateReport(
