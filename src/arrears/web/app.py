@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from arrears.api import problems
 from arrears.api.context import Context, OtpSender
 from arrears.api.routes import router as api_router
 from arrears.bootstrap import App
+from arrears.web import i18n
 from arrears.web.render import render
 from arrears.web.session import (
     CsrfFailed,
@@ -87,8 +89,7 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return await problems.on_validation(request, exc)
         assert isinstance(exc, RequestValidationError)
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _error_page(request, 422, detail)
+        return _error_page(request, 422, _invalid_fields(request, exc.errors()), translated=True)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/api/"):
@@ -99,7 +100,7 @@ def create_app(
     async def on_sign_in(request: Request, exc: Exception) -> Response:
         if request.method == "GET":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return _error_page(request, 401, "sign in first")
+        return _error_page(request, 401, "error.detail_401")
 
     async def on_forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PageForbidden)
@@ -110,7 +111,12 @@ def create_app(
         return _error_page(request, 404, exc.detail)
 
     async def on_csrf(request: Request, exc: Exception) -> Response:
-        return _error_page(request, 403, "the form has expired (CSRF check); reload and retry")
+        return _error_page(request, 403, "csrf_expired")
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return problems.problem_response(request, 500, "internal", None)
+        return _error_page(request, 500, "error.detail_500")
 
     api.add_exception_handler(RequestValidationError, on_validation)
     api.add_exception_handler(StarletteHTTPException, on_http)
@@ -118,6 +124,7 @@ def create_app(
     api.add_exception_handler(PageForbidden, on_forbidden)
     api.add_exception_handler(PageNotFound, on_not_found)
     api.add_exception_handler(CsrfFailed, on_csrf)
+    api.add_exception_handler(Exception, on_error)
 
     @api.middleware("http")
     async def security_headers(
@@ -158,10 +165,51 @@ def create_app(
     return api
 
 
-def _error_page(request: Request, status: int, detail: str) -> Response:
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _error_page(
+    request: Request, status: int, detail: str, *, translated: bool = False
+) -> Response:
+    """The error page in the user's language: `detail` is a catalogue key or, on an English
+    page, the precise sentence; a Chinese page falls back to the status's own sentence."""
     ctx = request.app.state.ctx
     viewer = getattr(request.state, "viewer", None)
     lang = viewer.lang if viewer else request_lang(request, ctx)
+    words = i18n.catalogue(lang)
+    if detail in words:
+        detail = words[detail]
+    elif detail and not translated and (lang == "en") == bool(_CJK.search(detail)):
+        detail = words.get(f"error.detail_{status}") or words["error.detail_400"]
+    title = words.get(f"error.title_{status}") or words["error.title_400"]
     return render(
-        request, "error.html", lang, status_code=status, status=status, detail=detail, viewer=viewer
+        request,
+        "error.html",
+        lang,
+        status_code=status,
+        status=status,
+        title=title,
+        detail=detail,
+        viewer=viewer,
     )
+
+
+def _invalid_fields(request: Request, errors: Sequence[Any]) -> str:
+    """Pydantic's field errors as one line in the user's language: field name, then what is
+    wrong (the message of the error's type, with its limits)."""
+    ctx = request.app.state.ctx
+    viewer = getattr(request.state, "viewer", None)
+    lang = viewer.lang if viewer else request_lang(request, ctx)
+    words = i18n.catalogue(lang)
+    parts = []
+    for e in errors:
+        name = str(e.get("loc", ("",))[-1])
+        field = words.get(f"field.{name}", name)
+        sentence = words.get(f"validation.{e.get('type')}") or words["validation.other"]
+        limits = {k: str(v) for k, v in (e.get("ctx") or {}).items()}
+        try:
+            sentence = sentence.format(**limits)
+        except (KeyError, IndexError):
+            sentence = words["validation.other"]
+        parts.append(f"{field}：{sentence}" if lang == "zh" else f"{field}: {sentence}")
+    return "；".join(parts) if lang == "zh" else "; ".join(parts)

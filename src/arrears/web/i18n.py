@@ -103,8 +103,69 @@ def rule_reason(lang: str, rule_id: str | None, params: Mapping[str, object] | N
     sentence = words.get(f"rule.{name}") or words["rule.unknown"]
     try:
         return sentence.format(**{k: str(v) for k, v in params.items()})
-    except (KeyError, IndexError, ValueError):
-        return words["rule.unknown"]
+    except (KeyError, IndexError, ValueError):  # parameters not at hand: the plain sentence
+        return words.get(f"rule.{name}.plain") or words["rule.unknown"]
+
+
+class Refusal(ValueError):
+    """A page's own refusal of a form, named by its catalogue key ("error.promise_past");
+    str() is the English sentence (logs, tests)."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(word("en", key).format(**params))
+
+
+def error_text(lang: str, exc: BaseException) -> str:
+    """What went wrong with a form, in the user's language. A Refusal says its own sentence; a
+    domain error its class's ("error.PlanTermsInvalid"); English pages keep the precise text."""
+    lang = pick(lang)
+    words = catalogue(lang)
+    if isinstance(exc, Refusal):
+        return words.get(exc.key, exc.key).format(**exc.params)
+    if lang == "en":
+        return str(exc)
+    key = getattr(exc, "message_key", None) or f"error.{type(exc).__name__}"
+    return words.get(key) or words["error.invalid"]
+
+
+def message(lang: str, text: str | None) -> str:
+    """A text that may be a catalogue key (flash and error codes) in words; other text as is."""
+    if not text:
+        return ""
+    return catalogue(pick(lang)).get(text, text)
+
+
+_APPROVAL = (
+    (
+        "instalments",
+        re.compile(r"^(?P<count>\d+) instalments exceed the agent's limit of (?P<limit>\d+)$"),
+    ),
+    (
+        "waiver",
+        re.compile(r"^waiver of (?P<amount>.+) exceeds the agent's limit of (?P<limit>.+)$"),
+    ),
+    (
+        "term",
+        re.compile(r"^plan runs (?P<days>\d+) days, beyond the agent's limit of (?P<limit>\d+)$"),
+    ),
+)
+
+
+def approval_reasons(lang: str, reasons: list[str]) -> list[str]:
+    """Why a plan needs a team lead (the domain's sentences) in the user's language."""
+    words = catalogue(pick(lang))
+    out = []
+    for text in reasons:
+        for key, pattern in _APPROVAL:
+            found = pattern.match(text)
+            if found:
+                out.append(words[f"approval.{key}"].format(**found.groupdict()))
+                break
+        else:
+            out.append(text if pick(lang) == "en" else words["needs_approval"])
+    return out
 
 
 def display_zone() -> ZoneInfo:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from arrears.api.context import context_of
 from arrears.services import users as us
 from arrears.store.tables_web import teams
+from arrears.web.i18n import error_text
 from arrears.web.people import creatable_roles, people
 from arrears.web.render import render
 from arrears.web.session import CheckedViewer, ViewerDep
@@ -68,7 +69,7 @@ def add_user(
                 at=ctx.now(),
             )
     except (us.UserExists, us.RoleUnknown, us.PasswordTooWeak) as exc:
-        return _page(request, viewer, str(exc), 422)
+        return _page(request, viewer, error_text(viewer.lang, exc), 422)
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -54,6 +54,8 @@ def render(
     context.setdefault("rule_text", rule_text)
     context.setdefault("why", why)
     context.setdefault("zone", i18n.display_zone().key)
+    context.setdefault("msg", lambda text: i18n.message(lang, text))
+    context.setdefault("approval", lambda reasons: i18n.approval_reasons(lang, list(reasons)))
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -12,7 +12,7 @@ from arrears.api.context import Context, context_of
 from arrears.services.auth import Session, csrf_matches, find_session
 from arrears.services.users import Permission, User, find_user, team_queue_names
 from arrears.web.i18n import default_lang, pick
-from arrears.web.people import API_ONLY, has_workbench, role_of
+from arrears.web.people import has_workbench, role_of
 
 COOKIE = "arrears_session"
 LANG_COOKIE = "arrears_lang"
@@ -96,7 +96,7 @@ def viewer_or_none(request: Request) -> Viewer | None:
             return None
         role = role_of(conn, session.username)
         if role is not None and not has_workbench(role):  # made an API account since sign-in
-            raise PageForbidden(API_ONLY)
+            raise PageForbidden("signin_api_only")  # a catalogue key: the page says it in words
         user = find_user(conn, session.username)
         if user is None or not user.active:
             return None

@@ -17,7 +17,7 @@ def test_manager_sees_charts_of_the_portfolio(web: TestClient) -> None:
     for chart in ("by-bucket", "roll", "cure", "recovery", "variants"):
         assert f'data-testid="chart-{chart}"' in page.text
     assert page.text.count("<svg") == 5
-    assert "seed / champion" in page.text  # the day's cases, by strategy variant
+    assert "默认策略 / 冠军策略" in page.text  # the day's cases, by strategy variant, in words
     assert "M1" in page.text  # one delinquent bucket so far
 
 
@@ -35,7 +35,7 @@ def test_compliance_sees_blocked_actions_and_reveals(web: TestClient, app: App) 
     web.cookies.clear()
     sign_in(web, "compliance")
     page = web.get("/compliance").text
-    assert "cn.time_window" in page and "outside 08:00-21:00" in page
+    assert "cn.time_window" in page and "只能在规则包允许的时段内联络" in page
     assert "identity check" in page and "lead" in page
 
 
