@@ -196,3 +196,50 @@ def test_an_agent_s_day_on_the_phone(floor: Served, chromium: Any) -> None:
     for url, body in seen:
         for number in FULL:
             assert number not in body, f"{url} sent the full number {number}"
+
+
+@pytest.fixture
+def served(wired: App) -> Iterator[Served]:
+    from argon2 import PasswordHasher
+
+    from arrears.services import auth
+
+    before = auth._hasher
+    auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    portfolio(wired)
+    try:
+        yield from serve(wired, business_date=DAY1, clock=lambda: NOW)
+    finally:
+        auth.use_hasher(before)
+
+
+def test_the_wrap_up_by_keyboard(served: Served, chromium: Any) -> None:
+    """n takes the next case; a digit records the outcome it shows; h then a digit records
+    hardship with its kind — the agent's hands stay on the keyboard."""
+    base = served.base
+    agent = chromium.new_context(locale="zh-CN").new_page()
+    sign_in(agent, base, "agent")
+    agent.wait_for_url(f"{base}/agent")
+    agent.keyboard.press("n")
+    agent.wait_for_url(re.compile(r"/cases/\d+$"))
+    case_id = int(agent.url.rsplit("/", 1)[1])
+    digit = agent.locator("[data-testid=wrap-no_answer] kbd").inner_text()
+    agent.keyboard.press(digit)
+    agent.wait_for_url(re.compile(r"done=outcome"))
+    assert "李红" in agent.inner_text("[data-testid=wrapup]")  # now the contact's call
+    agent.keyboard.press("h")
+    agent.locator("[data-testid=wrap-hardship-illness]").wait_for(state="visible")
+    with agent.expect_navigation():
+        agent.keyboard.press(agent.locator("[data-testid=wrap-hardship-illness] kbd").inner_text())
+    with served.app.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.interactions.c.target_type, t.interactions.c.outcome, t.interactions.c.hardship
+            )
+            .where(t.interactions.c.case_id == case_id)
+            .order_by(t.interactions.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("borrower", "no_answer", None),
+        ("contact", "contact_reached", "illness"),
+    ]
