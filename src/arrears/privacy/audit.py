@@ -65,6 +65,16 @@ def entry_hash(
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
+def _lock(conn: Connection) -> None:
+    """Serialise appends until the transaction ends: an advisory lock on PostgreSQL; on SQLite
+    a write that changes nothing takes the database's write lock (waiting its turn) before the
+    last entry is read, so two appends never read the same last entry."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+    else:
+        conn.execute(text("UPDATE audit_log SET seq = seq WHERE 0 = 1"))
+
+
 def append(
     conn: Connection,
     ring: KeyRing,
@@ -76,8 +86,7 @@ def append(
     at: datetime,
 ) -> int:
     """Add one entry at the end of the chain; returns its sequence number."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+    _lock(conn)
     last = conn.execute(
         select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
     ).first()
@@ -151,8 +160,7 @@ def anchored_at(conn: Connection, ring: KeyRing) -> list[str]:
 def reanchor(conn: Connection, ring: KeyRing, *, by: str, reason: str, at: datetime) -> int:
     """Accept the log as it is now (after a restore, or the first time after an upgrade): sign
     its head into the anchors, then record who did it and why (which moves the anchor on)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
+    _lock(conn)
     last = conn.execute(
         select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
     ).first()

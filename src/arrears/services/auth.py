@@ -1,5 +1,13 @@
 """Signing in and proving who calls: passwords (argon2), lock-out, sessions, CSRF tokens and
-scoped integration tokens. Every function takes the time it acts at; nothing reads the clock."""
+scoped integration tokens. Every function takes the time it acts at; nothing reads the clock.
+
+Lock-out (sign-in and the borrower page) counts tries, not failures after the fact: a try is
+taken from every counter that applies — the account (or borrower), the source address, and for
+the borrower page the pair — by one conditional UPDATE each, in one transaction committed
+*before* the answer is checked. Thirty concurrent guesses therefore get at most the limit
+checked; the rest are refused unchecked. A success gives the account's counter back (and the
+source its one try); counters reset when their window ends. Counter keys are keyed hashes: no
+typed name, password or address is stored. The policy is in docs/web.md."""
 
 from __future__ import annotations
 
@@ -12,16 +20,27 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from arrears.store.tables_web import integration_tokens, login_attempts, sessions, users
+from arrears.store.tables_web import (
+    auth_throttle,
+    integration_tokens,
+    login_attempts,
+    sessions,
+    users,
+)
 
 _hasher = PasswordHasher()
 _dummy: list[str] = []
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # sign-in tries per account per LOCKOUT window
+SOURCE_MAX_FAILURES = 20  # sign-in tries per source address per window, across accounts
 LOCKOUT = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=10)
+TOKEN_TTL = timedelta(days=90)
+UNKNOWN_ACCOUNT = "(unknown)"
 
 
 def hash_password(password: str) -> str:
@@ -59,48 +78,202 @@ class SignInLocked(PermissionError):
         )
 
 
-def locked_until(conn: Connection, username: str, now: datetime) -> datetime | None:
-    """The end of the lock-out if the last MAX_FAILURES attempts within LOCKOUT all failed."""
-    recent = conn.execute(
-        select(login_attempts.c.at, login_attempts.c.ok)
-        .where(login_attempts.c.username == username, login_attempts.c.at > now - LOCKOUT)
-        .order_by(login_attempts.c.at.desc(), login_attempts.c.id.desc())
-        .limit(MAX_FAILURES)
-    ).all()
-    if len(recent) < MAX_FAILURES or any(r.ok for r in recent):
-        return None
-    last: datetime = recent[0].at
-    if last.tzinfo is None:  # SQLite hands back naive UTC
-        last = last.replace(tzinfo=now.tzinfo)
-    return last + LOCKOUT
+@dataclass(frozen=True)
+class Limit:
+    """At most `tries` tries per `window` on the counter `key` (a keyed hash, see `counter`)."""
+
+    key: str
+    tries: int
+    window: timedelta
+
+
+def counter(secret: bytes, kind: str, *parts: str) -> str:
+    """A counter's key: `kind:` and a keyed hash of what it counts (never the value itself)."""
+    body = "\x1f".join(parts).encode()
+    return f"{kind}:{hmac.new(secret, body, hashlib.sha256).hexdigest()[:40]}"
+
+
+def _aware(value: datetime, now: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+
+
+def take_try(engine: Engine, limits: list[Limit], now: datetime) -> datetime | None:
+    """Take one try from every counter, in a transaction of its own, committed before the
+    caller checks the answer. None: taken; else nothing is taken and the time the exhausted
+    counter reopens is returned. Atomic on SQLite and PostgreSQL: the row is created if missing
+    (INSERT … ON CONFLICT DO NOTHING), then one conditional UPDATE takes the try only while
+    tries remain, so concurrent tries never exceed the limit."""
+    dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    with engine.begin() as conn:
+        for limit in sorted(limits, key=lambda lim: lim.key):  # one lock order: no deadlock
+            conn.execute(
+                dialect_insert(auth_throttle)
+                .values(key=limit.key, tries=0, window_ends=now + limit.window)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            expired = auth_throttle.c.window_ends <= now
+            taken = conn.execute(
+                update(auth_throttle)
+                .where(
+                    auth_throttle.c.key == limit.key,
+                    or_(expired, auth_throttle.c.tries < limit.tries),
+                )
+                .values(
+                    tries=case((expired, 1), else_=auth_throttle.c.tries + 1),
+                    window_ends=case(
+                        (expired, now + limit.window), else_=auth_throttle.c.window_ends
+                    ),
+                )
+            ).rowcount
+            if not taken:
+                ends = conn.scalar(
+                    select(auth_throttle.c.window_ends).where(auth_throttle.c.key == limit.key)
+                )
+                conn.rollback()  # no try is taken from the other counters either
+                return _aware(ends, now) if ends is not None else now + limit.window
+    return None
+
+
+def locked(conn: Connection, limits: list[Limit], now: datetime) -> datetime | None:
+    """When an exhausted counter among `limits` reopens (None: every one has a try left)."""
+    for limit in limits:
+        row = conn.execute(
+            select(auth_throttle.c.tries, auth_throttle.c.window_ends).where(
+                auth_throttle.c.key == limit.key
+            )
+        ).first()
+        if row is None:
+            continue
+        ends = _aware(row.window_ends, now)
+        if ends > now and row.tries >= limit.tries:
+            return ends
+    return None
+
+
+def give_back(conn: Connection, reset: list[Limit], refund: list[Limit]) -> None:
+    """After a success: `reset` counters start again; `refund` counters get this try back."""
+    if reset:
+        conn.execute(
+            update(auth_throttle)
+            .where(auth_throttle.c.key.in_([lim.key for lim in reset]))
+            .values(tries=0)
+        )
+    if refund:
+        conn.execute(
+            update(auth_throttle)
+            .where(auth_throttle.c.key.in_([lim.key for lim in refund]), auth_throttle.c.tries > 0)
+            .values(tries=auth_throttle.c.tries - 1)
+        )
+
+
+def forget_expired(conn: Connection, now: datetime) -> int:
+    """Drop counters whose window ended (they count nothing any more)."""
+    return int(
+        conn.execute(delete(auth_throttle).where(auth_throttle.c.window_ends <= now)).rowcount
+    )
+
+
+def sign_in_limits(secret: bytes, username: str, remote: str | None) -> tuple[Limit, Limit]:
+    """(the account's counter, the source's counter across accounts: no password spraying)."""
+    return (
+        Limit(counter(secret, "account", username), MAX_FAILURES, LOCKOUT),
+        Limit(counter(secret, "source", remote or "-"), SOURCE_MAX_FAILURES, LOCKOUT),
+    )
 
 
 def authenticate(
-    conn: Connection, username: str, password: str, now: datetime, remote: str | None = None
+    engine: Engine,
+    username: str,
+    password: str,
+    now: datetime,
+    remote: str | None = None,
+    *,
+    secret: bytes,
 ) -> str:
-    """Check the password; returns the username or raises SignInFailed / SignInLocked."""
-    until = locked_until(conn, username, now)
+    """Check the password; returns the username or raises SignInFailed / SignInLocked.
+
+    A try is taken from the account's and the source's counters before the password is checked
+    (`take_try`); `secret` keys the counters' hashes. `login_attempts` records the name only
+    when it is an account's (a name that is none is often a password typed in the wrong box)."""
+    account, source = sign_in_limits(secret, username, remote)
+    until = take_try(engine, [account, source], now)
     if until is not None:
         raise SignInLocked(until)
-    row = conn.execute(
-        select(users.c.password_hash, users.c.active).where(users.c.username == username)
-    ).first()
-    ok = False
-    try:
-        ok = _hasher.verify(row.password_hash if row else _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(users.c.password_hash, users.c.active).where(users.c.username == username)
+        ).first()
         ok = False
-    ok = ok and row is not None and bool(row.active)
-    conn.execute(insert(login_attempts).values(username=username, at=now, ok=ok, remote=remote))
-    if not ok:
-        raise SignInFailed()
-    if row is not None and _hasher.check_needs_rehash(row.password_hash):
+        try:
+            ok = _hasher.verify(row.password_hash if row else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        ok = ok and row is not None and bool(row.active)
         conn.execute(
-            update(users)
-            .where(users.c.username == username)
-            .values(password_hash=_hasher.hash(password))
+            insert(login_attempts).values(
+                username=username if row is not None else UNKNOWN_ACCOUNT,
+                at=now,
+                ok=ok,
+                remote=remote,
+            )
         )
+        if ok and row is not None:
+            give_back(conn, reset=[account], refund=[source])
+            if _hasher.check_needs_rehash(row.password_hash):
+                conn.execute(
+                    update(users)
+                    .where(users.c.username == username)
+                    .values(password_hash=_hasher.hash(password))
+                )
+    if not ok:  # raised after the commit: the attempt stays recorded
+        raise SignInFailed()
     return username
+
+
+BORROWER_WINDOW = timedelta(minutes=30)
+BORROWER_PAIR_MAX = 5  # tries per borrower from one source per window
+BORROWER_MAX = 15  # tries per borrower from all sources per window
+BORROWER_SOURCE_MAX = 20  # tries per source across borrowers per window
+
+
+def borrower_limits(secret: bytes, borrower_id: str, remote: str | None) -> list[Limit]:
+    """The borrower page's counters: this borrower from this source (so one link holder locks
+    out only themselves), the borrower from anywhere, and the source across borrowers."""
+    src = remote or "-"
+    return [
+        Limit(
+            counter(secret, "borrower-src", borrower_id, src), BORROWER_PAIR_MAX, BORROWER_WINDOW
+        ),
+        Limit(counter(secret, "borrower", borrower_id), BORROWER_MAX, BORROWER_WINDOW),
+        Limit(counter(secret, "page-src", src), BORROWER_SOURCE_MAX, BORROWER_WINDOW),
+    ]
+
+
+def open_borrower_link(
+    conn: Connection,
+    *,
+    token_hash: str,
+    borrower_id: str,
+    case_id: int,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """Record a borrower-page link the first time it is opened; concurrent first opens are one
+    (INSERT … ON CONFLICT DO NOTHING)."""
+    from arrears.store.tables_web import borrower_links
+
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        dialect_insert(borrower_links)
+        .values(
+            token_hash=token_hash,
+            borrower_id=borrower_id,
+            case_id=case_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["token_hash"])
+    )
 
 
 @dataclass(frozen=True)

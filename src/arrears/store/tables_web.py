@@ -78,6 +78,18 @@ login_attempts = Table(
     Index("ix_login_attempts_username_at", "username", "at"),
 )
 
+# Try counters of sign-in and the borrower page: one row per (kind, keyed hash of the account,
+# borrower or source address); `tries` counts the tries taken in the window ending
+# `window_ends`. A try is taken with one conditional UPDATE before the answer is checked, so
+# concurrent tries cannot exceed the limit (services/auth.py).
+auth_throttle = Table(
+    "auth_throttle",
+    metadata,
+    Column("key", String(96), primary_key=True),
+    Column("tries", Integer, nullable=False),
+    Column("window_ends", DateTime(timezone=True), nullable=False),
+)
+
 integration_tokens = Table(
     "integration_tokens",
     metadata,
@@ -87,6 +99,7 @@ integration_tokens = Table(
     Column("scopes", Text, nullable=False),  # space separated
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),  # NULL: issued before tokens expired
 )
 
 idempotency_keys = Table(

@@ -93,18 +93,19 @@ def login(
     remote = request.client.host if request.client else None
     ring = ctx.app.keyring
     refused, result = "", ""
-    with ctx.begin() as conn:  # a failed attempt is recorded: the lock-out counts it
+    with ctx.begin() as conn:
         role = role_of(conn, username)
-        try:
-            authenticate(conn, username, password, now, remote)
-        except SignInLocked:
-            refused, result = "signin_locked", "locked"
-        except SignInFailed:
-            refused, result = "signin_failed", "failed"
-        else:
-            if role is None or not has_workbench(role):  # an API account: no workbench
-                refused, result = "signin_api_only", "refused"
-        if refused:
+    try:  # takes a try from the account's and this source's counters before checking
+        authenticate(ctx.engine, username, password, now, remote, secret=ctx.secret)
+    except SignInLocked:
+        refused, result = "signin_locked", "locked"
+    except SignInFailed:
+        refused, result = "signin_failed", "failed"
+    else:
+        if role is None or not has_workbench(role):  # an API account: no workbench
+            refused, result = "signin_api_only", "refused"
+    if refused:
+        with ctx.begin() as conn:
             known = username if role is not None else None
             audit.sign_in(conn, ring, username=known, result=result, remote=remote, at=now)
     if refused:

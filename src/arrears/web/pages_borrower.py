@@ -1,7 +1,9 @@
 """The borrower's self-service page, opened from the link in a message.
 
 The borrower proves who they are — a one-time code sent to their own phone, or the last four
-digits of their ID number — before anything is shown. Five wrong answers lock the link. The
+digits of their ID number — before anything is shown. Tries are counted per borrower and
+source, atomically and before the answer is checked (`services.auth.borrower_limits`): five
+from one source lock that source out of this borrower's page for 30 minutes. The
 page then shows what is due, takes a promise to pay, lets them pick one of the plans on offer
 and says how to pay."""
 
@@ -15,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from arrears.api import queries as aq
 from arrears.api.context import Context, context_of
@@ -23,7 +25,14 @@ from arrears.domain.errors import DomainError
 from arrears.domain.money import Money
 from arrears.domain.phone import mask_phone
 from arrears.domain.plans import PlanLimits, PlanTerms
-from arrears.services.auth import sha256
+from arrears.services.auth import (
+    borrower_limits,
+    give_back,
+    locked,
+    open_borrower_link,
+    sha256,
+    take_try,
+)
 from arrears.store import tables as t
 from arrears.store.tables_web import borrower_links
 from arrears.web.i18n import pick
@@ -91,15 +100,14 @@ def _visit(request: Request, conn: Connection, token: str) -> Visit:
     row = conn.execute(
         select(borrower_links).where(borrower_links.c.token_hash == token_hash)
     ).first()
-    if row is None:
-        conn.execute(
-            insert(borrower_links).values(
-                token_hash=token_hash,
-                borrower_id=link.borrower_id,
-                case_id=link.case_id,
-                created_at=now,
-                expires_at=datetime.combine(link.valid_until, datetime.max.time(), now.tzinfo),
-            )
+    if row is None:  # the first open; twenty at once are one
+        open_borrower_link(
+            conn,
+            token_hash=token_hash,
+            borrower_id=borrower_id,
+            case_id=link.case_id,
+            now=now,
+            expires_at=datetime.combine(link.valid_until, datetime.max.time(), now.tzinfo),
         )
         row = conn.execute(
             select(borrower_links).where(borrower_links.c.token_hash == token_hash)
@@ -134,6 +142,16 @@ def _phone(conn: Connection, visit: Visit) -> str:
     return visit.ctx.app.keyring.decrypt(blob) or ""
 
 
+def _limits(request: Request, visit: Visit) -> list[Any]:
+    remote = request.client.host if request.client else None
+    assert visit.link.borrower_id is not None
+    return borrower_limits(visit.ctx.secret, visit.link.borrower_id, remote)
+
+
+def _locked(request: Request, conn: Connection, visit: Visit) -> bool:
+    return locked(conn, _limits(request, visit), visit.now) is not None
+
+
 def _verify_page(
     request: Request,
     conn: Connection,
@@ -143,7 +161,7 @@ def _verify_page(
     error: str = "",
     status_code: int = 200,
 ) -> Response:
-    locked = visit.row.failures >= MAX_FAILURES
+    is_locked = _locked(request, conn, visit)
     return render(
         request,
         "borrower_verify.html",
@@ -153,7 +171,7 @@ def _verify_page(
         phone=mask_phone(_phone(conn, visit)),
         message=message,
         error=error,
-        locked=locked,
+        locked=is_locked,
         viewer=None,
     )
 
@@ -222,7 +240,7 @@ def send_code(request: Request, token: str) -> Response:
     with ctx.begin() as conn:
         visit = _visit(request, conn, token)
         row = visit.row
-        if row.failures >= MAX_FAILURES:
+        if _locked(request, conn, visit):
             return _verify_page(request, conn, visit, status_code=429)
         sent_until = _aware(row.otp_expires_at, visit.now)
         if sent_until is not None and sent_until - CODE_TTL + RESEND_AFTER > visit.now:
@@ -255,9 +273,15 @@ def verify(
     ctx = context_of(request)
     with ctx.begin() as conn:
         visit = _visit(request, conn, token)
-        row = visit.row
-        if row.failures >= MAX_FAILURES:
+    limits = _limits(request, visit)
+    # one try is taken (and committed) before the answer is checked: concurrent tries cannot
+    # get more than the limit checked
+    if take_try(ctx.engine, limits, visit.now) is not None:
+        with ctx.begin() as conn:
             return _verify_page(request, conn, visit, status_code=429)
+    with ctx.begin() as conn:
+        visit = _visit(request, conn, token)
+        row = visit.row
         ok = False
         if code.strip():
             expires = _aware(row.otp_expires_at, visit.now)
@@ -278,15 +302,8 @@ def verify(
                 id_number[-4:].upper(), id_last4.strip().upper()
             )
         if not ok:
-            conn.execute(
-                update(borrower_links)
-                .where(borrower_links.c.token_hash == visit.token_hash)
-                .values(failures=borrower_links.c.failures + 1)
-            )
-            visit.row = conn.execute(
-                select(borrower_links).where(borrower_links.c.token_hash == visit.token_hash)
-            ).one()
             return _verify_page(request, conn, visit, error="wrong", status_code=401)
+        give_back(conn, reset=limits[:2], refund=limits[2:])
         sid = secrets.token_urlsafe(32)
         conn.execute(
             update(borrower_links)

@@ -95,14 +95,16 @@ def test_lock_out_after_repeated_failures(web: TestClient, app: App) -> None:
         "/login", data={"username": "agent", "password": "demo-password", "csrf": csrf_of(form)}
     )
     assert r.status_code == 429  # even the right password waits out the lock
-    later = datetime(2026, 3, 2, 2, 15, tzinfo=UTC)  # 15 minutes after the last failure
-    with app.engine.begin() as conn:
-        try:
-            authenticate(conn, "agent", "demo-password", later - timedelta(minutes=1))
-            raise AssertionError("still locked a minute before the end")
-        except SignInLocked:
-            pass
-        assert authenticate(conn, "agent", "demo-password", later) == "agent"
+    later = datetime(2026, 3, 2, 2, 15, tzinfo=UTC)  # 15 minutes after the first failure
+    secret = web.app.state.ctx.secret  # type: ignore[attr-defined]
+    try:
+        authenticate(
+            app.engine, "agent", "demo-password", later - timedelta(minutes=1), secret=secret
+        )
+        raise AssertionError("still locked a minute before the end")
+    except SignInLocked:
+        pass
+    assert authenticate(app.engine, "agent", "demo-password", later, secret=secret) == "agent"
 
 
 def test_sign_out_ends_the_session(web: TestClient) -> None:

@@ -1,10 +1,14 @@
-"""auth_throttle: atomic try counters for sign-in and the borrower page, per account and source
+"""auth_throttle: atomic try counters for sign-in and the borrower page, per account and source;
+integration_tokens.expires_at: tokens expire
 
 Revision ID: 0005
 Revises: 0004
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"
@@ -13,8 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "auth_throttle",
+        sa.Column("key", sa.String(96), nullable=False),
+        sa.Column("tries", sa.Integer(), nullable=False),
+        sa.Column("window_ends", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_auth_throttle")),
+    )
+    with op.batch_alter_table("integration_tokens") as batch:
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("integration_tokens") as batch:
+        batch.drop_column("expires_at")
+    op.drop_table("auth_throttle")
