@@ -21,6 +21,7 @@ from arrears.api.context import Context, OtpSender
 from arrears.api.routes import router as api_router
 from arrears.bootstrap import App
 from arrears.web import i18n
+from arrears.web.api_docs import mount_api_docs
 from arrears.web.render import render
 from arrears.web.session import (
     CsrfFailed,
@@ -73,7 +74,7 @@ def create_app(
         version="1.0.0",
         summary="Collections platform: feed accounts and payments, read cases, receive events.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served from the package under the app's own policy: mount_api_docs
         redoc_url=None,
     )
     ctx = Context(
@@ -159,6 +160,7 @@ def create_app(
                 raise
             continue
         api.include_router(module.router)
+    mount_api_docs(api, "/api/v1/docs", "/api/v1/openapi.json")
     api.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
