@@ -434,8 +434,17 @@ def post_outcome(
     ctx = context_of(request)
     now = ctx.now()
     placed = _call_state(request, call_id) if call_id else None
-    if placed is not None and (placed["case_id"] != case_id or placed["state"] != "ended"):
-        placed = None  # another case's call, or still on the line: not this wrap-up's
+    if placed is not None and placed["case_id"] != case_id:
+        placed = None  # another case's call: not this wrap-up's
+    if placed is not None and placed["state"] != "ended":  # the network's outcome comes first
+        return _case_page(
+            request,
+            viewer,
+            case_id,
+            status_code=409,
+            error=word(viewer.lang, "agent.err.call_running"),
+            call=call_id,
+        )
     if placed is not None:
         action_id = placed["action_id"] or action_id
     with ctx.begin() as conn:

@@ -297,3 +297,49 @@ def test_power_mode_takes_the_next_case_and_dials_it_when_the_agent_wraps_up(
         },
     )
     assert r.headers["location"] == f"/cases/{shown}?done=outcome"
+
+
+def test_a_call_still_on_the_line_is_not_wrapped_up(web: TestClient, app: App) -> None:
+    """The network's outcome comes first: while the call runs, the wrap-up is refused and
+    nothing is recorded (no second interaction beside the one the call's end records)."""
+    from arrears.store.tables_calls import calls
+    from tests.integration.web.conftest import NOW
+
+    class StillRinging:  # a dialler whose call has not ended yet
+        name = "ringing"
+
+        def result(self, call_id: str) -> None:
+            return None
+
+    app.__dict__["dialer"] = StillRinging()
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    action_id = _action(app, case_id, "dpd1_call")
+    with app.engine.begin() as conn:
+        call_id = conn.execute(
+            calls.insert()
+            .values(
+                call_key="k-running",
+                case_id=case_id,
+                action_id=action_id,
+                agent="agent",
+                target_type="borrower",
+                target_id="B1",
+                dialer="none",
+                business_date=DAY1,
+                started_at=NOW,
+            )
+            .returning(calls.c.id)
+        ).scalar_one()
+    page = web.get(f"/cases/{case_id}?call={call_id}").text
+    assert 'data-state="ringing"' in page and f"/cases/{case_id}/calls/{call_id}" in page
+    state = web.get(f"/cases/{case_id}/calls/{call_id}").json()
+    assert state == {"state": "ringing", "outcome": "", "talk_seconds": 0, "recorded": False}
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={"csrf": csrf, "call_id": str(call_id), "outcome": "right_party"},
+    )
+    assert r.status_code == 409 and "通话尚未结束" in r.text
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(t.interactions.c.id)) is None
