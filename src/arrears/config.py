@@ -17,6 +17,7 @@ class Settings:
     rule_pack: str = "cn"
     outbox_dir: Path = Path(".arrears/outbox")
     audit_anchor_dir: Path | None = None  # a second place for the audit log's signed head
+    webhook_allow_private: bool = False  # webhooks to loopback/private addresses (operator's call)
     # the dialler (docs/dialler.md): adapter "baresip" | "webhook" | "none"
     dialer: str = "baresip"
     baresip_binary: str = "baresip"
@@ -36,6 +37,7 @@ class Settings:
             keys_json=env.get("ARREARS_KEYS"),
             rule_pack=env.get("ARREARS_RULE_PACK", "cn"),
             outbox_dir=Path(env.get("ARREARS_OUTBOX_DIR", ".arrears/outbox")),
+            webhook_allow_private=env.get("ARREARS_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true"),
             audit_anchor_dir=(
                 Path(env["ARREARS_AUDIT_ANCHOR_DIR"])
                 if env.get("ARREARS_AUDIT_ANCHOR_DIR")

@@ -37,6 +37,7 @@ from arrears.api.schemas import (
     WebhookOut,
 )
 from arrears.api.security import require
+from arrears.api.webhooks import WebhookUrlRefused, check_url
 from arrears.domain.phone import mask_name, mask_phone
 from arrears.engine.delinquency import reassess
 from arrears.services import import_formats as fmt
@@ -502,6 +503,10 @@ Hooker = Annotated[Integration, Depends(require(Scope.WEBHOOKS_WRITE))]
 def post_webhook(body: WebhookIn, ctx: Ctx, _: Hooker) -> WebhookOut:
     """Subscribe a URL to events. Each delivery carries `X-Arrears-Signature: t=<unix>,
     v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`; the secret is shown once."""
+    try:
+        check_url(body.url, allow_private=ctx.app.settings.webhook_allow_private)
+    except WebhookUrlRefused as exc:
+        raise ProblemError(422, "webhook-url-refused", str(exc)) from None
     secret = "whsec_" + secrets.token_urlsafe(24)
     events: list[str] = sorted(set(body.events))
     with ctx.begin() as conn:

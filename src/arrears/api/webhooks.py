@@ -5,13 +5,22 @@ Events: case.opened, case.cured, promise.broken, plan.broken, contact.opted_out.
 ids, dates, statuses and amounts — never personal data.
 
 Signature: header `X-Arrears-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` over
-`"<t>.<raw body>"` with the webhook's secret (see `verify_signature`)."""
+`"<t>.<raw body>"` with the webhook's secret (see `verify_signature`).
+
+URLs: http(s) only, no control characters, and a host that resolves only to public addresses —
+not loopback, link-local (cloud metadata), private, shared or reserved ranges — unless the
+operator allows them (`ARREARS_WEBHOOK_ALLOW_PRIVATE=1`, for receivers inside the lender's
+network). Checked when a webhook is subscribed and again before every delivery (the name may
+resolve elsewhere by then); a refused or broken URL fails its own deliveries, never others'."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +36,61 @@ from arrears.store.tables_web import webhook_deliveries, webhook_events, webhook
 EVENTS = ("case.opened", "case.cured", "promise.broken", "plan.broken", "contact.opted_out")
 MAX_ATTEMPTS = 8
 TOLERANCE_SECONDS = 300
+
+
+class WebhookUrlRefused(ValueError):
+    """A webhook URL that may not be called; the message says why and what is allowed."""
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def check_url(url: str, *, allow_private: bool = False, resolve: Resolver = _resolve) -> None:
+    """Raise `WebhookUrlRefused` unless `url` is an http(s) URL without control characters whose
+    host resolves only to public addresses (any address when `allow_private`)."""
+    from urllib.parse import urlsplit
+
+    if any(ord(ch) < 0x21 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        raise WebhookUrlRefused("the URL holds a space or control character")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise WebhookUrlRefused(f"the URL is not valid: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookUrlRefused("use an http:// or https:// URL with a host name")
+    host = parts.hostname
+    try:
+        addresses = [host] if _is_ip(host) else resolve(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise WebhookUrlRefused(f"the host {host!r} does not resolve: {exc}") from None
+    if not addresses:
+        raise WebhookUrlRefused(f"the host {host!r} does not resolve")
+    if allow_private:
+        return
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if not ip.is_global or ip.is_multicast:
+            raise WebhookUrlRefused(
+                f"the host {host!r} resolves to {address}, a loopback, link-local, private or "
+                "reserved address; webhooks go to public addresses unless the operator sets "
+                "ARREARS_WEBHOOK_ALLOW_PRIVATE=1"
+            )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _day(value: Any) -> str:
@@ -169,10 +233,18 @@ class DeliveryReport:
 
 
 def deliver(
-    engine: Engine, ring: KeyRing, now: datetime, client: httpx.Client, limit: int = 500
+    engine: Engine,
+    ring: KeyRing,
+    now: datetime,
+    client: httpx.Client,
+    limit: int = 500,
+    *,
+    allow_private: bool = False,
+    resolve: Resolver = _resolve,
 ) -> DeliveryReport:
     """POST each pending delivery; 2xx marks it delivered, anything else retries later (up to
-    MAX_ATTEMPTS). Each delivery is recorded in its own transaction."""
+    MAX_ATTEMPTS). Each delivery is recorded in its own transaction. A URL refused by
+    `check_url` fails its delivery at once; no URL, however broken, stops the others."""
     d, e, w = webhook_deliveries, webhook_events, webhooks
     with engine.connect() as conn:
         rows = list(
@@ -204,11 +276,15 @@ def deliver(
             "X-Arrears-Signature": sign(secret, body, int(now.timestamp())),
         }
         error = None
+        refused = False
         try:
+            check_url(row.url, allow_private=allow_private, resolve=resolve)
             response = client.post(row.url, content=body, headers=headers, timeout=10)
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except WebhookUrlRefused as exc:
+            error, refused = f"refused: {exc}", True
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         attempts = row.attempts + 1
         if error is None:
@@ -219,7 +295,7 @@ def deliver(
                 "last_error": None,
             }
             delivered += 1
-        elif attempts >= MAX_ATTEMPTS:
+        elif attempts >= MAX_ATTEMPTS or refused:
             values = {"status": "failed", "attempts": attempts, "last_error": error}
             failed += 1
         else:

@@ -75,7 +75,13 @@ def _register_webhooks(app: typer.Typer) -> None:
         with wired.engine.begin() as conn:
             found = collect_events(conn, date.fromisoformat(as_of))
         with httpx.Client() as client:
-            report = send(wired.engine, wired.keyring, datetime.now(UTC), client)
+            report = send(
+                wired.engine,
+                wired.keyring,
+                datetime.now(UTC),
+                client,
+                allow_private=wired.settings.webhook_allow_private,
+            )
         typer.echo(
             f"{found} new events; delivered {report.delivered}, retrying {report.retried}, "
             f"failed {report.failed}"
