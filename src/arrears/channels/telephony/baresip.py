@@ -24,7 +24,9 @@ edge: it reads the clock it is given).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -35,6 +37,7 @@ import threading
 import time
 import uuid
 import wave
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -55,6 +58,7 @@ from arrears.channels.telephony.port import (
 from arrears.channels.telephony.recordings import RecordingStore, mix_stereo
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def _utcnow() -> datetime:
@@ -140,6 +144,9 @@ class BaresipConfig:
     account_params: str = ";regint=0"  # e.g. ";auth_user=1001;outbound=\"sip:pbx:5060\""
     start_timeout: float = 10.0
     extra_config: Mapping[str, str] = field(default_factory=dict)
+    # baresip's console names the URIs it dials: kept in memory (last lines, numbers masked, for
+    # error messages) unless a log file is asked for, for debugging, on the server only
+    log_file: bool = False
 
 
 def _free_port(kind: int) -> int:
@@ -164,8 +171,9 @@ class _Call:
     started_at: datetime
     answered_at: datetime | None = None
     bid: str | None = None  # baresip's call id
-    we_hung_up: bool = False
+    we_hung_up: str | None = None  # why we hung up: "ring timeout", "hung up by the agent"
     timer: threading.Timer | None = None
+    finishing: bool = False
 
 
 class _Softphone:
@@ -183,12 +191,21 @@ class _Softphone:
         self.responses: dict[str, dict[str, Any]] = {}
         self.cond = threading.Condition(self.lock)
         self.alive = False
+        self.tail: deque[str] = deque(maxlen=20)
 
     # --- process -----------------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.owner.config
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.rec.mkdir(exist_ok=True)
+        # sndfile builds its file names in a 128-byte buffer ("<snd_path>/dump-<time>-enc.wav"):
+        # a deep configuration directory would cut the names short, so the two sides of a call
+        # are spooled in a short temporary directory and moved to the store when the call ends
+        self.rec = Path(tempfile.mkdtemp(prefix="arrears-rec-"))
+        if len(str(self.rec)) + len("/dump-2026-01-01-00-00-00-enc.wav") >= 128:
+            raise DialerUnavailable(
+                f"the temporary directory {tempfile.gettempdir()!r} is too deep for baresip's "
+                "recorder; set TMPDIR to a short path such as /tmp"
+            )
         sip_port, ctrl_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
         user = _safe_user(self.agent)
         lines = {
@@ -211,46 +228,63 @@ class _Softphone:
         (self.dir / "config").write_text(text)
         (self.dir / "accounts").write_text(f"<sip:{user}@{cfg.host}>{cfg.account_params}\n")
         (self.dir / "contacts").write_text("")
-        log = (self.dir / "baresip.log").open("ab")
         try:
             self.proc = subprocess.Popen(
                 [cfg.binary, "-f", str(self.dir)],
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
                 start_new_session=True,
             )
         except OSError as exc:
             raise DialerUnavailable(f"cannot start the softphone {cfg.binary!r}: {exc}") from exc
-        finally:
-            log.close()
+        threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + cfg.start_timeout
         while True:
             if self.proc.poll() is not None:
+                why = self.log_tail()
+                self.stop()
                 raise DialerUnavailable(
-                    f"the softphone stopped at start (exit {self.proc.returncode}): "
-                    + self.log_tail()
+                    f"the softphone stopped at start (exit {self.proc.returncode}): {why}"
                 )
             try:
                 self.sock = socket.create_connection((cfg.host, ctrl_port), timeout=1)
                 break
             except OSError:
                 if time.monotonic() > deadline:
+                    why = self.log_tail()
                     self.stop()
                     raise DialerUnavailable(
-                        "the softphone's control port did not open: " + self.log_tail()
+                        f"the softphone's control port did not open: {why}"
                     ) from None
                 time.sleep(0.05)
         self.sock.settimeout(None)
         self.alive = True
         threading.Thread(target=self._read, name=f"baresip-{user}", daemon=True).start()
 
-    def log_tail(self) -> str:
+    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
+        """Read baresip's console so it never blocks; keep the last lines for error messages."""
+        sink = (self.dir / "baresip.log").open("ab") if self.owner.config.log_file else None
         try:
-            return (self.dir / "baresip.log").read_text(errors="replace")[-400:]
-        except OSError:
-            return ""
+            stdout = proc.stdout
+            assert stdout is not None
+            for raw in iter(stdout.readline, b""):
+                if sink is not None:
+                    sink.write(raw)
+                    sink.flush()
+                text = re.sub(r"\x1b\[[0-9;]*m", "", raw.decode(errors="replace"))
+                line = text.rsplit("\r", 1)[-1].strip()
+                if line:
+                    self.tail.append(line)
+        finally:
+            if sink is not None:
+                sink.close()
+
+    def log_tail(self) -> str:
+        """baresip's last words, digit runs masked (they may be a number dialled)."""
+        time.sleep(0.1)  # let the console reader catch up with an exiting process
+        return re.sub(r"\d{6,}", "******", " | ".join(self.tail))[-400:]
 
     def stop(self) -> None:
         self.alive = False
@@ -264,6 +298,7 @@ class _Softphone:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        shutil.rmtree(self.rec, ignore_errors=True)
 
     # --- control -------------------------------------------------------------------------------
     def command(self, command: str, params: str = "", timeout: float = 5.0) -> dict[str, Any]:
@@ -346,7 +381,7 @@ class _Softphone:
         with self.lock:
             if self.call is not None:
                 raise DialerBusy(self.agent)
-            for stale in self.rec.glob("*.wav"):
+            for stale in self.rec.glob("dump-*"):
                 stale.unlink()
             call = _Call(request, on_end, self.owner.clock())
             self.call = call
@@ -371,7 +406,7 @@ class _Softphone:
         with self.lock:
             if self.call is not call or call.answered_at is not None:
                 return
-            call.we_hung_up = True
+            call.we_hung_up = "ring timeout"
         with contextlib.suppress(DialerUnavailable):
             self.command("hangup")
 
@@ -380,34 +415,41 @@ class _Softphone:
             call = self.call
             if call is None or call.request.call_id != call_id:
                 return
-            call.we_hung_up = True
+            call.we_hung_up = call.we_hung_up or "hung up by the agent"
         with contextlib.suppress(DialerUnavailable):
             self.command("hangup")
 
     def _finish(self, call: _Call, reason: str, *, closed: bool = True) -> None:
         with self.lock:
-            if self.call is not call:
+            if self.call is not call or call.finishing:
                 return
+            call.finishing = True
             if call.timer is not None:
                 call.timer.cancel()
         ended = self.owner.clock()
         outcome = outcome_of_sip(
             reason,
             established=call.answered_at is not None,
-            cancelled_for_timeout=call.we_hung_up,
+            cancelled_for_timeout=call.we_hung_up is not None,
         )
         if reason.startswith("softphone stopped") and call.answered_at is None:
             outcome = CallOutcome.FAILED
+        if call.we_hung_up and call.answered_at is None:
+            reason = call.we_hung_up
         recording = None
         if call.answered_at is not None:
-            recording = self.owner.collect_recording(self.rec, call.request.call_id, ended)
+            try:
+                recording = self.owner.collect_recording(self.rec, call.request.call_id, ended)
+            except Exception:  # the call's end must still be told: without its recording
+                log.exception("the recording of call %s could not be kept", call.request.call_id)
+                reason = (reason + "; recording lost").lstrip("; ")
         result = CallResult(
             call_id=call.request.call_id,
             outcome=outcome,
             started_at=call.started_at,
             answered_at=call.answered_at,
             ended_at=ended,
-            reason=reason if not call.we_hung_up or call.answered_at else "ring timeout",
+            reason=reason,
             recording=recording,
         )
         with self.lock:
@@ -453,7 +495,8 @@ class BaresipDialer:
                 return phone
             if phone is not None:
                 phone.stop()
-            phone = _Softphone(self, agent, self.work_dir / _safe_user(agent))
+            digest = hashlib.sha256(agent.encode()).hexdigest()[:8]
+            phone = _Softphone(self, agent, self.work_dir / f"{_safe_user(agent)}-{digest}")
             self.phones[agent] = phone
         phone.start()
         return phone
@@ -509,6 +552,11 @@ class BaresipDialer:
             time.sleep(0.05)
         sides = [p if p is not None and _closed(p) else None for p in (enc, dec)]
         if sides == [None, None]:
+            log.warning(
+                "call %s was answered but left no recording: %s",
+                call_id,
+                [(p.name, p.stat().st_size) for p in rec.iterdir()],
+            )
             return None
         mixed = rec / f"{uuid.uuid4().hex}.mix"
         mix_stereo(sides[0], sides[1], mixed)
