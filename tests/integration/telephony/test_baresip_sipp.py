@@ -104,6 +104,7 @@ def test_a_line_with_a_call_refuses_a_second_and_hangup_ends_it(
     dialer.hangup("first")
     result = dialer.wait("first", timeout=10)
     assert result is not None and result.outcome is CallOutcome.NO_ANSWER
+    assert result.reason == "hung up by the agent"
     # the line is free again
     dialer.dial(CallRequest("third", "13990000002", "agent1", 0.5))
     third = dialer.wait("third", timeout=10)
