@@ -8,10 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from arrears.domain.outcomes import Target
 
-class Audience(StrEnum):
-    BORROWER = "borrower"
-    CONTACT = "contact"
+Audience = Target  # who a message reaches (one definition, in the domain)
 
 
 @dataclass(frozen=True, slots=True)

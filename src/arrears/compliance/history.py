@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection, TextClause, bindparam
 
 from arrears.compliance.rules.gate import decide
 from arrears.compliance.rules.model import (
@@ -27,9 +27,9 @@ from arrears.compliance.rules.model import (
     Window,
 )
 from arrears.compliance.rules.pack import Pack
-from arrears.compliance.rules.scripts import SCRIPTS
 from arrears.domain.outcomes import CONNECTED
 from arrears.engine.sql import Dialect, dated
+from arrears.services.templates import approved_templates
 from arrears.store.schema import metadata
 
 CONTACT_OUTCOMES = ("contact_reached", "contact_refused", "message_left")
@@ -269,18 +269,13 @@ def statement(stmt: str) -> TextClause:
 
 
 def texts_of(conn: Connection) -> dict[tuple[str, str], str]:
-    """Approved template bodies (latest version) by (name, channel); built-in call scripts."""
-    texts = {(name, "call"): body for name, body in SCRIPTS.items()}
-    if "comm_templates" in metadata.tables:
-        rows = conn.execute(
-            text(
-                "SELECT name, channel, body FROM comm_templates WHERE status = 'approved' "
-                "ORDER BY version"
-            )
-        ).all()
-        for name, channel, body in rows:
-            texts[(name, channel)] = body
-    return texts
+    """What the gate reviews per (template, channel): the version in use of every language —
+    the packaged template unless a newer one is approved — joined. The same templates the
+    dispatcher renders and the agent's call script shows (`arrears.compliance.scripts`)."""
+    bodies: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+    for (name, channel, _language), spec in sorted(approved_templates(conn).items()):
+        bodies[(name, channel)].append(spec.body)
+    return {key: "\n".join(parts) for key, parts in bodies.items()}
 
 
 def parse_windows(spec: str | None) -> tuple[Window, ...]:

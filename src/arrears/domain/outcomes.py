@@ -32,8 +32,23 @@ class HardshipKind(StrEnum):
 
 
 class Target(StrEnum):
+    """Who an outreach reaches: the borrower, or one of the contacts they designated. (The one
+    definition; the compliance rules and the templates call it their audience.)"""
+
     BORROWER = "borrower"
     CONTACT = "contact"
+
+
+class Channel(StrEnum):
+    """How an outreach reaches them. (The one definition: strategies, rules, interactions.)"""
+
+    SMS = "sms"
+    EMAIL = "email"
+    PUSH = "push"
+    LETTER = "letter"
+    CALL = "call"
+    VOICEMAIL = "voicemail"
+    TASK = "task"  # an internal agent task (e.g. offer a plan): reaches nobody by itself
 
 
 FAILED_ATTEMPTS = frozenset(

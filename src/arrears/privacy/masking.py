@@ -15,12 +15,14 @@ from arrears.store import tables as t
 
 
 class Role(StrEnum):
+    """A user's role (the one definition: sign-in, permissions, masking)."""
+
+    ADMIN = "admin"
     AGENT = "agent"
     TEAM_LEAD = "team_lead"
     MANAGER = "manager"
     COMPLIANCE = "compliance"
-    ADMIN = "admin"
-    INTEGRATION = "integration"
+    INTEGRATION = "integration"  # the lender's systems: HTTP API with a token, no workbench
 
 
 class PersonalField(StrEnum):

@@ -25,15 +25,14 @@ from markupsafe import escape
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from arrears.compliance.rules.content import check_contact_template
+from arrears.domain.outcomes import Target
 from arrears.store.tables_comms import comm_templates
 
 CHANNELS = ("sms", "email", "push", "letter", "voice", "call")
 LANGUAGES = ("zh-CN", "en")
 
 
-class Audience(StrEnum):
-    BORROWER = "borrower"
-    CONTACT = "contact"
+Audience = Target  # who a template addresses (one definition, in the domain)
 
 
 # What a template may ask for. A contact learns nothing about the debt: only their own name, the

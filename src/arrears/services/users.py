@@ -8,17 +8,9 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, insert, select, update
 
+from arrears.privacy.masking import Role as Role  # re-exported: one definition
 from arrears.services.auth import hash_password
 from arrears.store.tables_web import team_queues, teams, users
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    AGENT = "agent"
-    TEAM_LEAD = "team_lead"
-    MANAGER = "manager"
-    COMPLIANCE = "compliance"
-    INTEGRATION = "integration"  # the lender's systems: HTTP API with a token, no workbench
 
 
 class Permission(StrEnum):

@@ -9,6 +9,8 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 from arrears.domain.errors import DomainError
+from arrears.domain.outcomes import Channel as Channel  # re-exported: the rules speak of it
+from arrears.domain.outcomes import Target as Target
 
 
 class VerdictKind(StrEnum):
@@ -17,23 +19,11 @@ class VerdictKind(StrEnum):
     BLOCK = "block"
 
 
-class Channel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    PUSH = "push"
-    LETTER = "letter"
-    CALL = "call"
-    VOICEMAIL = "voicemail"
-    TASK = "task"  # an internal agent task: reaches nobody by itself
-
-
 MESSAGE_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL, Channel.PUSH, Channel.LETTER})
 VOICE_CHANNELS = frozenset({Channel.CALL, Channel.VOICEMAIL})
 
 
-class Audience(StrEnum):
-    BORROWER = "borrower"
-    CONTACT = "contact"
+Audience = Target  # who the outreach reaches (one definition, in the domain)
 
 
 class Flag(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from arrears.domain.outcomes import Channel as Channel  # re-exported: one definition
 from arrears.domain.strategy.expr import Node
 from arrears.domain.strategy.variants import Variant
 
@@ -28,15 +29,6 @@ EVENT_DAYS: dict[Event, int] = {
     Event.PLAN_INSTALMENT_DUE: 3,
     Event.PLAN_INSTALMENT_MISSED: 1,
 }
-
-
-class Channel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    PUSH = "push"
-    LETTER = "letter"
-    CALL = "call"
-    TASK = "task"  # work for an agent, e.g. offer a plan
 
 
 class Target(StrEnum):

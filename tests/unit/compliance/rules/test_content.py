@@ -7,7 +7,7 @@ import pytest
 
 from arrears.compliance.rules.content import check_contact_template, check_content
 from arrears.compliance.rules.model import Audience
-from arrears.compliance.rules.scripts import SCRIPTS
+from arrears.services.templates import packaged_templates
 
 
 @pytest.mark.parametrize(
@@ -29,8 +29,10 @@ def test_contact_template_naming_the_debt_is_rejected_with_the_part(
     assert offending in [v.fragment for v in found]
 
 
-def test_the_builtin_contact_script_discloses_nothing() -> None:
-    assert check_contact_template(SCRIPTS["call_contact"]) == []
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_packaged_contact_script_discloses_nothing(language: str) -> None:
+    script = packaged_templates()[("call_contact", "call", language)].body
+    assert check_contact_template(script) == []
 
 
 def test_however_is_not_owe() -> None:

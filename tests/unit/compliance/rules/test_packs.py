@@ -22,7 +22,7 @@ from arrears.compliance.rules.model import (
     Window,
 )
 from arrears.compliance.rules.packs import get_pack
-from arrears.compliance.rules.scripts import SCRIPTS
+from arrears.services.templates import packaged_templates
 
 D = date(2026, 3, 10)  # a Tuesday, no holiday in any pack
 ZONES = {"cn": "Asia/Urumqi", "us": "America/Los_Angeles", "uk": "Europe/London"}
@@ -53,7 +53,7 @@ def contact_call(pack: str, **kw: object) -> Candidate:
         template="call_contact",
         contact_consent=True,
         unreachable_on=D,
-        content=SCRIPTS["call_contact"],
+        content=packaged_templates()[("call_contact", "call", "zh-CN")].body,
     )
     fields.update(kw)
     return call(pack, **fields)
