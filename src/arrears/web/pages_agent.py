@@ -570,7 +570,13 @@ def _place(
     except DialerBusy:
         return None, word(viewer.lang, "agent.err.line_busy")
     except (DialerUnavailable, RulePackUnavailable, CallTargetHasNoNumber) as exc:
-        return None, f"{word(viewer.lang, 'agent.err.dial_failed')}: {error_text(viewer.lang, exc)}"
+        key = {
+            DialerUnavailable: "agent.err.dialler_down",
+            RulePackUnavailable: "agent.err.rule_pack_down",
+            CallTargetHasNoNumber: "agent.err.no_number",
+        }[type(exc)]
+        why = str(exc) if viewer.lang == "en" else word(viewer.lang, key)
+        return None, f"{word(viewer.lang, 'agent.err.dial_failed')}: {why}"
     if attempt.call_id is None:
         return None, _refusal(attempt.verdict, viewer.lang)
     return attempt.call_id, ""

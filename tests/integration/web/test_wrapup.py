@@ -280,7 +280,7 @@ def test_power_mode_takes_the_next_case_and_dials_it_when_the_agent_wraps_up(
     )
     # the borrower was reached: nothing more to dial here, so the next case is taken and dialled
     assert r.status_code == 409
-    assert 'data-testid="call-refused"' in r.text and "拨号失败" in r.text
+    assert 'data-testid="call-refused"' in r.text and "拨号失败: 外呼系统暂不可用" in r.text
     shown = int(re.search(r"<h1>[^#]*#(\d+)", r.text).group(1))  # type: ignore[union-attr]
     assert shown != first
     with app.engine.connect() as conn:
