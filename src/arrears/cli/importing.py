@@ -30,8 +30,11 @@ def register(app: typer.Typer) -> None:
         except ImportRejected as exc:
             for problem in exc.problems:
                 typer.echo(str(problem), err=True)
+            more = f" ({exc.omitted} more not listed)" if exc.omitted else ""
             typer.echo(
-                f"import rejected: {len(exc.problems)} problem(s); nothing was written", err=True
+                f"import rejected: {len(exc.problems) + exc.omitted} problem(s){more}; "
+                "nothing was written",
+                err=True,
             )
             raise typer.Exit(1) from None
         typer.echo(str(report))

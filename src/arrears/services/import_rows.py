@@ -41,14 +41,17 @@ class ImportProblem:
 
 
 class ImportRejected(Exception):
-    """The import had problems; nothing was written. `problems` lists every one of them."""
+    """The import had problems; nothing was written. `problems` lists them (the first ones
+    found, when there are very many: `omitted` counts the others)."""
 
-    def __init__(self, problems: list[ImportProblem]) -> None:
+    def __init__(self, problems: list[ImportProblem], omitted: int = 0) -> None:
         self.problems = sorted(problems, key=_problem_order)
+        self.omitted = omitted
         first = str(self.problems[0]) if self.problems else "no problems"
+        more = f" (and {omitted} more not listed)" if omitted else ""
         super().__init__(
-            f"import rejected with {len(self.problems)} problem(s), nothing was written; "
-            f"first: {first}"
+            f"import rejected with {len(self.problems) + omitted} problem(s){more}, nothing was "
+            f"written; first: {first}"
         )
 
 
@@ -192,6 +195,34 @@ class _Cells:
             return None
 
 
+@dataclass
+class Earlier:
+    """What the files of an import read before this one left behind for it."""
+
+    unreadable: set[ExtractFile] = field(default_factory=set)
+    bad_borrowers: set[str] = field(default_factory=set)  # rows with a problem: not written
+    bad_accounts: set[str] = field(default_factory=set)
+
+
+@dataclass
+class BatchResult:
+    records: list[Record]
+    payments_seen: int
+    rejected_ids: set[str]
+    # key of each row that passed its own batch's duplicate check -> its line
+    first_lines: dict[tuple[str, ...], int]
+
+
+def validate_batch(
+    ex: Extract, stored: Stored, problems: list[ImportProblem], earlier: Earlier
+) -> BatchResult:
+    """Check one batch of rows of one extract against what is stored (which holds the rows of
+    this import written so far); problems are appended, never raised."""
+    v = _Validation({ex.file: ex}, stored, problems, earlier)
+    records = v.check(ex)
+    return BatchResult(records, v.payments_seen, v.rejected_ids, v.first_line)
+
+
 def validate(extracts: Mapping[ExtractFile, Extract], stored: Stored) -> Validated:
     """Check every row of every extract; raise ImportRejected listing all problems."""
     problems: list[ImportProblem] = []
@@ -215,23 +246,35 @@ class _Validation:
         extracts: Mapping[ExtractFile, Extract],
         stored: Stored,
         problems: list[ImportProblem],
+        earlier: Earlier | None = None,
     ) -> None:
         self.stored = stored
         self.problems = problems
         self.payments_seen = 0
+        earlier = earlier or Earlier()
+        # ids of rows that had a problem (reported there, not again where they are referred to)
+        self.rejected_ids: set[str] = set()
 
         def ids(file: ExtractFile, column: str) -> set[str]:
             ex = extracts.get(file)
             return {c[column] for _, c in ex.rows if c.get(column)} if ex else set()
 
-        self.file_borrowers = ids(ExtractFile.borrowers, "borrower_id")
+        self.file_borrowers = ids(ExtractFile.borrowers, "borrower_id") | earlier.bad_borrowers
         # accounts a row referred to without any problem: (currency, opened on)
         self.clean_accounts: dict[str, tuple[str, date]] = {}
         # an unreadable file was reported once; its ids are not reported again as unknown
-        self.any_borrower = _unreadable(extracts, ExtractFile.borrowers)
-        self.any_account = _unreadable(extracts, ExtractFile.accounts)
+        self.any_borrower = (
+            _unreadable(extracts, ExtractFile.borrowers)
+            or ExtractFile.borrowers in earlier.unreadable
+        )
+        self.any_account = (
+            _unreadable(extracts, ExtractFile.accounts)
+            or ExtractFile.accounts in earlier.unreadable
+        )
         # accounts of this import: id -> (currency, opened_on), None where the cell is bad
-        self.file_accounts: dict[str, tuple[str | None, date | None]] = {}
+        self.file_accounts: dict[str, tuple[str | None, date | None]] = dict.fromkeys(
+            earlier.bad_accounts, (None, None)
+        )
         accounts = extracts.get(ExtractFile.accounts)
         for _, cells in accounts.rows if accounts else ():
             aid = cells.get("account_id")
@@ -246,6 +289,7 @@ class _Validation:
         checker = getattr(self, f"_{ex.file.name}")
         fast = getattr(self, f"_fast_{ex.file.name}", None)
         first_line: dict[tuple[str, ...], int] = {}
+        self.first_line = first_line
         records: list[Record] = []
         for line, cells in ex.rows:
             key = tuple(_key_part(c, cells.get(c, "")) for c in spec.key)
@@ -266,6 +310,8 @@ class _Validation:
             record = checker(row)
             if row.ok and record is not None:
                 records.append(record)
+            elif not row.ok and (rid := cells.get(spec.key[0])):
+                self.rejected_ids.add(rid)
         return records
 
     def _fast_due_items(self, cells: dict[str, str]) -> Record | None:

@@ -1,9 +1,12 @@
 """Import host extracts: borrowers, contacts, accounts, due items and payments.
 
-All or nothing. Every row of every file is validated first — against the other files of the
-same import and against what the database already holds (looked up in bulk, never row by
-row) — and every problem is reported as `file:line: column: message`. Only a clean import is
-written, in one transaction, with set-based upserts (`INSERT ... ON CONFLICT DO UPDATE`).
+All or nothing, in bounded memory. The files are read in dependency order a batch of rows at a
+time; each batch is validated against what the database holds (looked up in bulk, never row by
+row), which by then includes the rows of this import written so far, and written with
+set-based upserts (`INSERT ... ON CONFLICT DO UPDATE`), all in one transaction. Every problem
+is reported as `file:line: column: message`; if there is any, the transaction is rolled back
+and nothing is written. An id repeated within a file is found across batches through a
+temporary table of the keys seen.
 
 Re-running an import is safe: rows identical to what is stored are skipped, changed rows are
 updated (paid parts of due items, contact and phone statuses are the platform's and are kept),
@@ -13,21 +16,21 @@ and a payment id already received with the same content is skipped (never posted
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, Row, Table, case, literal_column, select
+from sqlalchemy import Connection, Engine, Row, Table, case, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arrears.engine.delinquency import reassess
 from arrears.privacy.keyring import KeyRing
 from arrears.services.import_formats import SPECS, ExtractFile
 from arrears.services.import_rows import (
+    Earlier,
     Extract,
     ImportProblem,
     ImportRejected,
@@ -36,10 +39,11 @@ from arrears.services.import_rows import (
     Stored,
     StoredAccount,
     StoredPayment,
-    Validated,
+    header_problems,
     references,
-    validate,
+    validate_batch,
 )
+from arrears.services.import_rows import Row as RawRow
 from arrears.store import tables as t
 
 __all__ = [
@@ -50,7 +54,7 @@ __all__ = [
     "ImportReport",
     "import_directory",
     "import_rows",
-    "read_directory",
+    "open_directory",
 ]
 
 LOOKUP_CHUNK = 5_000  # ids per IN (...) look-up; well under SQLite's bound-parameter limit
@@ -66,6 +70,13 @@ class FileCounts:
     @property
     def rows(self) -> int:
         return self.inserted + self.updated + self.skipped
+
+    def __add__(self, other: FileCounts) -> FileCounts:
+        return FileCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.skipped + other.skipped,
+        )
 
 
 @dataclass
@@ -88,9 +99,16 @@ class ImportReport:
 def import_directory(
     engine: Engine, keyring: KeyRing, directory: Path, *, dry_run: bool = False
 ) -> ImportReport:
-    """Import the host extracts found in directory (any subset of the five files)."""
-    extracts, problems = read_directory(directory)
-    return _import(engine, keyring, extracts, problems, dry_run)
+    """Import the host extracts found in directory (any subset of the five files).
+
+    The files are read a batch of rows at a time: memory stays bounded whatever their size.
+    """
+    sources, problems = open_directory(directory)
+    try:
+        return _import(engine, keyring, sources, problems, dry_run)
+    finally:
+        for source in sources.values():
+            source.close()
 
 
 def import_rows(
@@ -106,23 +124,24 @@ def import_rows(
     `Decimal`, `date` and `bool` values are accepted and written out as text, floats are
     refused. The first row is reported as line 2, as if a header preceded it.
     """
-    read: dict[ExtractFile, Extract] = {}
+    sources: dict[ExtractFile, _Source] = {}
     problems: list[ImportProblem] = []
     for name, rows in extracts.items():
         file = _extract_file(name)
         if file is None:
             problems.append(ImportProblem(name, 0, "-", _unknown_file_message()))
             continue
-        read[file] = extract_from_dicts(file, rows, problems)
-    return _import(engine, keyring, read, problems, dry_run)
+        extract = extract_from_dicts(file, rows, problems)
+        sources[file] = _RowsSource(extract)
+    return _import(engine, keyring, sources, problems, dry_run)
 
 
-def read_directory(directory: Path) -> tuple[dict[ExtractFile, Extract], list[ImportProblem]]:
+def open_directory(directory: Path) -> tuple[dict[ExtractFile, _Source], list[ImportProblem]]:
     problems: list[ImportProblem] = []
-    extracts: dict[ExtractFile, Extract] = {}
+    sources: dict[ExtractFile, _Source] = {}
     if not directory.is_dir():
         problems.append(ImportProblem(str(directory), 0, "-", "is not a directory"))
-        return extracts, problems
+        return sources, problems
     for path in sorted(directory.iterdir()):
         if path.suffix.lower() != ".csv":
             continue
@@ -130,71 +149,161 @@ def read_directory(directory: Path) -> tuple[dict[ExtractFile, Extract], list[Im
         if file is None:
             problems.append(ImportProblem(path.name, 0, "-", _unknown_file_message()))
             continue
-        extracts[file] = read_csv(path, file, problems)
-    if not extracts and not problems:
+        sources[file] = _CsvSource(path, file)
+    if not sources and not problems:
         names = ", ".join(f.value for f in ExtractFile)
         problems.append(
             ImportProblem(str(directory), 0, "-", f"holds no host extract; expected {names}")
         )
-    return extracts, problems
+    return sources, problems
 
 
 # -- reading -----------------------------------------------------------------------------------
 
 
-def read_csv(path: Path, file: ExtractFile, problems: list[ImportProblem]) -> Extract:
-    """The header and rows of one UTF-8 CSV file (a byte-order mark is allowed)."""
-    extract = Extract(file, (), [])
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        problems.append(
-            ImportProblem(file, line, "-", "is not UTF-8 text; export the extract as UTF-8")
-        )
-        extract.readable = False
-        return extract
-    reader = csv.reader(io.StringIO(text, newline=""))
-    line = 1
-    try:
-        first = next(reader, None)
-        if first is None:
-            extract.readable = False
-            spec = SPECS[file]
-            problems.append(
-                ImportProblem(
-                    file,
-                    0,
-                    "-",
-                    f"is empty; the first line is the header: {','.join(spec.required)}",
-                )
-            )
-            return extract
-        header = tuple(h.strip() for h in first)
-        extract.header = header
-        width = len(header)
-        line = reader.line_num + 1
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            if len(cells) != width:
-                problems.append(
+class _Source:
+    """The header and the rows of one extract, a batch at a time."""
+
+    file: ExtractFile
+    header: tuple[str, ...] = ()
+    readable: bool = True  # False: the file itself was reported (empty, not UTF-8, not CSV)
+
+    def open(self, problems: list[ImportProblem]) -> None:
+        raise NotImplementedError
+
+    def batches(self, problems: list[ImportProblem], size: int) -> Iterator[list[RawRow]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _RowsSource(_Source):
+    def __init__(self, extract: Extract) -> None:
+        self.file = extract.file
+        self.extract = extract
+
+    def open(self, problems: list[ImportProblem]) -> None:
+        self.header = self.extract.header
+
+    def batches(self, problems: list[ImportProblem], size: int) -> Iterator[list[RawRow]]:
+        rows = self.extract.rows
+        for i in range(0, len(rows), size):
+            yield rows[i : i + size]
+
+
+class _CsvSource(_Source):
+    """A UTF-8 CSV file (a byte-order mark is allowed), read line by line."""
+
+    def __init__(self, path: Path, file: ExtractFile) -> None:
+        self.path = path
+        self.file = file
+        self.handle: BinaryIO | None = None
+        self.reader: Any = None  # a csv reader
+        self.nul = False  # the row being read holds a NUL character
+        self.sink: list[ImportProblem] = []
+
+    def _lines(self) -> Iterator[str]:
+        assert self.handle is not None
+        for number, raw in enumerate(self.handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.sink.append(
                     ImportProblem(
-                        file,
-                        start,
-                        "-",
-                        f"has {len(cells)} fields but the header has {width}; "
-                        "check delimiters and quoting",
+                        self.file, number, "-", "is not UTF-8 text; export the extract as UTF-8"
                     )
                 )
-                continue
-            extract.rows.append((start, dict(zip(header, map(str.strip, cells), strict=True))))
-    except csv.Error as exc:
-        extract.readable = False
-        problems.append(ImportProblem(file, line, "-", f"is not valid CSV: {exc}"))
-    return extract
+                self.readable = False
+                return
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            if "\x00" in line:
+                self.nul = True
+            yield line
+
+    def open(self, problems: list[ImportProblem]) -> None:
+        self.handle = self.path.open("rb")
+        self.sink = problems
+        reader = csv.reader(self._lines())
+        self.reader = reader
+        try:
+            first = next(reader, None)
+        except csv.Error as exc:
+            self.readable = False
+            problems.append(ImportProblem(self.file, 1, "-", f"is not valid CSV: {exc}"))
+            return
+        if first is None:
+            if self.readable:  # not already reported as not UTF-8
+                self.readable = False
+                spec = SPECS[self.file]
+                problems.append(
+                    ImportProblem(
+                        self.file,
+                        0,
+                        "-",
+                        f"is empty; the first line is the header: {','.join(spec.required)}",
+                    )
+                )
+            return
+        self.header = tuple(h.strip() for h in first)
+        self.nul = False
+
+    def batches(self, problems: list[ImportProblem], size: int) -> Iterator[list[RawRow]]:
+        reader = self.reader
+        if reader is None or not self.readable:
+            return
+        self.sink = problems  # where the lines read from now on report a problem
+        header = self.header
+        width = len(header)
+        line = reader.line_num + 1
+        batch: list[RawRow] = []
+        try:
+            for cells in reader:
+                start, line = line, reader.line_num + 1
+                if self.nul:
+                    self.nul = False
+                    self._report_nul(problems, start, cells)
+                    continue
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                if len(cells) != width:
+                    problems.append(
+                        ImportProblem(
+                            self.file,
+                            start,
+                            "-",
+                            f"has {len(cells)} fields but the header has {width}; "
+                            "check delimiters and quoting",
+                        )
+                    )
+                    continue
+                batch.append((start, dict(zip(header, map(str.strip, cells), strict=True))))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        except csv.Error as exc:
+            self.readable = False
+            problems.append(ImportProblem(self.file, line, "-", f"is not valid CSV: {exc}"))
+        if batch:
+            yield batch
+
+    def _report_nul(self, problems: list[ImportProblem], line: int, cells: list[str]) -> None:
+        columns = [c for c, text in zip(self.header, cells, strict=False) if "\x00" in text]
+        for column in columns or ["-"]:
+            problems.append(
+                ImportProblem(
+                    self.file,
+                    line,
+                    column,
+                    "holds a NUL character (U+0000); remove it (export the extract as plain text)",
+                )
+            )
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
 
 
 def extract_from_dicts(
@@ -244,27 +353,228 @@ def _unknown_file_message() -> str:
 
 # -- the import --------------------------------------------------------------------------------
 
+BATCH = 20_000  # rows validated and written at a time: what bounds the import's memory
+MAX_PROBLEMS = 1_000  # problems kept to report; the rest are counted
+
+
+class _Problems:
+    """The problems of an import: the first MAX_PROBLEMS kept, the others counted."""
+
+    def __init__(self, first: list[ImportProblem]) -> None:
+        self.kept: list[ImportProblem] = []
+        self.omitted = 0
+        self.add(first)
+
+    def add(self, problems: list[ImportProblem]) -> None:
+        room = MAX_PROBLEMS - len(self.kept)
+        self.kept.extend(problems[:room])
+        self.omitted += max(0, len(problems) - room)
+
+    def duplicates(self, found: list[ImportProblem]) -> None:
+        """Rows repeating an id of an earlier batch: that is their problem, not that the id
+        was "already received" (from the earlier batch, in this very import)."""
+        if found:
+            where = {(p.file, p.line, p.column) for p in found}
+            self.kept = [p for p in self.kept if (p.file, p.line, p.column) not in where]
+            self.add(found)
+
+    def __bool__(self) -> bool:
+        return bool(self.kept)
+
+    def rejected(self) -> ImportRejected:
+        return ImportRejected(self.kept, omitted=self.omitted)
+
 
 def _import(
     engine: Engine,
     keyring: KeyRing,
-    extracts: dict[ExtractFile, Extract],
+    sources: dict[ExtractFile, _Source],
     read_problems: list[ImportProblem],
     dry_run: bool,
 ) -> ImportReport:
-    with engine.begin() as conn:
-        existing = _Existing.load(conn, references(extracts))
+    """Validate and write each file a batch at a time, in one transaction: the files in
+    dependency order, each batch checked against the database as the import has left it so
+    far. Any problem anywhere rolls the whole transaction back: nothing is written."""
+    problems = _Problems(read_problems)
+    for file in ExtractFile:
+        if file in sources:
+            found: list[ImportProblem] = []
+            sources[file].open(found)
+            if sources[file].readable:
+                found.extend(header_problems(SPECS[file], sources[file].header))
+            problems.add(found)
+    counts: dict[ExtractFile, FileCounts] = {}
+    earlier = Earlier(unreadable={f for f, src in sources.items() if not src.readable})
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:  # temporary tables on disk, not in memory: see _SeenKeys
+            conn.exec_driver_sql("PRAGMA temp_store=FILE")
+            conn.commit()
         try:
-            validated = validate(extracts, existing.stored)
-        except ImportRejected as exc:
-            raise ImportRejected(read_problems + exc.problems) from None
-        if read_problems:
-            raise ImportRejected(read_problems)
-        plan = _Plan(keyring, existing, validated)
-        report = plan.report(dry_run)
-        if not dry_run:
+            with conn.begin() as transaction:
+                _import_files(conn, keyring, sources, problems, earlier, counts)
+                if dry_run:
+                    transaction.rollback()
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+                conn.commit()
+    return ImportReport(
+        {file.value: counts[file] for file in ExtractFile if file in counts}, dry_run=dry_run
+    )
+
+
+def _import_files(
+    conn: Connection,
+    keyring: KeyRing,
+    sources: dict[ExtractFile, _Source],
+    problems: _Problems,
+    earlier: Earlier,
+    counts: dict[ExtractFile, FileCounts],
+) -> None:
+    seen = _SeenKeys(conn)
+    for file in ExtractFile:
+        source = sources.get(file)
+        if source is None:
+            continue
+        total = FileCounts()
+        found: list[ImportProblem] = []  # the reader's and the batch's, passed on as they come
+        for number, rows in enumerate(source.batches(found, BATCH)):
+            ex = Extract(file, source.header, rows)
+            existing = _Existing.load(conn, references({file: ex}))
+            result = validate_batch(ex, existing.stored, found, earlier)
+            problems.add(found)
+            found.clear()
+            if file is ExtractFile.borrowers:
+                earlier.bad_borrowers |= result.rejected_ids
+            elif file is ExtractFile.accounts:
+                earlier.bad_accounts |= result.rejected_ids
+            seen.add(file, number, result.first_lines)
+            records = _writable(file, result.records, earlier)
+            plan = _Plan(keyring, existing, file, records, result.payments_seen)
+            total = total + plan.counts
             plan.write(conn)
-    return report
+        problems.add(found)
+        if not source.readable:
+            earlier.unreadable.add(file)
+        problems.duplicates(seen.duplicates(file))
+        counts[file] = total
+    if problems or problems.omitted:
+        raise problems.rejected()
+    seen.drop()
+
+
+_REFERS_TO = {
+    ExtractFile.contacts: (ExtractFile.borrowers, "borrower_id"),
+    ExtractFile.accounts: (ExtractFile.borrowers, "borrower_id"),
+    ExtractFile.due_items: (ExtractFile.accounts, "account_id"),
+    ExtractFile.payments: (ExtractFile.accounts, "account_id"),
+}
+
+
+def _writable(file: ExtractFile, records: list[Record], earlier: Earlier) -> list[Record]:
+    """The records that can be written: not those referring to a row an earlier file could
+    not give (the import is rejected by then; they are written only so that later files find
+    what they refer to). An account left out is treated as a rejected one."""
+    if file not in _REFERS_TO:
+        return records
+    parent, column = _REFERS_TO[file]
+    if parent in earlier.unreadable:
+        if file is ExtractFile.accounts:
+            earlier.unreadable.add(ExtractFile.accounts)
+        return []
+    bad = earlier.bad_borrowers if parent is ExtractFile.borrowers else earlier.bad_accounts
+    if not bad:
+        return records
+    kept = [r for r in records if r[column] not in bad]
+    if file is ExtractFile.accounts and len(kept) < len(records):
+        earlier.bad_accounts |= {r["id"] for r in records if r[column] in bad}
+    return kept
+
+
+class _SeenKeys:
+    """Where each row's id was first seen, for the duplicates that fall in different batches
+    (a batch reports its own): a temporary table of one row per batch and key."""
+
+    TABLE = "import_seen_keys"
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.batches: dict[ExtractFile, int] = {}
+        self.created = False
+
+    def add(self, file: ExtractFile, batch: int, first_lines: dict[tuple[str, ...], int]) -> None:
+        self.batches[file] = batch + 1
+        if batch == 0:
+            self.first = first_lines  # a file of one batch needs no table
+            return
+        if batch == 1:
+            self._create()
+            self._insert(file, self.first)
+        self._insert(file, first_lines)
+
+    def _create(self) -> None:
+        if self.created:
+            return
+        if self.conn.dialect.name == "sqlite":  # on disk (temp_store=FILE): bounded memory
+            self.conn.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {self.TABLE} (file TEXT, k TEXT, line INTEGER)"
+            )
+            self.conn.exec_driver_sql(f"DELETE FROM {self.TABLE}")
+        else:
+            self.conn.exec_driver_sql(
+                f"CREATE TEMP TABLE {self.TABLE} (file TEXT, k TEXT, line INTEGER) ON COMMIT DROP"
+            )
+        self.created = True
+
+    def _insert(self, file: ExtractFile, first_lines: dict[tuple[str, ...], int]) -> None:
+        rows = [
+            {"file": file.value, "k": "/".join(key), "line": line}
+            for key, line in first_lines.items()
+            if all(key)
+        ]
+        if not rows:
+            return
+        if self.conn.dialect.name == "postgresql":
+            driver = self.conn.connection.driver_connection
+            assert driver is not None
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY {self.TABLE} (file, k, line) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row((row["file"], row["k"], row["line"]))
+        else:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {self.TABLE} (file, k, line) VALUES (?, ?, ?)",
+                [(r["file"], r["k"], r["line"]) for r in rows],
+            )
+
+    def duplicates(self, file: ExtractFile) -> list[ImportProblem]:
+        if self.batches.get(file, 0) < 2:
+            return []
+        spec = SPECS[file]
+        found = self.conn.execute(
+            text(
+                f"""SELECT s.k, s.line, f.first FROM {self.TABLE} s
+                    JOIN (SELECT k, MIN(line) AS first FROM {self.TABLE}
+                          WHERE file = :file GROUP BY k HAVING COUNT(*) > 1) f ON f.k = s.k
+                    WHERE s.file = :file AND s.line > f.first
+                    ORDER BY s.line
+                    LIMIT {MAX_PROBLEMS + 1}"""
+            ),
+            {"file": file.value},
+        ).all()
+        return [
+            ImportProblem(
+                file, line, spec.key[-1], f"{key} also appears on line {first}; one row per id"
+            )
+            for key, line, first in found
+        ]
+
+    def drop(self) -> None:
+        if self.created and self.conn.dialect.name == "sqlite":
+            self.conn.exec_driver_sql(f"DROP TABLE {self.TABLE}")
 
 
 @dataclass
@@ -326,14 +636,21 @@ _BORROWER_PERSONAL = ("name", "phone", "email", "id_number", "address")
 class _Plan:
     """Splits validated rows into inserts, updates and unchanged rows; encrypts personal data."""
 
-    def __init__(self, keyring: KeyRing, existing: _Existing, validated: Validated) -> None:
+    def __init__(
+        self,
+        keyring: KeyRing,
+        existing: _Existing,
+        file: ExtractFile,
+        records: list[Record],
+        payments_seen: int,
+    ) -> None:
         self.keyring = keyring
         self.existing = existing
-        self.validated = validated
-        self.counts: dict[ExtractFile, FileCounts] = {}
-        self.rows: dict[ExtractFile, list[Record]] = {}
-        for file, records in validated.records.items():
-            self._split(file, records)
+        self.file = file
+        self.payments_seen = payments_seen
+        self.counts = FileCounts()
+        self.rows: list[Record] = []
+        self._split(file, records)
 
     def _split(self, file: ExtractFile, records: list[Record]) -> None:
         stored: Mapping[Any, Row[Any]]
@@ -362,9 +679,9 @@ class _Plan:
                 updated += 1
             out.append(encode(record))
         if file is ExtractFile.payments:
-            skipped += self.validated.payments_seen
-        self.counts[file] = FileCounts(inserted, updated, skipped)
-        self.rows[file] = out
+            skipped += self.payments_seen
+        self.counts = FileCounts(inserted, updated, skipped)
+        self.rows = out
 
     def _same_borrower(self, record: Record, old: Row[Any]) -> bool:
         ring = self.keyring
@@ -397,17 +714,9 @@ class _Plan:
     def _contact(self, record: Record) -> Record:
         return self._borrower(record)
 
-    def report(self, dry_run: bool) -> ImportReport:
-        return ImportReport(
-            {file.value: self.counts[file] for file in ExtractFile if file in self.counts},
-            dry_run=dry_run,
-        )
-
     def write(self, conn: Connection) -> None:
-        for file in ExtractFile:
-            rows = self.rows.get(file)
-            if rows:
-                WRITERS[file](conn, rows)
+        if self.rows:
+            WRITERS[self.file](conn, self.rows)
 
 
 def _same_due_item(record: Record, old: Row[Any]) -> bool:
