@@ -46,6 +46,7 @@ from arrears.channels.telephony.port import (
     DialerUnavailable,
 )
 from arrears.channels.telephony.recordings import RecordingStore
+from arrears.channels.telephony.webhook import WebhookDialer
 from arrears.compliance.port import Verdict, check_dial
 from arrears.domain.outcomes import (
     CONNECTED,
@@ -313,6 +314,19 @@ def finish_call(engine: Engine, ring: KeyRing, result: CallResult) -> int | None
                 at=result.ended_at,
             )
         return interaction_id
+
+
+def receive_call_result(
+    engine: Engine, ring: KeyRing, dialer: WebhookDialer, body: bytes, signature: str | None
+) -> CallStatus:
+    """A cloud call centre's signed result callback (the edge passes the raw body and the
+    signature header): verified, its recording kept, the call recorded — also for a call dialled
+    before a restart. Raises WebhookSignatureInvalid, CallbackInvalid, CallNotFound."""
+    result = dialer.handle_callback(body, signature)
+    finish_call(engine, ring, result)
+    with engine.connect() as conn:
+        row = conn.execute(select(calls).where(calls.c.call_key == result.call_id)).one()
+    return _status(row)
 
 
 def _status(row: Any) -> CallStatus:

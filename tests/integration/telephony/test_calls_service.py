@@ -17,6 +17,8 @@ from sqlalchemy import Engine, insert, select
 from arrears.channels.telephony.factory import NoDialer
 from arrears.channels.telephony.port import CallOutcome, CallResult, DialerUnavailable
 from arrears.channels.telephony.recordings import RecordingStore
+from arrears.channels.telephony.webhook import WebhookDialer
+from arrears.channels.webhook import WebhookSignatureInvalid
 from arrears.privacy import audit
 from arrears.services import calls
 from arrears.services.users import Role, User
@@ -261,3 +263,38 @@ def test_a_calls_end_reported_twice_at_once_is_recorded_once(db: Engine, tmp_pat
     assert len(interactions) == 1 and len(stored) == 1
     assert set(ids) == {interactions[0].id} and row.interaction_id == interactions[0].id
     assert row.talk_ms == 1000 and row.recording_sha256 == rec.sha256
+
+
+def test_a_cloud_call_centres_result_is_recorded_after_a_restart(
+    db: Engine, tmp_path: Path
+) -> None:
+    from tests.integration.telephony.test_webhook_dialer import SECRET, CallCentre
+
+    _case(db)
+    centre = CallCentre()
+    centre.auto_report = False
+    store = RecordingStore(tmp_path / "rec")
+
+    def dialer() -> WebhookDialer:
+        return WebhookDialer(
+            centre.url, SECRET, callback_url="http://127.0.0.1:9/unused", recordings=store
+        )
+
+    try:
+        attempt = calls.place_call(
+            db, dialer(), ring=f.RING, case_id=1, target="borrower", contact_id=None,
+            agent_user_id="agent1", at=NOON,
+        )  # fmt: skip
+        assert attempt.call_id is not None
+        assert centre.starts[0]["to"] == BORROWER_PHONE  # the number goes to the call centre only
+        body, header = centre.signed_result(centre.starts[0])
+        restarted = dialer()  # a new process: the call is not pending in it
+        with pytest.raises(WebhookSignatureInvalid):
+            calls.receive_call_result(db, f.RING, restarted, body, "t=1,v1=forged")
+        status = calls.receive_call_result(db, f.RING, restarted, body, header)
+    finally:
+        centre.server.shutdown()
+    assert status.call_id == attempt.call_id and status.outcome == "answered"
+    assert status.talk_ms == 2000 and status.has_recording and status.interaction_id
+    with db.connect() as conn:
+        assert len(audit.entries(conn, kind="recording")) == 1

@@ -47,6 +47,7 @@ class CallCentre:
     def __init__(self) -> None:
         self.starts: list[dict[str, Any]] = []
         self.refuse = False
+        self.auto_report = True
         centre = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -84,6 +85,12 @@ class CallCentre:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def report(self, doc: dict[str, Any]) -> None:
+        if not self.auto_report:
+            return
+        body, header = self.signed_result(doc)
+        httpx.post(doc["callback_url"], content=body, headers={SIGNATURE_HEADER: header}, timeout=5)
+
+    def signed_result(self, doc: dict[str, Any]) -> tuple[bytes, str]:
         result = {
             "call_id": doc["call_id"],
             "outcome": "answered",
@@ -93,8 +100,7 @@ class CallCentre:
             "recording_url": f"{self.url}/recordings/{doc['call_id']}.wav",
         }
         body = json.dumps(result).encode()
-        headers = {SIGNATURE_HEADER: sign(SECRET, body, int(time.time()))}
-        httpx.post(doc["callback_url"], content=body, headers=headers, timeout=5)
+        return body, sign(SECRET, body, int(time.time()))
 
 
 class Receiver:

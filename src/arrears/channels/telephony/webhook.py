@@ -133,8 +133,10 @@ class WebhookDialer:
 
     def handle_callback(self, body: bytes, signature: str | None) -> CallResult:
         """A result callback: verified, its recording fetched and stored, the call finished
-        (its `on_end` called). Raises WebhookSignatureInvalid, CallbackInvalid, CallUnknown.
-        A repeated callback returns the result already recorded."""
+        (its `on_end` called). Raises WebhookSignatureInvalid, CallbackInvalid. A repeated
+        callback returns the result already recorded; the result of a call dialled before this
+        process started is returned too (no `on_end` to call: `services.calls.receive_call_result`
+        records it)."""
         verify_signature(self.secret, signature, body, now=self.clock())
         try:
             doc = json.loads(body)
@@ -147,9 +149,16 @@ class WebhookDialer:
         with self.lock:
             if call_id in self.results:
                 return self.results[call_id]
-            if call_id not in self.pending:
-                raise CallUnknown(call_id)
-            _request, on_end, started = self.pending[call_id]
+            if call_id in self.pending:
+                _request, on_end, started = self.pending[call_id]
+            else:  # dialled before a restart: the signed result still ends the call
+                on_end = None
+                started = (
+                    _moment(doc.get("started_at"))
+                    or answered
+                    or ended
+                    or datetime.fromtimestamp(self.clock(), UTC)
+                )
         recording = None
         if doc.get("recording_url"):
             recording = self._fetch_recording(str(doc["recording_url"]), call_id, started)
