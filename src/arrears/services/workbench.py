@@ -66,12 +66,12 @@ def case_row(conn: Connection, scope: Scope, case_id: int) -> Any:
 
 # --- the next case ---------------------------------------------------------------------------
 
-# Work that can be done now: today's pending calls and tasks whose time has come (a call-back
+# Work that can be done now: today's pending tasks, and calls whose time has come (a call-back
 # the borrower asked for at 15:00 waits until 15:00; a call deferred by the rule pack until its
 # allowed time). Done, cancelled and blocked work never brings a case back.
 _WORK = (
     "a.business_date = :d AND a.status IN ('planned', 'deferred') AND a.channel IN ('call', 'task')"
-    " AND (a.scheduled_at IS NULL OR a.scheduled_at <= :now)"
+    " AND (a.channel = 'task' OR a.scheduled_at IS NULL OR a.scheduled_at <= :now)"
 )
 _TIE = (
     "COALESCE((SELECT b.risk_score FROM borrowers b WHERE b.id = c.borrower_id), 0) DESC, "

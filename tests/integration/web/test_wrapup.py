@@ -343,3 +343,37 @@ def test_a_call_still_on_the_line_is_not_wrapped_up(web: TestClient, app: App) -
     assert r.status_code == 409 and "通话尚未结束" in r.text
     with app.engine.connect() as conn:
         assert conn.scalar(select(t.interactions.c.id)) is None
+
+
+def test_a_call_back_brings_the_case_back_at_its_time_not_before(web: TestClient, app: App) -> None:
+    from datetime import UTC, datetime
+
+    from arrears.web.app import create_app
+
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={
+            "csrf": csrf,
+            "action_id": _action(app, case_id, "dpd1_call"),
+            "outcome": "right_party",
+            "note": "在开会，下午三点再打",
+        },
+    )
+    assert r.status_code == 303
+    web.post(f"/cases/{case_id}/callback", data={"csrf": csrf, "at": "2026-03-02T15:00"})
+    # 10:00: the call-back's time has not come; the case is not handed out again
+    assert web.post("/agent/next", data={"csrf": csrf}).headers["location"] == "/agent?empty=1"
+    later = TestClient(
+        create_app(app, business_date=DAY1, clock=lambda: datetime(2026, 3, 2, 7, 30, tzinfo=UTC)),
+        base_url="https://testserver",
+        follow_redirects=False,
+    )
+    later_csrf = sign_in(later, "agent")
+    r = later.post("/agent/next", data={"csrf": later_csrf})
+    assert r.headers["location"] == f"/cases/{case_id}"  # 15:30 in Shanghai: call back now
+    page = later.get(r.headers["location"]).text
+    assert 'data-why="callback"' in page
+    assert re.search(r'data-testid="wrap-right_party"', page)  # the wrap-up is for the call-back
