@@ -390,6 +390,15 @@ def calls_in_progress(conn: Connection, agents: Sequence[str] | None = None) -> 
     return [_status(r) for r in conn.execute(q)]
 
 
+def reconcile_calls(engine: Engine, dialer: Dialer, ring: KeyRing) -> int:
+    """Record every running call the dialler has seen end (or no longer knows: a restart), so
+    "on a call now" holds only calls still running when no page is following them. Returns how
+    many calls were closed."""
+    with engine.connect() as conn:
+        live = [r.id for r in conn.execute(select(calls.c.id).where(calls.c.ended_at.is_(None)))]
+    return sum(call_status(engine, i, dialer=dialer, ring=ring).done for i in live)
+
+
 def calls_of_case(conn: Connection, case_id: int) -> list[CallStatus]:
     """The case's calls, newest first (the timeline: calls with their recordings)."""
     q = select(calls).where(calls.c.case_id == case_id).order_by(calls.c.started_at.desc())

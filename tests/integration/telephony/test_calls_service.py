@@ -211,7 +211,10 @@ def test_a_call_no_dialler_can_place_or_follow_fails_without_an_interaction(
     )  # fmt: skip
     assert ringing.call_id is not None
     # the server restarted: the new dialler does not know the call, which is closed as failed
-    lost = calls.call_status(db, ringing.call_id, dialer=NoDialer(), ring=f.RING)
+    with db.connect() as conn:
+        assert [c.call_id for c in calls.calls_in_progress(conn)] == [ringing.call_id]
+    assert calls.reconcile_calls(db, NoDialer(), f.RING) == 1
+    lost = calls.call_status(db, ringing.call_id)
     assert lost.done and lost.outcome == CallOutcome.FAILED and lost.interaction_id is None
     sip_exchange.dialer.hangup(_key(db, 2))
     sip_exchange.dialer.wait(_key(db, 2), timeout=10)
