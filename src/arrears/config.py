@@ -3,10 +3,40 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///arrears.db"
+
+
+@dataclass(frozen=True)
+class Lender:
+    """What a script says about the lender: its name per language and the call-back number."""
+
+    name: Mapping[str, str] = field(
+        default_factory=lambda: {"zh-CN": "示例消费金融", "en": "Example Consumer Finance"}
+    )
+    callback_number: str = "400-000-0000"
+
+    def name_in(self, language: str) -> str:
+        return self.name.get(language) or next(iter(self.name.values()), "")
+
+    @classmethod
+    def parse(cls, names: str | None, callback_number: str | None) -> Lender:
+        """`"zh-CN=示例消费金融;en=Example Consumer Finance"` or one name for every language."""
+        default = cls()
+        parsed: dict[str, str] = {}
+        for part in (names or "").split(";"):
+            language, eq, name = part.partition("=")
+            if eq and language.strip() and name.strip():
+                parsed[language.strip()] = name.strip()
+            elif part.strip():
+                parsed = {lang: part.strip() for lang in default.name}
+        return cls(
+            name=parsed or dict(default.name),
+            callback_number=(callback_number or "").strip() or default.callback_number,
+        )
 
 
 @dataclass(frozen=True)
@@ -27,6 +57,10 @@ class Settings:
     ring_timeout_seconds: float = 30.0
     dialer_webhook_url: str | None = None  # the cloud call centre's "start a call" endpoint
     dialer_webhook_secret: str | None = None  # HMAC key shared with it (from the environment)
+    # what the agent's call scripts say about the lender: its name per language, the number to
+    # call back ($ARREARS_LENDER_NAME: "zh-CN=示例消费金融;en=Example Consumer Finance" or one
+    # name for every language; $ARREARS_CALLBACK_NUMBER)
+    lender: Lender = field(default_factory=lambda: Lender())
 
     @classmethod
     def from_env(cls, database: str | None = None) -> Settings:
@@ -50,4 +84,5 @@ class Settings:
             ring_timeout_seconds=float(env.get("ARREARS_RING_TIMEOUT", "30")),
             dialer_webhook_url=env.get("ARREARS_DIALER_WEBHOOK_URL"),
             dialer_webhook_secret=env.get("ARREARS_DIALER_WEBHOOK_SECRET"),
+            lender=Lender.parse(env.get("ARREARS_LENDER_NAME"), env.get("ARREARS_CALLBACK_NUMBER")),
         )

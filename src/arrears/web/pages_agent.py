@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from arrears.api.context import context_of
 from arrears.compliance.port import Verdict, check_dial, stored_verdict
+from arrears.compliance.scripts import CallScriptDiscloses, call_script
 from arrears.domain.errors import DomainError
 from arrears.domain.money import Money
 from arrears.domain.outcomes import HardshipKind, Outcome
@@ -32,7 +33,6 @@ from arrears.web.i18n import (
     word,
 )
 from arrears.web.render import render
-from arrears.web.scripts import script
 from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
 
 router = APIRouter(include_in_schema=False)
@@ -286,7 +286,7 @@ def _case_page(
         task=task,
         to_contact=to_contact,
         on_line=wq.masked(on_line) if on_line else None,
-        script_text=_script_for(view, task, on_line, viewer.lang) if task else "",
+        script_text=_script_for(request, task, viewer.lang) if task else "",
         outcomes=AGENT_OUTCOMES["contact" if to_contact else "borrower"],
         placed=placed,
         timeline=_timeline(view, notes),
@@ -353,15 +353,26 @@ def _refusal(verdict: Verdict, lang: str) -> str:
     return text
 
 
-def _script_for(view: wq.CaseView, task: wq.ActionView, contact: wq.Party | None, lang: str) -> str:
-    """What the agent reads to whoever is on the line: the borrower and the contact by name; a
-    contact's script says nothing of the debt."""
-    values: dict[str, Any] = {"name": view.borrower_party.name}
-    if contact is not None:
-        values["contact"] = contact.name
-    else:
-        values.update(dpd=view.case.dpd, amount=fmt_minor(view.overdue_minor, view.currency, lang))
-    return script(task.row.template, lang, **values)
+def _script_for(request: Request, task: wq.ActionView, lang: str) -> str:
+    """What the agent reads to whoever is on the line: the call template the content check
+    passed (`arrears.compliance.scripts`, the one source); the borrower and the contact by
+    name, the lender's name and call-back number; a contact's script says nothing of the debt."""
+    ctx = context_of(request)
+    contact = task.row.target_id if task.row.target_type == "contact" else None
+    try:
+        with ctx.begin() as conn:
+            return call_script(
+                conn,
+                ctx.app.keyring,
+                ctx.app.settings.lender,
+                case_id=task.row.case_id,
+                target=task.row.target_type,
+                contact_id=contact,
+                lang=lang,
+                template=task.row.template,
+            )
+    except CallScriptDiscloses as exc:  # nobody reads a script that fails the check
+        return str(exc)
 
 
 def _action_of(view: wq.CaseView, action_id: int) -> Any:
@@ -396,7 +407,7 @@ def call_page(request: Request, case_id: int, action_id: int, viewer: ViewerDep)
         raise PageForbidden(_refusal(verdict, viewer.lang))
     to_contact = act.row.target_type == "contact"
     contact = view.contact(act.row.target_id) if to_contact else None
-    text = _script_for(view, act, contact, viewer.lang)
+    text = _script_for(request, act, viewer.lang)
     return render(
         request,
         "call.html",

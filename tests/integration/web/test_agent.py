@@ -34,7 +34,7 @@ def test_day_one_at_the_workbench(web: TestClient, app: App) -> None:
     assert "配偶" in page  # the relationship in words
     # the borrower does not answer
     call = web.get(_call_link(page, "borrower")).text
-    assert "逾期" in call  # the borrower script speaks of the arrears
+    assert "待还" in call and "王小明" in call  # the arrears, to the borrower asked for by name
     action_id = re.search(r'name="action_id" value="(\d+)"', call).group(1)  # type: ignore[union-attr]
     r = web.post(
         f"/cases/{case_id}/outcome",
@@ -46,7 +46,7 @@ def test_day_one_at_the_workbench(web: TestClient, app: App) -> None:
     contact_call = web.get(_call_link(page, "contact"))
     assert contact_call.status_code == 200
     assert not AMOUNT.search(contact_call.text), "the contact call page shows an amount"
-    assert "不得透露" in contact_call.text
+    assert "400-000-0000" in contact_call.text  # the call-back number, nothing of the debt
     action_id = re.search(r'name="action_id" value="(\d+)"', contact_call.text).group(1)  # type: ignore[union-attr]
     r = web.post(
         f"/cases/{case_id}/outcome",
