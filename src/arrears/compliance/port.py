@@ -4,7 +4,7 @@ time and in the web, and the calls that produce it.
 - `check_dial(conn, case_id=…, target=…, contact_id=…, at=…)`: the moment an agent (or the
   dialler) places a call. The rule pack is consulted again at that moment — hours, holidays,
   per-day caps, flags, the rules on contact persons — with the counters read from the database
-  now, and the decision is recorded (`gate_decisions`, stage 'send').
+  now, and the decision is recorded (`gate_decisions`, stage 'dial').
 - `check_sends(conn, action_ids, at)`: the dispatcher's batch at send time.
 - `verdict_of(decision, at)`: a rule-pack decision as the verdict for the moment `at`.
 - `stored_verdict(action, at)`: the verdict the gate stored on an action (lists, forms), no
@@ -256,7 +256,7 @@ def check_dial(
     savepoint = None if record else conn.begin_nested()
     try:
         if existing is not None:
-            decision = check_action(conn, existing, at, rule_pack=pack.code)
+            decision = check_action(conn, existing, at, rule_pack=pack.code, stage="dial")
             verdict = verdict_of(decision, at, pack=pack, action_id=existing)
         else:
             verdict = _dial_action(conn, case_id, who, target_id, d, at, pack, agent)
@@ -306,7 +306,7 @@ def _dial_action(
         )
         .returning(a.c.id)
     ).scalar_one()
-    decision = check_action(conn, new_id, at, rule_pack=pack.code)
+    decision = check_action(conn, new_id, at, rule_pack=pack.code, stage="dial")
     verdict = verdict_of(decision, at, pack=pack, action_id=new_id)
     status = {
         VerdictKind.ALLOW: "done",

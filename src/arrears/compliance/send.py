@@ -44,12 +44,18 @@ from arrears.store.tables_compliance import (
 
 
 def check_action(
-    conn: Connection, action_id: int, at: datetime, *, rule_pack: str | None = None
+    conn: Connection,
+    action_id: int,
+    at: datetime,
+    *,
+    rule_pack: str | None = None,
+    stage: str = "send",
 ) -> Decision:
     """Judge one action at the moment it is about to happen (dispatcher, agent workbench).
 
     The counters are read again from the database, so calls made since the nightly batch count.
-    The decision is recorded (stage 'send'); the caller acts on it.
+    The decision is recorded (stage 'send', or 'dial' for a call placed now); the caller acts
+    on it.
     """
     pack = load_pack(portfolio_pack(conn, rule_pack))
     sql = Dialect.of(conn)
@@ -64,7 +70,7 @@ def check_action(
     waived = overrides_of(conn, scope, params).get(action_id, set())
     dec = decide_waived(c, h, pack, at, waived)
     conn.execute(
-        insert(gate_decisions), [decision_row(uuid.uuid4().hex, "send", action_id, d, at, dec)]
+        insert(gate_decisions), [decision_row(uuid.uuid4().hex, stage, action_id, d, at, dec)]
     )
     return dec
 

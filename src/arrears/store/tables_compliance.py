@@ -19,7 +19,8 @@ from sqlalchemy import (
 
 from arrears.store.tables import metadata
 
-# One row per decision: at planning ('plan'), at send time ('send'), by override ('override').
+# One row per decision: at planning ('plan'), at send time ('send'), when a call is placed
+# ('dial'), by override ('override').
 gate_decisions = Table(
     "gate_decisions",
     metadata,

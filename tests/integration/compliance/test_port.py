@@ -64,6 +64,8 @@ def test_a_call_within_hours_is_allowed_and_recorded(db: Engine) -> None:
         v = check_dial(conn, case_id=1, target="borrower", contact_id=None, at=NOON)
         assert v.allowed and v.kind is VerdictKind.ALLOW
         assert _decisions(conn) == 1
+        stage = conn.scalar(select(gate_decisions.c.stage))
+        assert stage == "dial"
         action = conn.execute(select(t.actions).where(t.actions.c.id == v.action_id)).one()
         assert (action.channel, action.target_type, action.status) == ("call", "borrower", "done")
 
