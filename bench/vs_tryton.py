@@ -12,9 +12,9 @@ before the first day for the overdue ones and 45 days after it for the current o
 Rows (counts times `--scale`):
 - first20k: 20,000 overdue, the first day (20,000 cases / dunnings open);
 - first660k: 20,000 overdue + 640,000 current, the first day;
-- month660k: the same book a month later: the 20,000 escalate (Tryton: the first day's
-  dunnings were processed, i.e. their letters sent, and move to the 30-day level; arrears:
-  `run-day` thirty days on);
+- month660k: the same book 29 days later, the debts 30 days overdue: the 20,000 escalate
+  (Tryton: the first day's dunnings were processed, i.e. their letters sent, and move to the
+  30-day level; arrears: `run-day` on that date, the day-30 reminder and call of every case);
 - first100k: 100,000 overdue, the first day.
 
 arrears is timed as the command a user runs: `arrears run-day --as-of D` in a subprocess,
@@ -63,7 +63,7 @@ PACKAGES = (
 ROWS: dict[str, tuple[int, int, int, str | None]] = {
     "first20k": (20_000, 0, 0, None),
     "first660k": (20_000, 640_000, 0, None),
-    "month660k": (20_000, 640_000, 30, "first660k"),
+    "month660k": (20_000, 640_000, 29, "first660k"),
     "first100k": (100_000, 0, 0, None),
 }
 
