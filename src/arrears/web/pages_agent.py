@@ -445,8 +445,11 @@ def post_outcome(
     ctx = context_of(request)
     now = ctx.now()
     placed = _call_state(request, call_id) if call_id else None
-    if placed is not None and placed["case_id"] != case_id:
-        placed = None  # another case's call: not this wrap-up's
+    if placed is not None and (
+        placed["case_id"] != case_id
+        or (action_id is not None and placed["action_id"] not in (None, action_id))
+    ):
+        placed = None  # another case's call, or another task's: not this wrap-up's
     if placed is not None and placed["state"] != "ended":  # the network's outcome comes first
         return _case_page(
             request,

@@ -377,3 +377,72 @@ def test_a_call_back_brings_the_case_back_at_its_time_not_before(web: TestClient
     page = later.get(r.headers["location"]).text
     assert 'data-why="callback"' in page
     assert re.search(r'data-testid="wrap-right_party"', page)  # the wrap-up is for the call-back
+
+
+def test_a_wrap_up_is_for_its_own_task_not_the_call_before(web: TestClient, app: App) -> None:
+    """After the borrower's call ended unanswered, the wrap-up on the page is the contact's:
+    it neither carries nor uses the borrower's call."""
+    from arrears.channels.telephony.factory import NoDialer
+    from arrears.services.outcomes import record_outcome
+    from arrears.store.tables_calls import calls
+    from tests.integration.web.conftest import NOW
+
+    app.__dict__["dialer"] = NoDialer()
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    borrower_call = _action(app, case_id, "dpd1_call")
+    with app.engine.begin() as conn:  # the borrower's call as the dialler records its end
+        inter = record_outcome(
+            conn,
+            case_id=case_id,
+            target_type="borrower",
+            target_id="B1",
+            channel="call",
+            outcome="no_answer",
+            at=NOW,
+            business_date=DAY1,
+            agent="agent",
+            action_id=borrower_call,
+        ).interaction_id
+        call_id = conn.execute(
+            calls.insert()
+            .values(
+                call_key="k-ended",
+                case_id=case_id,
+                action_id=borrower_call,
+                agent="agent",
+                target_type="borrower",
+                target_id="B1",
+                dialer="none",
+                business_date=DAY1,
+                started_at=NOW,
+                ended_at=NOW,
+                outcome="no_answer",
+                talk_ms=0,
+                interaction_id=inter,
+            )
+            .returning(calls.c.id)
+        ).scalar_one()
+    page = web.get(f"/cases/{case_id}?call={call_id}").text
+    wrap = page[page.index('data-testid="wrapup"') :]
+    assert 'name="call_id"' not in wrap.split("</form>")[0]  # the contact's form
+    assert 'class="primary"' not in wrap.split("</form>")[0]  # nothing pre-chosen for it
+    contact_task = re.search(r'name="action_id" value="(\d+)"', wrap).group(1)  # type: ignore[union-attr]
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={
+            "csrf": csrf,
+            "action_id": contact_task,
+            "call_id": str(call_id),  # a stale form field does not redirect the outcome
+            "outcome": "contact_reached",
+        },
+    )
+    assert r.status_code == 303
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.interactions.c.target_type, t.interactions.c.outcome).order_by(
+                t.interactions.c.id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("borrower", "no_answer"), ("contact", "contact_reached")]
