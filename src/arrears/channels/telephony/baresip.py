@@ -37,6 +37,7 @@ import threading
 import time
 import uuid
 import wave
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -235,7 +236,6 @@ class _Softphone:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
-                start_new_session=True,
             )
         except OSError as exc:
             raise DialerUnavailable(f"cannot start the softphone {cfg.binary!r}: {exc}") from exc
@@ -484,6 +484,9 @@ class BaresipDialer:
         self.calls: dict[str, _Softphone] = {}
         self.lock = threading.Lock()
         self.done = threading.Condition(self.lock)
+        self._finalizer = weakref.finalize(
+            self, BaresipDialer._shutdown, self.lock, self.phones, self._tmp
+        )
 
     def uri_for(self, number: str) -> str:
         return self.routes.uri_for(number)
@@ -566,14 +569,23 @@ class BaresipDialer:
         return self.recordings.put(call_id, mixed, at)
 
     def close(self) -> None:
-        with self.lock:
-            phones = list(self.phones.values())
-            self.phones.clear()
-        for phone in phones:
+        self._finalizer()
+
+    @staticmethod
+    def _shutdown(
+        lock: threading.Lock,
+        phones: dict[str, _Softphone],
+        tmp: tempfile.TemporaryDirectory[str] | None,
+    ) -> None:
+        """Stop every softphone (also when the process exits without closing the dialler: no
+        baresip is left running behind the platform)."""
+        with lock:
+            running = list(phones.values())
+            phones.clear()
+        for phone in running:
             phone.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        if tmp is not None:
+            tmp.cleanup()
 
     def __enter__(self) -> BaresipDialer:
         return self
