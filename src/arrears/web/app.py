@@ -206,12 +206,15 @@ def _invalid_fields(request: Request, errors: Sequence[Any]) -> str:
     parts = []
     for e in errors:
         name = str(e.get("loc", ("",))[-1])
-        field = words.get(f"field.{name}", name)
+        field = words.get(f"field.{name}")  # a parameter with no name in words: none shown
         sentence = words.get(f"validation.{e.get('type')}") or words["validation.other"]
         limits = {k: str(v) for k, v in (e.get("ctx") or {}).items()}
         try:
             sentence = sentence.format(**limits)
         except (KeyError, IndexError):
             sentence = words["validation.other"]
-        parts.append(f"{field}：{sentence}" if lang == "zh" else f"{field}: {sentence}")
+        if field is None:
+            parts.append(sentence)
+        else:
+            parts.append(f"{field}：{sentence}" if lang == "zh" else f"{field}: {sentence}")
     return "；".join(parts) if lang == "zh" else "; ".join(parts)

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from arrears.web import i18n
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def data_marked(text: str, names: Iterable[str | None]) -> Markup:
+    """`text` (escaped) with each of `names` — personal names inside a script or sentence —
+    marked as data (<bdi data-i18n-ignore>): shown as written, in whatever language they are."""
+    wanted = sorted({n for n in names if n and n.strip()}, key=len, reverse=True)
+    if not wanted:
+        return Markup(escape(text))
+    pattern = re.compile("|".join(re.escape(n) for n in wanted))
+    out, last = [], 0
+    for found in pattern.finditer(text):
+        out.append(escape(text[last : found.start()]))
+        out.append(Markup("<bdi data-i18n-ignore>%s</bdi>") % found.group(0))
+        last = found.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
 
 
 def render(
@@ -55,6 +74,7 @@ def render(
     context.setdefault("why", why)
     context.setdefault("zone", i18n.display_zone().key)
     context.setdefault("msg", lambda text: i18n.message(lang, text))
+    context.setdefault("data_marked", data_marked)
     context.setdefault("approval", lambda reasons: i18n.approval_reasons(lang, list(reasons)))
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"

@@ -50,7 +50,7 @@ class Viewer:
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise PageForbidden(f"your role ({self.user.role}) may not {permission.value}")
+            raise PageForbidden("error.role_may_not")  # a catalogue key, said in the page language
 
     @property
     def csrf(self) -> str:
