@@ -446,3 +446,27 @@ def test_a_wrap_up_is_for_its_own_task_not_the_call_before(web: TestClient, app:
             )
         ).all()
     assert [tuple(r) for r in rows] == [("borrower", "no_answer"), ("contact", "contact_reached")]
+
+
+def test_the_agent_is_told_of_a_rejection_and_its_reason(web: TestClient, app: App) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    web.post(
+        f"/cases/{case_id}/plan",
+        data={"csrf": csrf, "instalments": "6", "first_due_on": "2026-03-16"},
+    )
+    with app.engine.connect() as conn:
+        plan_id = conn.scalar(select(t.plans.c.id).where(t.plans.c.case_id == case_id))
+    web.cookies.clear()
+    lead_csrf = sign_in(web, "lead")
+    r = web.post(
+        f"/lead/plans/{plan_id}/reject",
+        data={"csrf": lead_csrf, "reason": "六期太长，请先试三期"},
+    )
+    assert r.status_code == 303
+    web.cookies.clear()
+    sign_in(web, "agent")
+    for page in (web.get("/agent").text, web.get(f"/cases/{case_id}").text):
+        notice = page[page.index(f'data-testid="decision-{plan_id}"') :].split("</li>")[0]
+        assert "已驳回" in notice and "六期太长，请先试三期" in notice
