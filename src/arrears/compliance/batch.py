@@ -35,9 +35,9 @@ from arrears.compliance.rules.model import (
     VerdictKind,
 )
 from arrears.compliance.rules.pack import Pack
-from arrears.engine.sql import Dialect, dated
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows
+from arrears.store.sql import Dialect, dated
 from arrears.store.tables_compliance import (
     gate_decisions,
 )

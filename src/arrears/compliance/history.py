@@ -28,9 +28,9 @@ from arrears.compliance.rules.model import (
 )
 from arrears.compliance.rules.pack import Pack
 from arrears.domain.outcomes import CONNECTED
-from arrears.engine.sql import Dialect, dated
 from arrears.services.templates import approved_templates
 from arrears.store.schema import metadata
+from arrears.store.sql import Dialect, dated
 
 CONTACT_OUTCOMES = ("contact_reached", "contact_refused", "message_left")
 STATUS = {VerdictKind.ALLOW: "planned", VerdictKind.DEFER: "deferred", VerdictKind.BLOCK: "blocked"}

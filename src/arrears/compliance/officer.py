@@ -27,11 +27,11 @@ from arrears.compliance.rules.model import (
     parse_flag,
 )
 from arrears.compliance.send import check_action
-from arrears.engine.sql import Dialect, dated
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
 from arrears.store.schema import metadata
+from arrears.store.sql import Dialect, dated
 from arrears.store.tables_compliance import (
     borrower_flags,
     compliance_holidays,

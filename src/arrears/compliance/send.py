@@ -33,9 +33,9 @@ from arrears.compliance.rules.model import (
     History,
     VerdictKind,
 )
-from arrears.engine.sql import Dialect
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows
+from arrears.store.sql import Dialect
 from arrears.store.tables_compliance import (
     gate_decisions,
 )

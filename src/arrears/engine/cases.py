@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import Connection, text
 
-from arrears.engine.sql import Dialect, dated, planner, staged
+from arrears.store.sql import Dialect, dated, planner, staged
 
 
 @dataclass(frozen=True)

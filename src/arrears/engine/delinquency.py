@@ -26,8 +26,8 @@ from sqlalchemy import Connection, text, update
 
 from arrears.engine.config import RunConfig
 from arrears.engine.quarantine import QUARANTINED
-from arrears.engine.sql import Dialect, dated, planner
 from arrears.store import tables as t
+from arrears.store.sql import Dialect, dated, planner
 from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from arrears.engine.sql import Dialect, dated
+from arrears.store.sql import Dialect, dated
 
 MESSAGE_CHANNELS = ("sms", "email", "push", "letter")
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import overdue_unpaid
 from arrears.engine.quarantine import QUARANTINED
-from arrears.engine.sql import Dialect, dated, planner
+from arrears.store.sql import Dialect, dated, planner
 
 _DENOMINATOR = 365 * 1_000_000
 BREATHING_SPACE = "breathing_space"

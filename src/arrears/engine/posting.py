@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import Connection
 
 from arrears.engine.quarantine import QUARANTINED
-from arrears.engine.sql import Dialect, dated
+from arrears.store.sql import Dialect, dated
 
 COMPONENTS = ("penalty", "fee", "interest", "principal")
 

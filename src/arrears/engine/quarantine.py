@@ -18,8 +18,8 @@ from datetime import date
 
 from sqlalchemy import Connection, delete, select, update
 
-from arrears.engine.sql import Dialect, dated
 from arrears.store import tables as t
+from arrears.store.sql import Dialect, dated
 from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
 
 # An account's due-item total or payment total above this many minor units (10 trillion of a

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text, update
 
 from arrears.compliance.rules.packs import get_pack
-from arrears.engine.sql import Dialect, dated
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
+from arrears.store.sql import Dialect, dated
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
-from arrears.engine.sql import staged
+from arrears.store.sql import staged
 from arrears.strategy.compile import (
     Sql,
     actions_from,

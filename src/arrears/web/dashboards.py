@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from arrears.engine.sql import dated
 from arrears.services.templates import list_templates
 from arrears.store import tables as t
+from arrears.store.sql import dated
 from arrears.store.tables_compliance import compliance_overrides
 
 
