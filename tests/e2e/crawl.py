@@ -26,7 +26,7 @@ from arrears.sim.demo import run_demo
 from arrears.sim.portfolio import RELATIONSHIPS
 from arrears.store import tables as t
 from arrears.strategy import loader
-from arrears.web.links import make_token
+from arrears.privacy.links import make_token
 from tests.e2e.conftest import ARTIFACTS, Served, serve
 
 ROLES = ("agent", "lead", "manager", "compliance", "admin")

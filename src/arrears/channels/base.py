@@ -67,6 +67,10 @@ class DeliveryUncertain(ChannelError):
     written, before the answer came): never retried blindly — the row becomes `unknown`."""
 
 
+class ChannelConfigInvalid(ValueError):
+    """The channels file (or a channel's settings in it) cannot be used; the message says why."""
+
+
 class ChannelNotConfigured(LookupError):
     def __init__(self, channel: str) -> None:
         super().__init__(

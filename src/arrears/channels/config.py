@@ -29,14 +29,9 @@ from typing import Any
 
 import yaml
 
-from arrears.channels.base import Channel, ChannelSet
+from arrears.channels.base import Channel, ChannelConfigInvalid, ChannelSet
 from arrears.privacy.keyring import KeyRing
-from arrears.web.links import EXAMPLE_TOKEN, link_maker
-
-
-class ChannelConfigInvalid(ValueError):
-    pass
-
+from arrears.privacy.links import EXAMPLE_TOKEN, link_maker
 
 DEFAULT_OPT_OUT = {"zh-CN": "拒收请回复TD", "en": "Reply STOP to opt out"}
 
@@ -68,7 +63,7 @@ class CommsConfig:
 
     def sign_links(self, ring: KeyRing, today: Callable[[], date]) -> None:
         """Links the web app reads: `{link_base}/b/{token}`, the token made with the key ring
-        (`arrears.web.links`), working `LINK_DAYS` from `today()` — the business date of the
+        (`arrears.privacy.links`), working `LINK_DAYS` from `today()` — the business date of the
         send, which the caller gives (this reads no clock)."""
         self.link_for = link_maker(ring, self.link_base, today=today)
 

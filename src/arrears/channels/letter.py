@@ -27,6 +27,7 @@ from fpdf.errors import FPDFException
 
 from arrears.channels.base import (
     Accepted,
+    ChannelConfigInvalid,
     ChannelError,
     ChannelEvent,
     ChannelUnavailable,
@@ -34,7 +35,6 @@ from arrears.channels.base import (
     OutgoingMessage,
     SendOutcome,
 )
-from arrears.channels.config import ChannelConfigInvalid
 from arrears.privacy.masking import mask_address
 
 # Debian packages with a CJK TrueType font, most preferred first

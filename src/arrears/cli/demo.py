@@ -116,7 +116,7 @@ def _print_morning(wired: App, result: DemoResult, base: str, outbox: Path) -> N
     from datetime import timedelta
 
     from arrears.services.users import DEMO_PASSWORD, DEMO_USERS
-    from arrears.web.links import LINK_DAYS, make_token
+    from arrears.privacy.links import LINK_DAYS, make_token
 
     day = result.next_day
     if day is None:

@@ -36,7 +36,7 @@ from arrears.services.auth import (
 from arrears.store import tables as t
 from arrears.store.tables_web import borrower_links
 from arrears.web.i18n import pick
-from arrears.web.links import Link, LinkInvalid, read_token
+from arrears.privacy.links import Link, LinkInvalid, read_token
 from arrears.web.render import render
 from arrears.web.session import LANG_COOKIE, PageNotFound, is_secure
 

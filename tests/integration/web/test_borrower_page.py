@@ -17,7 +17,7 @@ from arrears.bootstrap import App
 from arrears.cli import build
 from arrears.store import tables as t
 from arrears.web.app import create_app
-from arrears.web.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token, read_token
+from arrears.privacy.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token, read_token
 from tests.integration.privacy.conftest import cli_url
 from tests.integration.web.conftest import DAY1, NOW
 

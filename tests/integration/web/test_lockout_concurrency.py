@@ -32,7 +32,7 @@ from arrears.services.users import DEMO_PASSWORD
 from arrears.store import tables as t
 from arrears.store.tables_web import auth_throttle, borrower_links, login_attempts
 from arrears.web.app import create_app
-from arrears.web.links import make_token
+from arrears.privacy.links import make_token
 from tests.integration.web.conftest import DAY1, NOW, csrf_of
 
 TRIES = 30

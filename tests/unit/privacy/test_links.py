@@ -13,7 +13,7 @@ from arrears.channels.config import DEFAULT_OPT_OUT, CommsConfig
 from arrears.channels.sms_text import decorate, segment_count
 from arrears.privacy.keyring import KeyRing
 from arrears.services.templates import TemplateBook, packaged_templates
-from arrears.web.links import (
+from arrears.privacy.links import (
     _ALPHABET,
     EXAMPLE_TOKEN,
     LINK_DAYS,
