@@ -50,7 +50,7 @@ def _resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def check_url(url: str, *, allow_private: bool = False, resolve: Resolver = _resolve) -> None:
+def check_url(url: str, *, allow_private: bool = False, resolve: Resolver | None = None) -> None:
     """Raise `WebhookUrlRefused` unless `url` is an http(s) URL without control characters whose
     host resolves only to public addresses (any address when `allow_private`)."""
     from urllib.parse import urlsplit
@@ -66,7 +66,7 @@ def check_url(url: str, *, allow_private: bool = False, resolve: Resolver = _res
         raise WebhookUrlRefused("use an http:// or https:// URL with a host name")
     host = parts.hostname
     try:
-        addresses = [host] if _is_ip(host) else resolve(host, port)
+        addresses = [host] if _is_ip(host) else (resolve or _resolve)(host, port)
     except (OSError, UnicodeError) as exc:
         raise WebhookUrlRefused(f"the host {host!r} does not resolve: {exc}") from None
     if not addresses:
@@ -240,7 +240,7 @@ def deliver(
     limit: int = 500,
     *,
     allow_private: bool = False,
-    resolve: Resolver = _resolve,
+    resolve: Resolver | None = None,
 ) -> DeliveryReport:
     """POST each pending delivery; 2xx marks it delivered, anything else retries later (up to
     MAX_ATTEMPTS). Each delivery is recorded in its own transaction. A URL refused by

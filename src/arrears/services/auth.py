@@ -337,6 +337,16 @@ class TokenInvalid(PermissionError):
         super().__init__("the bearer token is unknown, malformed or revoked; ask an admin")
 
 
+class TokenExpired(TokenInvalid):
+    def __init__(self, expired_at: datetime) -> None:
+        PermissionError.__init__(
+            self,
+            f"the bearer token expired at {expired_at:%Y-%m-%d %H:%M} UTC; ask an admin to "
+            "issue a new one (`arrears users token`)",
+        )
+        self.expired_at = expired_at
+
+
 class ScopeUnknown(ValueError):
     def __init__(self, scope: str) -> None:
         super().__init__(f"unknown scope {scope!r}; use {', '.join(s.value for s in Scope)}")
@@ -360,8 +370,15 @@ def parse_scopes(texts: list[str] | str) -> frozenset[Scope]:
     return frozenset(out)
 
 
-def issue_token(conn: Connection, name: str, scopes: frozenset[Scope], now: datetime) -> str:
-    """A new token `arr_<id>_<secret>`; shown once, stored as the hash of the secret."""
+def issue_token(
+    conn: Connection,
+    name: str,
+    scopes: frozenset[Scope],
+    now: datetime,
+    ttl: timedelta | None = TOKEN_TTL,
+) -> str:
+    """A new token `arr_<id>_<secret>`; shown once, stored as the hash of the secret. It works
+    until `now + ttl` (default TOKEN_TTL, 90 days; None: until revoked)."""
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     conn.execute(
@@ -371,12 +388,14 @@ def issue_token(conn: Connection, name: str, scopes: frozenset[Scope], now: date
             secret_hash=sha256(secret),
             scopes=" ".join(sorted(scopes)),
             created_at=now,
+            expires_at=None if ttl is None else now + ttl,
         )
     )
     return f"arr_{token_id}_{secret}"
 
 
-def check_token(conn: Connection, token: str) -> Integration:
+def check_token(conn: Connection, token: str, now: datetime | None = None) -> Integration:
+    """The integration a token belongs to; `TokenInvalid` (or `TokenExpired` at `now`)."""
     prefix, _, rest = token.partition("_")
     token_id, _, secret = rest.partition("_")
     if prefix != "arr" or not token_id or not secret:
@@ -388,6 +407,10 @@ def check_token(conn: Connection, token: str) -> Integration:
     ).first()
     if row is None or not hmac.compare_digest(row.secret_hash, sha256(secret)):
         raise TokenInvalid()
+    if now is not None and row.expires_at is not None:
+        expires = _aware(row.expires_at, now)
+        if expires <= now:
+            raise TokenExpired(expires)
     return Integration(token_id, row.name, parse_scopes(row.scopes))
 
 

@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears.api import problems
 from arrears.api.context import Context, OtpSender
+from arrears.api.contract import contract_in_openapi
 from arrears.api.routes import router as api_router
+from arrears.api.security import BodyLimit
 from arrears.bootstrap import App
 from arrears.web import i18n
 from arrears.web.api_docs import mount_api_docs
@@ -137,16 +139,19 @@ def create_app(
         return response
 
     api.include_router(api_router)
+    api.add_middleware(BodyLimit)  # 413 before a large body is read; 401 before an API body
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
-            api.openapi_schema = problems.problems_in_openapi(
-                get_openapi(
-                    title=api.title,
-                    version=api.version,
-                    summary=api.summary,
-                    description=API_DESCRIPTION,
-                    routes=api.routes,
+            api.openapi_schema = contract_in_openapi(
+                problems.problems_in_openapi(
+                    get_openapi(
+                        title=api.title,
+                        version=api.version,
+                        summary=api.summary,
+                        description=API_DESCRIPTION,
+                        routes=api.routes,
+                    )
                 )
             )
         return api.openapi_schema
