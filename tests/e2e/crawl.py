@@ -96,6 +96,34 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
         yield Site(served, link, unsubscribe, case_ids)
 
 
+def served_site(tmp: Path) -> Iterator[Site]:
+    """The demo site on a fresh SQLite database, with cheap password hashing and a channels file
+    whose e-mail channel signs unsubscribe links."""
+    import pytest
+    from argon2 import PasswordHasher
+
+    from arrears.config import Settings
+    from arrears.privacy.keyring import KeyRing
+    from arrears.services import auth
+    from arrears.store import migrate
+    from arrears.store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp / 'arrears.db'}")
+    migrate.upgrade(engine)
+    app = App(Settings(database_url=str(engine.url), outbox_dir=tmp / "outbox"))
+    app.engine = engine  # type: ignore[misc]
+    app.keyring = KeyRing.generate()  # type: ignore[misc]
+    before = auth._hasher
+    auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ARREARS_CHANNELS", str(channels_file(tmp)))
+        env.setenv("ARREARS_CRAWL_UNSUBSCRIBE_SECRET", UNSUBSCRIBE_SECRET)
+        try:
+            yield from build_site(app, tmp)
+        finally:
+            auth.use_hasher(before)
+
+
 # --- the codes a page must never show raw -------------------------------------------------------
 
 

@@ -13,21 +13,14 @@ from typing import Any
 
 import pytest
 
-from arrears.bootstrap import App
-from arrears.config import Settings
-from arrears.privacy.keyring import KeyRing
-from arrears.store import migrate
-from arrears.store.db import make_engine
 from tests.e2e.crawl import (
     PAGE_TEXT,
     ROLES,
-    UNSUBSCRIBE_SECRET,
     Site,
     Visit,
-    build_site,
-    channels_file,
     crawl,
     known_codes,
+    served_site,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,25 +40,7 @@ EXPECTED_STATUS = {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from argon2 import PasswordHasher
-
-    from arrears.services import auth
-
-    tmp = tmp_path_factory.mktemp("crawl")
-    engine = make_engine(f"sqlite:///{tmp / 'arrears.db'}")
-    migrate.upgrade(engine)
-    app = App(Settings(database_url=str(engine.url), outbox_dir=tmp / "outbox"))
-    app.engine = engine  # type: ignore[misc]
-    app.keyring = KeyRing.generate()  # type: ignore[misc]
-    before = auth._hasher
-    auth.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("ARREARS_CHANNELS", str(channels_file(tmp)))
-        env.setenv("ARREARS_CRAWL_UNSUBSCRIBE_SECRET", UNSUBSCRIBE_SECRET)
-        try:
-            yield from build_site(app, tmp)
-        finally:
-            auth.use_hasher(before)
+    yield from served_site(tmp_path_factory.mktemp("crawl"))
 
 
 def untranslated(text: str, lang: str) -> list[str]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, literal, select
 
@@ -284,4 +285,9 @@ class Floor:
 
 
 def _at(d: date, hour: int) -> datetime:
-    return datetime.combine(d, time(hour), tzinfo=UTC)
+    """The floor's working hour on a day, on the lender's clock (Shanghai): a call made at ten
+    is at ten where the agents sit, not at ten in Greenwich."""
+    return datetime.combine(d, time(hour), tzinfo=_FLOOR_TZ)
+
+
+_FLOOR_TZ = ZoneInfo("Asia/Shanghai")
