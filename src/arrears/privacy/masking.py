@@ -53,6 +53,9 @@ class RevealRefused(PermissionError):
     pass
 
 
+REVEAL_REASON_MIN = 10  # characters of reason a reveal needs (web and API alike)
+
+
 def parse_role(text: str) -> Role:
     try:
         return Role(text)
@@ -112,8 +115,10 @@ def reveal(
     role, field = parse_role(str(role)), PersonalField(str(field))
     if role not in MAY_REVEAL and field not in CLEAR[role]:
         raise RevealRefused(f"a {role} may not reveal personal data; ask a team lead or compliance")
-    if len(reason.strip()) < 10:
-        raise RevealRefused("say why you need to see it (10+ characters); the reason is audited")
+    if len(reason.strip()) < REVEAL_REASON_MIN:
+        raise RevealRefused(
+            f"say why you need to see it ({REVEAL_REASON_MIN}+ characters); the reason is audited"
+        )
     blob = conn.execute(
         select(t.borrowers.c[f"{field}_enc"]).where(t.borrowers.c.id == borrower_id)
     ).scalar_one()

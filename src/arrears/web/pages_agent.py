@@ -16,6 +16,7 @@ from arrears.domain.errors import DomainError
 from arrears.domain.money import Money
 from arrears.domain.outcomes import HardshipKind, Outcome
 from arrears.domain.plans import PlanLimits
+from arrears.privacy.masking import REVEAL_REASON_MIN
 from arrears.services import wrapup
 from arrears.services.users import Permission, Role, User
 from arrears.services.workbench import CALLBACK_STEP
@@ -319,7 +320,7 @@ def reveal(
     """Unmask personal data for this page view: needs the right and a reason; audited."""
     if not viewer.can(Permission.REVEAL_PII):
         raise PageForbidden("your role may not reveal personal data; ask a team lead")
-    if len(reason.strip()) < 5:
+    if len(reason.strip()) < REVEAL_REASON_MIN:
         return _case_page(
             request,
             viewer,

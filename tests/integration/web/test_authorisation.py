@@ -56,6 +56,9 @@ def test_team_lead_reveals_with_a_reason_and_it_is_audited(web: TestClient, app:
     assert "13812345678" not in web.get(f"/cases/{case_id}").text
     r = web.post(f"/cases/{case_id}/reveal", data={"csrf": csrf, "reason": ""})
     assert r.status_code == 422 and "13812345678" not in r.text
+    # five to nine characters are not a reason either (docs/privacy.md: 10 or more)
+    r = web.post(f"/cases/{case_id}/reveal", data={"csrf": csrf, "reason": "check ok!"})
+    assert r.status_code == 422 and "13812345678" not in r.text
     r = web.post(f"/cases/{case_id}/reveal", data={"csrf": csrf, "reason": "verify identity"})
     assert r.status_code == 200 and "+8613812345678" in r.text and "王小明" in r.text
     with app.engine.connect() as conn:
