@@ -20,10 +20,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, Row, Table, case, literal_column, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    case,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arrears.engine.delinquency import reassess
@@ -45,6 +56,7 @@ from arrears.services.import_rows import (
 )
 from arrears.services.import_rows import Row as RawRow
 from arrears.store import tables as t
+from arrears.store.bulk import among
 
 __all__ = [
     "ExtractFile",
@@ -355,6 +367,7 @@ def _unknown_file_message() -> str:
 
 BATCH = 20_000  # rows validated and written at a time: what bounds the import's memory
 MAX_PROBLEMS = 1_000  # problems kept to report; the rest are counted
+SQLITE_CACHE_KIB = -65_536  # SQLite's page cache during an import: 64 MiB
 
 
 class _Problems:
@@ -407,8 +420,10 @@ def _import(
     earlier = Earlier(unreadable={f for f, src in sources.items() if not src.readable})
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        if sqlite:  # temporary tables on disk, not in memory: see _SeenKeys
+        if sqlite:  # temporary tables on disk, a smaller page cache: bounded memory
+            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
             conn.exec_driver_sql("PRAGMA temp_store=FILE")
+            conn.exec_driver_sql(f"PRAGMA cache_size={SQLITE_CACHE_KIB}")
             conn.commit()
         try:
             with conn.begin() as transaction:
@@ -418,6 +433,7 @@ def _import(
         finally:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
                 conn.commit()
     return ImportReport(
         {file.value: counts[file] for file in ExtractFile if file in counts}, dry_run=dry_run
@@ -625,8 +641,15 @@ def _fetch(conn: Connection, what: Any, column: Any, ids: set[str]) -> Iterator[
     """Rows of `what` (a table or columns) whose `column` is one of ids, a chunk at a time."""
     query = select(what) if isinstance(what, Table) else select(*what)
     ordered = sorted(ids)
+    if not ordered:
+        return
+    if conn.dialect.name == "postgresql":  # one array parameter, however many ids
+        yield from conn.execute(query.where(among(conn, column, ordered))).all()
+        return
+    # an expanding IN: compiled once, the chunk's values bound at execution
+    query = query.where(column.in_(bindparam("ids", expanding=True)))
     for i in range(0, len(ordered), LOOKUP_CHUNK):
-        yield from conn.execute(query.where(column.in_(ordered[i : i + LOOKUP_CHUNK])))
+        yield from conn.execute(query, {"ids": ordered[i : i + LOOKUP_CHUNK]}).all()
 
 
 # columns a re-import overwrites; everything else on the row belongs to the platform
@@ -764,17 +787,26 @@ def _executemany(conn: Connection, stmt: Any, rows: Sequence[Record]) -> None:
     order = compiled.positiontup
     extra = set(order or compiled.binds) - set(rows[0])
     assert not extra, f"statement binds {extra} that the rows do not carry; use literals"
+    if order is not None:  # positional paramstyle (SQLite's qmark)
+        get = itemgetter(*order) if len(order) > 1 else (lambda r: (r[order[0]],))
+        dated = [i for i, k in enumerate(order) if isinstance(rows[0][k], date)]
     for chunk in _chunks(rows):
-        if order is not None:  # positional paramstyle (SQLite's qmark)
-            params: list[Any] = [tuple(_driver_value(r[k]) for k in order) for r in chunk]
+        if order is None:
+            params: list[Any] = list(chunk)
+        elif not dated:
+            params = [get(r) for r in chunk]
         else:
-            params = list(chunk)
+            params = [_driver_values(get(r), dated) for r in chunk]
         conn.exec_driver_sql(sql, params)
 
 
-def _driver_value(value: Any) -> Any:
+def _driver_values(values: tuple[Any, ...], dated: list[int]) -> tuple[Any, ...]:
     # SQLite stores dates as ISO text (as SQLAlchemy's Date type does); other values as they are
-    return value.isoformat() if isinstance(value, date) else value
+    out = list(values)
+    for i in dated:
+        if isinstance(out[i], date):
+            out[i] = out[i].isoformat()
+    return tuple(out)
 
 
 def _upsert(conn: Connection, table: Table, rows: Sequence[Record], extra: Any = None) -> None:
