@@ -206,7 +206,7 @@ OVERFLOW = """() => {
       let wide = '';
       card.querySelectorAll('*').forEach(el => {
         const r = el.getBoundingClientRect(), c = card.getBoundingClientRect();
-        if (!wide && r.right > c.right + 1 && !el.closest('.table-wrap'))
+        if (!wide && r.right > c.right + 1 && !el.closest('.table-wrap, .scroll'))
           wide = `${el.tagName.toLowerCase()}.${el.className}`;
       });
       out.push(`${card.tagName.toLowerCase()}.${card.className} "${name}" `
