@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,12 +23,18 @@ OtpSender = Callable[[str, str], None]  # (phone E.164, message text)
 
 
 def file_otp_sender(outbox_dir: Path) -> OtpSender:
-    """The default: one-time codes are written to the file sink, one line per message."""
+    """The default (demo, tests): one-time codes are written to `otp.log` in the outbox folder,
+    one line per message — the phone masked, the file mode 0600 (it stands in for the
+    borrower's phone, so the message with its code is there for whoever may read the file)."""
+    from arrears.domain.phone import mask_phone
 
     def send(phone: str, message: str) -> None:
-        outbox_dir.mkdir(parents=True, exist_ok=True)
-        with (outbox_dir / "otp.log").open("a", encoding="utf-8") as fh:
-            fh.write(f"{phone}\t{message}\n")
+        outbox_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = outbox_dir / "otp.log"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.chmod(path, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(f"{mask_phone(phone)}\t{message}\n")
 
     return send
 

@@ -2,7 +2,9 @@
 
 Files are `<directory>/<channel>.jsonl`. Each line carries the message key, so a re-run after a
 crash can tell which messages already reached the file (`resend_safe`: the sink skips keys it
-has already written).
+has already written). The recipient is written masked (`138****5678`, `w***@example.com`, the
+start of an address): the file is a record of what was sent, not a copy of the contact book.
+Files are mode 0600 in a folder of mode 0700.
 """
 
 from __future__ import annotations
@@ -15,6 +17,20 @@ from typing import IO
 
 from arrears.channels.base import Accepted, ChannelEvent, OutgoingMessage, SendOutcome
 from arrears.channels.sms_text import segment_count
+from arrears.domain.phone import mask_email, mask_phone
+from arrears.privacy.masking import mask_address
+
+
+def masked_recipient(to: str) -> str:
+    """The recipient as the sink writes it: a phone or e-mail masked, an address cut short;
+    an id (a push token's borrower) as it is."""
+    if "@" in to:
+        return mask_email(to)
+    if to.startswith("+") or (to.isdigit() and len(to) > 6):
+        return mask_phone(to)
+    if any(ch.isspace() for ch in to) or not to.isascii():
+        return mask_address(to)
+    return to
 
 
 class FileSink:
@@ -23,7 +39,7 @@ class FileSink:
     def __init__(self, directory: Path | str, *, name: str = "file", fsync: bool = False) -> None:
         self.name = name
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.fsync = fsync
         self._files: dict[str, IO[str]] = {}
         self._written: dict[str, set[str]] = {}
@@ -33,7 +49,10 @@ class FileSink:
         if handle is None:
             path = self.directory / f"{channel}.jsonl"
             self._written[channel] = _keys_in(path)
-            handle = path.open("a", encoding="utf-8")
+            handle = os.fdopen(
+                os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8"
+            )
+            os.chmod(path, 0o600)  # a file an older version made 0644
             self._files[channel] = handle
         return handle
 
@@ -48,7 +67,7 @@ class FileSink:
                     "key": msg.key,
                     "outbox_id": msg.outbox_id,
                     "channel": msg.channel,
-                    "to": msg.to,
+                    "to": masked_recipient(msg.to),
                     "language": msg.language,
                     "audience": msg.audience,
                     "template": msg.template,
