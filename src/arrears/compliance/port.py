@@ -216,7 +216,7 @@ def check_dial(
     except ValueError:
         raise DialTargetUnknown(f"unknown call target {target!r}") from None
     row = conn.execute(
-        select(t.cases.c.id, t.cases.c.borrower_id, t.borrowers.c.timezone)
+        select(t.cases.c.id, t.cases.c.borrower_id, t.cases.c.status, t.borrowers.c.timezone)
         .join(t.borrowers, t.borrowers.c.id == t.cases.c.borrower_id)
         .where(t.cases.c.id == case_id)
     ).first()
@@ -235,6 +235,15 @@ def check_dial(
         target_id = row.borrower_id
     code = portfolio_pack(conn)
     pack = load_pack(code)
+    if row.status != "open":  # cured, paid off, settled, charged off: nothing to call about
+        return Verdict(
+            VerdictKind.BLOCK,
+            None,
+            f"case {case_id} is {row.status}; there is nothing to collect",
+            None,
+            {"status": str(row.status)},
+            pack.code,
+        )
     d = _business_date(conn, at, row.timezone)
     a = t.actions
     same = (

@@ -178,3 +178,12 @@ def test_a_broken_pack_module_refuses(db: Engine, monkeypatch: pytest.MonkeyPatc
         with pytest.raises(RulePackUnavailable, match="No module named"):
             check_dial(conn, case_id=1, target="borrower", contact_id=None, at=NOON)
         assert _decisions(conn) == 0
+
+
+def test_a_closed_case_is_not_called(db: Engine) -> None:
+    with db.begin() as conn:
+        _case(conn)
+        conn.execute(t.cases.update().values(status="cured", closed_on=D))
+        v = check_dial(conn, case_id=1, target="borrower", contact_id=None, at=NOON)
+        assert v.kind is VerdictKind.BLOCK and v.params == {"status": "cured"}
+        assert conn.scalar(select(func.count()).select_from(t.actions)) == 0
