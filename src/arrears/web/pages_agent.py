@@ -294,7 +294,7 @@ def _case_page(
         decisions=decisions,
         reason_text=lambda r: _reason_text(r, viewer.lang),
         power=power_mode(request),
-        zone=view.borrower.timezone or "Asia/Shanghai",
+        borrower_zone=view.borrower.timezone or "Asia/Shanghai",
     )
 
 
