@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import sys
+import textwrap
+from collections.abc import Iterable
 from datetime import date, datetime
 
 import typer
@@ -41,10 +44,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cases open on a business date."""
         with app_of(ctx).engine.connect() as conn:
-            rows = cases_as_of(conn, parse_date(as_of))
-        _print(
-            rows, as_json, ["case_id", "borrower_id", "dpd", "bucket", "overdue_amount", "status"]
-        )
+            _print(
+                cases_as_of(conn, parse_date(as_of)),
+                as_json,
+                ["case_id", "borrower_id", "dpd", "bucket", "overdue_amount", "status"],
+            )
 
     @app.command("actions")
     def actions_cmd(
@@ -54,18 +58,32 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Actions the run planned for a business date, with their status."""
         with app_of(ctx).engine.connect() as conn:
-            rows = actions_as_of(conn, parse_date(as_of))
-        _print(
-            rows,
-            as_json,
-            ["action_id", "case_id", "target_type", "target_id", "channel", "template", "status"],
-        )
+            _print(
+                actions_as_of(conn, parse_date(as_of)),
+                as_json,
+                [
+                    "action_id",
+                    "case_id",
+                    "target_type",
+                    "target_id",
+                    "channel",
+                    "template",
+                    "status",
+                ],
+            )
 
 
-def _print(rows: list[dict[str, object]], as_json: bool, columns: list[str]) -> None:
+def _print(rows: Iterable[dict[str, object]], as_json: bool, columns: list[str]) -> None:
+    """Rows as they come (a report of any size in bounded memory): one JSON array, or a table."""
+    out = sys.stdout
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        out.write("[")
+        n = -1
+        for n, row in enumerate(rows):
+            out.write(",\n" if n else "\n")
+            out.write(textwrap.indent(json.dumps(row, ensure_ascii=False, indent=2), "  "))
+        out.write("\n]\n" if n >= 0 else "]\n")
         return
-    typer.echo("  ".join(columns))
+    out.write("  ".join(columns) + "\n")
     for row in rows:
-        typer.echo("  ".join(str(row[c]) for c in columns))
+        out.write("  ".join(str(row[c]) for c in columns) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,46 +17,56 @@ def _money(units: int, currency: str) -> str:
     return str(Money.from_minor(units, currency).amount.quantize(Decimal("0.01")))
 
 
-def cases_as_of(conn: Connection, as_of: date) -> list[dict[str, Any]]:
-    """Cases open on as_of (opened on or before it, not closed before it)."""
+STREAM_BATCH = 5_000  # rows fetched at a time: a report of any size in bounded memory
+
+
+def _streamed(conn: Connection) -> Connection:
+    """A server-side cursor on PostgreSQL (rows come a batch at a time, not all at once)."""
+    return conn.execution_options(stream_results=True, yield_per=STREAM_BATCH)
+
+
+def cases_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
+    """Cases open on as_of (opened on or before it, not closed before it), in id order, each
+    with its borrower's accounts; streamed, with no list of ids sent back to the database."""
     c, a = t.cases, t.accounts
-    rows = conn.execute(
-        select(c)
+    rows = _streamed(conn).execute(
+        select(c, a.c.id.label("account_id"))
+        .select_from(c.outerjoin(a, a.c.borrower_id == c.c.borrower_id))
         .where(c.c.opened_on <= as_of, or_(c.c.closed_on.is_(None), c.c.closed_on >= as_of))
-        .order_by(c.c.id)
-    ).all()
-    accounts_of: dict[str, list[str]] = {}
-    for bid, aid in conn.execute(
-        select(a.c.borrower_id, a.c.id)
-        .where(a.c.borrower_id.in_({r.borrower_id for r in rows}))
-        .order_by(a.c.id)
-    ):
-        accounts_of.setdefault(bid, []).append(aid)
-    return [
-        {
-            "case_id": r.id,
-            "borrower_id": r.borrower_id,
-            "account_ids": accounts_of.get(r.borrower_id, []),
-            "dpd": r.dpd,
-            "bucket": r.bucket,
-            "overdue_amount": _money(r.overdue_amount, r.currency),
-            "currency": r.currency,
-            "status": r.status,
-            "opened_on": r.opened_on.isoformat(),
-            "closed_on": r.closed_on.isoformat() if r.closed_on else None,
-            "variant": r.variant,
-            "hardship": r.hardship,
-        }
-        for r in rows
-    ]
+        .order_by(c.c.id, a.c.id)
+    )
+    current: dict[str, Any] | None = None
+    for r in rows:
+        if current is None or current["case_id"] != r.id:
+            if current is not None:
+                yield current
+            current = {
+                "case_id": r.id,
+                "borrower_id": r.borrower_id,
+                "account_ids": [],
+                "dpd": r.dpd,
+                "bucket": r.bucket,
+                "overdue_amount": _money(r.overdue_amount, r.currency),
+                "currency": r.currency,
+                "status": r.status,
+                "opened_on": _iso(r.opened_on),
+                "closed_on": _iso(r.closed_on) if r.closed_on else None,
+                "variant": r.variant,
+                "hardship": r.hardship,
+            }
+        if r.account_id is not None:
+            current["account_ids"].append(r.account_id)
+    if current is not None:
+        yield current
 
 
-def actions_as_of(conn: Connection, as_of: date) -> list[dict[str, Any]]:
-    rows = conn.execute(
+def actions_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
+    """Actions the run planned for as_of, in id order; streamed."""
+    rows = _streamed(conn).execute(
         select(t.actions).where(t.actions.c.business_date == as_of).order_by(t.actions.c.id)
-    ).all()
-    return [
-        {
+    )
+    for r in rows:
+        yield {
             "action_id": r.id,
             "case_id": r.case_id,
             "step": r.step,
@@ -68,5 +79,7 @@ def actions_as_of(conn: Connection, as_of: date) -> list[dict[str, Any]]:
             "reason": r.reason,
             "scheduled_at": r.scheduled_at.isoformat() if r.scheduled_at else None,
         }
-        for r in rows
-    ]
+
+
+def _iso(day: Any) -> str:
+    return day.isoformat() if hasattr(day, "isoformat") else str(day)
