@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +17,7 @@ from arrears.compliance.loading import load_pack
 from arrears.config import Settings
 from arrears.engine.gate import DayGate
 from arrears.engine.run_day import RunReport, run_day
+from arrears.privacy import audit
 from arrears.privacy.keycheck import open_key_ring
 from arrears.privacy.keyring import KeyRing
 from arrears.store.db import make_engine
@@ -56,9 +57,38 @@ class App:
         or none (every call fails with a message saying so)."""
         return make_dialer(self.settings, self.recordings)
 
-    def run_day(self, as_of: date, **kw: Any) -> RunReport:
+    def run_day(
+        self, as_of: date, *, by: str | None = None, at: datetime | None = None, **kw: Any
+    ) -> RunReport:
+        """The daily run for `as_of`. With `by` (the `arrears run-day` command), the run is
+        recorded in the audit log: who ran which date, when, and what it changed."""
         load_pack(self.settings.rule_pack)  # before anything is planned: refuse, say why
-        return run_day(self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw)
+        report = run_day(
+            self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw
+        )
+        detail = {
+            "as_of": as_of.isoformat(),
+            "payments_posted": report.payments_posted,
+            "accounts_changed": report.accounts_changed,
+            "cases_opened": report.cases_opened,
+            "cases_closed": report.cases_closed,
+            "actions_planned": report.actions_planned,
+            "messages_enqueued": report.messages_enqueued,
+            "quarantined": len(report.quarantined),
+        }
+        if by is None:
+            return report
+        with self.engine.begin() as conn:
+            audit.append(
+                conn,
+                self.keyring,
+                actor=by,
+                kind=audit.AuditKind.RUN,
+                subject=f"run:{as_of.isoformat()}",
+                detail=detail,
+                at=at or datetime.now(UTC),
+            )
+        return report
 
 
 def bootstrap(settings: Settings | None = None) -> App:

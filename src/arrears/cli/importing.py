@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from arrears.cli import app_of
+from arrears.privacy import audit
 from arrears.services.importing import ImportRejected, import_directory
 
 
@@ -22,6 +24,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Validate everything, write nothing."
         ),
+        by: str = typer.Option("import", "--by", help="Who runs it (recorded in the audit log)."),
     ) -> None:
         """Import host extracts, all or nothing; every problem is listed as file:line: column."""
         wired = app_of(ctx)
@@ -37,4 +40,19 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(1) from None
+        if not dry_run:  # who loaded what into the database, in the audit log
+            counts = {
+                name: {"inserted": c.inserted, "updated": c.updated, "skipped": c.skipped}
+                for name, c in report.files.items()
+            }
+            with wired.engine.begin() as conn:
+                audit.append(
+                    conn,
+                    wired.keyring,
+                    actor=by,
+                    kind=audit.AuditKind.IMPORT,
+                    subject=f"import:{directory.name}",
+                    detail={"directory": str(directory), "files": counts},
+                    at=datetime.now(UTC),
+                )
         typer.echo(str(report))

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import typer
+from sqlalchemy import Connection
 
 from arrears.cli import app_of
+from arrears.privacy import audit
 from arrears.services import auth, users
+
+BY_HELP = "Who does it (recorded in the audit log)."
+USER = audit.AuditKind.USER.value
+
+
+def _audit(
+    ctx: typer.Context, conn: Connection, by: str, kind: str, subject: str, **detail: object
+) -> None:
+    audit.append(
+        conn,
+        app_of(ctx).keyring,
+        actor=by,
+        kind=kind,
+        subject=subject,
+        detail=detail,
+        at=datetime.now(UTC),
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +47,7 @@ def register(app: typer.Typer) -> None:
         password: str = typer.Option(
             ..., prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 chars."
         ),
+        by: str = typer.Option("admin", "--by", help=BY_HELP),
     ) -> None:
         """Add a user who signs in with USERNAME."""
         try:
@@ -41,6 +61,9 @@ def register(app: typer.Typer) -> None:
                     team_id=team,
                     language=language,
                     plan_max_instalments=max_instalments,
+                )
+                _audit(
+                    ctx, conn, by, USER, f"user:{username}", action="added", role=role, team=team
                 )
         except (users.UserExists, users.RoleUnknown, users.PasswordTooWeak) as exc:
             raise typer.BadParameter(str(exc)) from None
@@ -58,15 +81,20 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         username: str,
         password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+        by: str = typer.Option("admin", "--by", help=BY_HELP),
     ) -> None:
         with app_of(ctx).engine.begin() as conn:
             users.set_password(conn, username, password)
+            _audit(ctx, conn, by, USER, f"user:{username}", action="password_changed")
         typer.echo(f"password of {username} changed")
 
     @cmd.command("disable")
-    def disable(ctx: typer.Context, username: str) -> None:
+    def disable(
+        ctx: typer.Context, username: str, by: str = typer.Option("admin", "--by", help=BY_HELP)
+    ) -> None:
         with app_of(ctx).engine.begin() as conn:
             users.set_active(conn, username, False)
+            _audit(ctx, conn, by, USER, f"user:{username}", action="disabled")
         typer.echo(f"{username} can no longer sign in")
 
     @cmd.command("team")
@@ -98,18 +126,34 @@ def register(app: typer.Typer) -> None:
         scope: list[str] = typer.Option(
             None, help="Scope (repeatable); default all: " + " ".join(auth.Scope)
         ),
+        days: int = typer.Option(
+            auth.TOKEN_TTL.days, "--days", min=1, help="Days the token works (then 401)."
+        ),
+        by: str = typer.Option("admin", "--by", help=BY_HELP),
     ) -> None:
-        """Issue a token; it is shown once and stored only as a hash."""
+        """Issue a token; it is shown once and stored only as a hash. It expires after --days."""
         try:
             scopes = auth.parse_scopes(scope) if scope else auth.ALL_SCOPES
         except auth.ScopeUnknown as exc:
             raise typer.BadParameter(str(exc)) from None
-        with app_of(ctx).engine.begin() as conn:
-            secret = auth.issue_token(conn, name, scopes, datetime.now(UTC))
+        wired = app_of(ctx)
+        with wired.engine.begin() as conn:
+            secret = auth.issue_token(
+                conn,
+                name,
+                scopes,
+                datetime.now(UTC),
+                timedelta(days=days),
+                ring=wired.keyring,
+                by=by,
+            )
         typer.echo(secret)
 
     @tokens.command("revoke")
-    def revoke(ctx: typer.Context, token_id: str) -> None:
-        with app_of(ctx).engine.begin() as conn:
-            done = auth.revoke_token(conn, token_id, datetime.now(UTC))
+    def revoke(
+        ctx: typer.Context, token_id: str, by: str = typer.Option("admin", "--by", help=BY_HELP)
+    ) -> None:
+        wired = app_of(ctx)
+        with wired.engine.begin() as conn:
+            done = auth.revoke_token(conn, token_id, datetime.now(UTC), ring=wired.keyring, by=by)
         typer.echo("revoked" if done else f"no active token {token_id}")

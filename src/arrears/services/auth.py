@@ -24,6 +24,8 @@ from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from arrears.privacy import audit
+from arrears.privacy.keyring import KeyRing
 from arrears.store.tables_web import (
     auth_throttle,
     integration_tokens,
@@ -376,9 +378,13 @@ def issue_token(
     scopes: frozenset[Scope],
     now: datetime,
     ttl: timedelta | None = TOKEN_TTL,
+    *,
+    ring: KeyRing | None = None,
+    by: str = "admin",
 ) -> str:
     """A new token `arr_<id>_<secret>`; shown once, stored as the hash of the secret. It works
-    until `now + ttl` (default TOKEN_TTL, 90 days; None: until revoked)."""
+    until `now + ttl` (default TOKEN_TTL, 90 days; None: until revoked). With `ring`, the issue
+    is an audit entry (who, the token's id, name, scopes and expiry; never the secret)."""
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     conn.execute(
@@ -391,6 +397,18 @@ def issue_token(
             expires_at=None if ttl is None else now + ttl,
         )
     )
+    if ring is not None:
+        expires = "never" if ttl is None else (now + ttl).isoformat(timespec="seconds")
+        detail = {"action": "issued", "name": name, "scopes": sorted(scopes), "expires": expires}
+        audit.append(
+            conn,
+            ring,
+            actor=by,
+            kind=audit.AuditKind.TOKEN,
+            subject=f"token:{token_id}",
+            detail=detail,
+            at=now,
+        )
     return f"arr_{token_id}_{secret}"
 
 
@@ -414,14 +432,33 @@ def check_token(conn: Connection, token: str, now: datetime | None = None) -> In
     return Integration(token_id, row.name, parse_scopes(row.scopes))
 
 
-def revoke_token(conn: Connection, token_id: str, now: datetime) -> bool:
-    return bool(
+def revoke_token(
+    conn: Connection,
+    token_id: str,
+    now: datetime,
+    *,
+    ring: KeyRing | None = None,
+    by: str = "admin",
+) -> bool:
+    """Revoke a token; with `ring`, a revoke that happened is an audit entry."""
+    done = bool(
         conn.execute(
             update(integration_tokens)
             .where(integration_tokens.c.id == token_id, integration_tokens.c.revoked_at.is_(None))
             .values(revoked_at=now)
         ).rowcount
     )
+    if done and ring is not None:
+        audit.append(
+            conn,
+            ring,
+            actor=by,
+            kind=audit.AuditKind.TOKEN,
+            subject=f"token:{token_id}",
+            detail={"action": "revoked"},
+            at=now,
+        )
+    return done
 
 
 def count_sessions(conn: Connection, username: str) -> int:

@@ -14,6 +14,7 @@ from arrears.privacy.keyring import KeyRing
 REVEAL = "reveal"
 SIGN_IN = audit.AuditKind.LOGIN.value
 SIGN_OUT = audit.AuditKind.LOGOUT.value
+USER = audit.AuditKind.USER.value  # an account added, enabled or disabled
 UNKNOWN_USER = "(unknown)"
 
 

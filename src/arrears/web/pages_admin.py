@@ -11,6 +11,7 @@ from sqlalchemy import select
 from arrears.api.context import context_of
 from arrears.services import users as us
 from arrears.store.tables_web import teams
+from arrears.web import audit
 from arrears.web.i18n import error_text
 from arrears.web.people import creatable_roles, people
 from arrears.web.render import render
@@ -68,6 +69,16 @@ def add_user(
                 plan_max_instalments=plan_max_instalments,
                 at=ctx.now(),
             )
+            detail = {"action": "added", "role": role, "team": team_id or None}
+            audit.append(
+                conn,
+                ctx.app.keyring,
+                audit.USER,
+                viewer.user.username,
+                f"user:{username}",
+                detail,
+                ctx.now(),
+            )
     except (us.UserExists, us.RoleUnknown, us.PasswordTooWeak) as exc:
         return _page(request, viewer, error_text(viewer.lang, exc), 422)
     return RedirectResponse("/admin/users", status_code=303)
@@ -84,4 +95,14 @@ def set_active(
     ctx = context_of(request)
     with ctx.begin() as conn:
         us.set_active(conn, username, active)
+        action = "enabled" if active else "disabled"
+        audit.append(
+            conn,
+            ctx.app.keyring,
+            audit.USER,
+            viewer.user.username,
+            f"user:{username}",
+            {"action": action},
+            ctx.now(),
+        )
     return RedirectResponse("/admin/users", status_code=303)
