@@ -51,6 +51,7 @@ from arrears.channels.base import OutgoingMessage  # noqa: E402
 from arrears.channels.config import CommsConfig  # noqa: E402
 from arrears.channels.smpp import SmppChannel, SmppSettings, text_for  # noqa: E402
 from arrears.channels.sms_text import parts_for  # noqa: E402
+from arrears.compliance.templates import TemplateBook  # noqa: E402
 from arrears.privacy.keyring import KeyRing  # noqa: E402
 from arrears.services.dispatch import (  # noqa: E402
     AllowAll,
@@ -58,7 +59,6 @@ from arrears.services.dispatch import (  # noqa: E402
     Dispatcher,
     default_gate,
 )
-from arrears.services.templates import TemplateBook  # noqa: E402
 from arrears.store import migrate  # noqa: E402
 from arrears.store.db import make_engine  # noqa: E402
 

@@ -59,7 +59,7 @@ def test_file_sink_gets_one_rendered_line_per_due_message(db: Engine, keyring: K
     written = lines(tmp_path / "out" / "sms.jsonl")
     assert [w["outbox_id"] for w in written] == ids
     body = str(written[0]["body"])
-    assert "王芳0您好" in body and "1,234.50元" in body and "2026年3月1日" in body
+    assert "王芳0您好" in body and "¥1,234.50" in body and "2026年3月1日" in body
     assert "https://pay.example.cn/b/" in body
     st = statuses(db)
     assert all(st[i] == "sent" for i in ids) and st[later[0]] == "pending"
@@ -81,7 +81,7 @@ def test_limit_and_english(db: Engine, keyring: KeyRing, tmp_path):
     assert dispatch_once(db, keyring, sink, NOW, limit=2, gate=AllowAll()).sent == 2
     body = str(lines(tmp_path / "sms.jsonl")[0]["body"])
     assert (
-        body.startswith("Hello Alice Smith0,") and "CNY 1,234.50" in body and "1 Mar 2026" in body
+        body.startswith("Hello Alice Smith0,") and "CN¥1,234.50" in body and "1 Mar 2026" in body
     )
 
 

@@ -13,9 +13,8 @@ from types import FrameType
 
 import typer
 
-from arrears.channels.base import ChannelSet
+from arrears.channels.base import ChannelConfigInvalid, ChannelSet
 from arrears.channels.config import (
-    ChannelConfigInvalid,
     ChannelsFile,
     CommsConfig,
     load_channels_file,

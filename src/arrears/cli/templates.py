@@ -17,9 +17,8 @@ from typing import Any
 import typer
 from sqlalchemy import Connection, insert, select
 
-from arrears.channels.base import OutgoingMessage
+from arrears.channels.base import ChannelConfigInvalid, OutgoingMessage
 from arrears.channels.config import (
-    ChannelConfigInvalid,
     CommsConfig,
     load_channels_file,
     parse_channels,
@@ -27,11 +26,7 @@ from arrears.channels.config import (
 from arrears.channels.smpp import SmppChannel, text_for
 from arrears.channels.sms_text import coding_of, segment_count
 from arrears.cli import app_of
-from arrears.domain.phone import mask_email, mask_name, mask_phone
-from arrears.privacy.keyring import KeyRing
-from arrears.privacy.masking import mask_address
-from arrears.services.dispatch import Claimed, ContextLoader
-from arrears.services.templates import (
+from arrears.compliance.templates import (
     CHANNELS,
     Audience,
     TemplateBook,
@@ -46,6 +41,11 @@ from arrears.services.templates import (
     spec_from_text,
     text_to_html,
 )
+from arrears.domain.phone import mask_email, mask_name, mask_phone
+from arrears.formats import format_minor
+from arrears.privacy.keyring import KeyRing
+from arrears.privacy.masking import mask_address
+from arrears.services.dispatch import Claimed, ContextLoader
 from arrears.store import tables as t
 
 
@@ -59,26 +59,26 @@ EXAMPLE = {
         "borrower_name": "张三",
         "borrower_first_name": "三",
         "contact_name": "李四",
-        "overdue_amount": "1,234.50元",
+        "overdue_amount": format_minor(123450, "CNY", "zh-CN"),
         "currency": "CNY",
         "due_date": "2026年3月1日",
         "dpd": 5,
-        "instalment_amount": "500.00元",
+        "instalment_amount": format_minor(50000, "CNY", "zh-CN"),
         "instalment_due": "2026年4月1日",
-        "promise_amount": "800.00元",
+        "promise_amount": format_minor(80000, "CNY", "zh-CN"),
         "promise_due": "2026年3月10日",
     },
     "en": {
         "borrower_name": "Sam Example",
         "borrower_first_name": "Sam",
         "contact_name": "Lee Example",
-        "overdue_amount": "CNY 1,234.50",
+        "overdue_amount": format_minor(123450, "CNY", "en"),
         "currency": "CNY",
         "due_date": "1 Mar 2026",
         "dpd": 5,
-        "instalment_amount": "CNY 500.00",
+        "instalment_amount": format_minor(50000, "CNY", "en"),
         "instalment_due": "1 Apr 2026",
-        "promise_amount": "CNY 800.00",
+        "promise_amount": format_minor(80000, "CNY", "en"),
         "promise_due": "10 Mar 2026",
     },
 }

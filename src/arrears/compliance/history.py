@@ -27,8 +27,8 @@ from arrears.compliance.rules.model import (
     Window,
 )
 from arrears.compliance.rules.pack import Pack
+from arrears.compliance.templates import approved_templates
 from arrears.domain.outcomes import CONNECTED
-from arrears.services.templates import approved_templates
 from arrears.store.schema import metadata
 from arrears.store.sql import Dialect, dated
 

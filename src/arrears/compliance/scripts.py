@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from arrears.compliance.rules.content import ContentViolation, check_content, describe
+from arrears.compliance.templates import TemplateBook, first_name
 from arrears.config import Lender
 from arrears.domain.outcomes import Target
+from arrears.formats import format_day, format_minor
 from arrears.privacy.keyring import KeyRing
-from arrears.services.dispatch import format_date, format_money
-from arrears.services.templates import TemplateBook, first_name
 from arrears.store import tables as t
 
 CALL = "call"
@@ -105,7 +105,7 @@ def _values(
         return values
     values.update(
         borrower_name=borrower_name,
-        overdue_amount=format_money(int(row.overdue_amount), row.currency, lang),
+        overdue_amount=format_minor(int(row.overdue_amount), row.currency, lang),
         currency=row.currency,
         dpd=row.dpd,
         lender_name=lender.name_in(lang),
@@ -126,8 +126,8 @@ def _values(
         .limit(1)
     ).first()
     if plan is not None:
-        values["instalment_due"] = format_date(plan.due_on, lang)
-        values["instalment_amount"] = format_money(int(plan.amount), plan.currency, lang)
+        values["instalment_due"] = format_day(plan.due_on, lang)
+        values["instalment_amount"] = format_minor(int(plan.amount), plan.currency, lang)
     promise = conn.execute(
         select(t.promises.c.due_on, t.promises.c.amount, t.promises.c.currency)
         .where(t.promises.c.case_id == case_id)
@@ -135,8 +135,8 @@ def _values(
         .limit(1)
     ).first()
     if promise is not None:
-        values["promise_due"] = format_date(promise.due_on, lang)
-        values["promise_amount"] = format_money(int(promise.amount), promise.currency, lang)
+        values["promise_due"] = format_day(promise.due_on, lang)
+        values["promise_amount"] = format_minor(int(promise.amount), promise.currency, lang)
     return values
 
 

@@ -65,10 +65,7 @@ from arrears.channels.base import (
 from arrears.channels.config import CommsConfig
 from arrears.channels.sms_text import is_opt_out
 from arrears.compliance.port import ALLOW, Verdict, VerdictKind, check_sends
-from arrears.domain.money import Money, minor_units
-from arrears.domain.phone import PhoneInvalid, normalise_phone
-from arrears.privacy.keyring import KeyRing
-from arrears.services.templates import (
+from arrears.compliance.templates import (
     Audience,
     TemplateBook,
     TemplateNotFound,
@@ -76,6 +73,9 @@ from arrears.services.templates import (
     first_name,
     text_to_html,
 )
+from arrears.domain.phone import PhoneInvalid, normalise_phone
+from arrears.formats import format_day, format_minor
+from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
 from arrears.store.bulk import among, insert_rows
 from arrears.store.tables_comms import (
@@ -203,22 +203,8 @@ class RateLimiter:
 # --- message context -------------------------------------------------------------------------
 
 
-def format_money(minor: int, currency: str, language: str) -> str:
-    money = Money.from_minor(minor, currency)
-    amount = f"{money.amount:,.{minor_units(currency)}f}"
-    if language.startswith("zh") and currency == "CNY":
-        return f"{amount}元"
-    return f"{currency} {amount}"
-
-
-def format_date(day: date | None, language: str) -> str | None:
-    if day is None:
-        return None
-    if isinstance(day, str):
-        day = date.fromisoformat(day[:10])
-    if language.startswith("zh"):
-        return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.day} {day.strftime('%b')} {day.year}"
+def _day(day: date | None, language: str) -> str | None:
+    return None if day is None else format_day(day, language)
 
 
 @dataclass
@@ -368,21 +354,21 @@ class ContextLoader:
             else:
                 ctx.update(
                     borrower_name=borrower_name,
-                    overdue_amount=format_money(f["overdue_amount"], f["currency"], lang),
+                    overdue_amount=format_minor(f["overdue_amount"], f["currency"], lang),
                     currency=f["currency"],
-                    due_date=format_date(due.get(f["borrower_id"]), lang),
+                    due_date=_day(due.get(f["borrower_id"]), lang),
                     dpd=f["dpd"],
                     lender_name=self.comms.lender(lang),
                     link=self.comms.link(f["case_id"], f["borrower_id"]),
                 )
                 if f["case_id"] in plans:
                     due_on, amount, cur = plans[f["case_id"]]
-                    ctx["instalment_due"] = format_date(due_on, lang)
-                    ctx["instalment_amount"] = format_money(amount, cur, lang)
+                    ctx["instalment_due"] = _day(due_on, lang)
+                    ctx["instalment_amount"] = format_minor(amount, cur, lang)
                 if f["case_id"] in promises:
                     due_on, amount, cur = promises[f["case_id"]]
-                    ctx["promise_due"] = format_date(due_on, lang)
-                    ctx["promise_amount"] = format_money(amount, cur, lang)
+                    ctx["promise_due"] = _day(due_on, lang)
+                    ctx["promise_amount"] = format_minor(amount, cur, lang)
             contexts[oid] = ctx
         return contexts
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from arrears.services.templates import list_templates
+from arrears.compliance.templates import list_templates
 from arrears.store import tables as t
 from arrears.store.sql import dated
 from arrears.store.tables_compliance import compliance_overrides

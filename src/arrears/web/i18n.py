@@ -18,10 +18,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arrears.domain.money import Money
+from arrears.formats import format_day, format_minor, format_money
 
 LANGS = ("zh", "en")
-
-_SYMBOL = {"CNY": "¥", "USD": "$", "GBP": "£", "EUR": "€", "HKD": "HK$", "JPY": "¥"}
 
 _LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 _LOCALES = {"zh": "zh_CN", "en": "en"}
@@ -190,16 +189,11 @@ def fmt_number(value: int | Decimal, lang: str) -> str:
 
 
 def fmt_money(money: Money, lang: str) -> str:
-    symbol = _SYMBOL.get(money.currency)
-    places = len(str(money.amount).partition(".")[2]) if "." in str(money.amount) else 0
-    text = f"{money.amount:,.{places}f}"
-    if lang == "zh" and symbol:
-        return f"{symbol}{text}"
-    return f"{money.currency} {text}"
+    return format_money(money, lang)
 
 
 def fmt_minor(minor: int, currency: str, lang: str) -> str:
-    return fmt_money(Money.from_minor(int(minor), currency), lang)
+    return format_minor(minor, currency, lang)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -215,6 +209,4 @@ def fmt_date(day: date | datetime | str | None, lang: str) -> str:
         if lang == "zh":
             return f"{day.year}年{day.month}月{day.day}日 {day:%H:%M}"
         return f"{day.day} {_MONTHS[day.month - 1]} {day.year} {day:%H:%M}"
-    if lang == "zh":
-        return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return format_day(day, lang)

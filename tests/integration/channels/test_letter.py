@@ -31,10 +31,10 @@ from tests.integration.channels.outbox import AT, queue_messages
 EVENING = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)
 
 ZH = (
-    "尊敬的王芳：\n\n您在示例消费金融的账户自2026年3月1日起有1,234.50元尚未还清。\n\n"
+    "尊敬的王芳：\n\n您在示例消费金融的账户自2026年3月1日起有¥1,234.50尚未还清。\n\n"
     "如果您已经还款，请忽略本函。"
 )
-EN = "Dear Alice Smith,\n\nCNY 1,234.50 on your account has been unpaid since 1 Mar 2026."
+EN = "Dear Alice Smith,\n\nCN¥1,234.50 on your account has been unpaid since 1 Mar 2026."
 LONG = "\n\n".join(f"第{i}段：我们愿意与您一起商量合适的还款安排。" * 3 for i in range(40))
 
 
@@ -110,12 +110,12 @@ def test_a_batch_becomes_one_pdf_with_a_manifest(tmp_path: Path):
         "2026年3月2日",
         "还款提醒函",
         "尊敬的王芳：",
-        "1,234.50元尚未还清",
+        "¥1,234.50尚未还清",
         "如果您已经还款，请忽略本函。",
         "arrears-11·1",
     ):
         assert fragment in compact[0], fragment
-    assert "Dear Alice Smith," in text[1] and "CNY 1,234.50" in text[1]
+    assert "Dear Alice Smith," in text[1] and "CN¥1,234.50" in text[1]
     assert "Example Consumer Finance" in text[1] and "2 March 2026" in text[1]
     assert "12 Nanjing Road West" in text[1]
     assert "第0段" in compact[2] and "第39段" in compact[last - 1]

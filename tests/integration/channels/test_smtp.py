@@ -39,9 +39,9 @@ from arrears.channels.smtp import (
     SmtpStartTlsUnavailable,
     unsubscribe_token,
 )
+from arrears.compliance.templates import text_to_html
 from arrears.privacy.keyring import KeyRing
 from arrears.services.dispatch import AllowAll, dispatch_once
-from arrears.services.templates import text_to_html
 from arrears.store import tables as t
 from tests.integration.channels.outbox import AT, queue_messages
 
@@ -128,7 +128,7 @@ def settings(port: int, **kw: Any) -> SmtpSettings:
 
 
 def email(outbox_id: int, to: str, *, language: str = "zh-CN", body: str | None = None):
-    text = body or "王芳您好：\n\n您的账户有1,234.50元待还。\nhttps://pay.example.cn/b/abc"
+    text = body or "王芳您好：\n\n您的账户有¥1,234.50待还。\nhttps://pay.example.cn/b/abc"
     return OutgoingMessage(
         outbox_id=outbox_id,
         channel="email",
@@ -174,7 +174,7 @@ def test_email_arrives_as_text_and_html_with_headers(mailbox: Mailbox, port: int
     assert zh["From"].addresses[0].display_name == "示例消费金融"
     # (text parts travel with CRLF line ends, MIME's canonical form)
     assert text_part.get_content().replace("\r\n", "\n").rstrip("\n") == email(7, "x@y").body
-    assert "您的账户有1,234.50元待还。" in html_part.get_content()
+    assert "您的账户有¥1,234.50待还。" in html_part.get_content()
     assert '<a href="https://pay.example.cn/b/abc">' in html_part.get_content()
     assert zh["Message-ID"] == "<arrears-7@example.cn>"
     token = unsubscribe_token("arrears-7", b"s3cret")
@@ -445,7 +445,7 @@ def test_dispatcher_sends_an_email_outbox_row(
     assert got["Message-ID"] == f"<arrears-{oid}@example.cn>"
     plain = got.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = got.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert plain.startswith("王芳您好：") and "1,234.50元" in plain
+    assert plain.startswith("王芳您好：") and "¥1,234.50" in plain
     assert "王芳您好：" in html and "<p>" in html
     with db.connect() as conn:
         row = conn.execute(select(t.outbox).where(t.outbox.c.id == oid)).one()

@@ -109,7 +109,7 @@ def message(outbox_id: int, to: str, *, channel: str = "push", body: str | None 
         language="zh-CN",
         audience="borrower",
         template="reminder",
-        body=body or "您的账户有1,234.50元待还（已超过应还日3天），点击查看可选的还款方案。",
+        body=body or "您的账户有¥1,234.50待还（已超过应还日3天），点击查看可选的还款方案。",
         subject="还款提醒",
         meta={"case_id": "17", "borrower_id": to},
     )
@@ -123,7 +123,7 @@ def test_push_is_signed_and_accepted_with_the_apps_id(backend: Backend):
     first = backend.received[0]
     assert first["key"] == "arrears-5" and first["kind"] == "push" and first["to"] == "B1"
     assert first["title"] == "还款提醒"
-    assert first["body"].startswith("您的账户有1,234.50元待还")
+    assert first["body"].startswith("您的账户有¥1,234.50待还")
     assert first["meta"] == {"case_id": "17", "borrower_id": "B1"}
     assert backend.headers_seen[0]["Idempotency-Key"] == "arrears-5"
     assert channel.resend_safe
@@ -202,7 +202,7 @@ def test_ivr_posts_the_script_language_and_callback_number(backend: Backend):
         ),
         name="voice",
     )
-    script = "王芳您好，这里是示例消费金融。您的账户有1,234.50元待还。"
+    script = "王芳您好，这里是示例消费金融。您的账户有¥1,234.50待还。"
     [out] = channel.send_batch([message(9, "+8613800000001", channel="voice", body=script)])
     channel.close()
     assert out == Accepted(("app-arrears-9",))
@@ -271,7 +271,7 @@ def test_dispatcher_sends_a_push_outbox_row(db: Engine, keyring: KeyRing, backen
     assert report.sent == 1
     [doc] = backend.received
     assert doc["key"] == f"arrears-{oid}" and doc["to"] == "B0" and doc["title"] == "还款提醒"
-    assert "1,234.50元" in doc["body"]
+    assert "¥1,234.50" in doc["body"]
     with db.connect() as conn:
         row = conn.execute(select(t.outbox).where(t.outbox.c.id == oid)).one()
         assert (row.status, row.provider_id) == ("sent", f"app-arrears-{oid}")

@@ -84,7 +84,7 @@ def test_preview_of_a_real_case_matches_what_is_sent_masked(
     assert f"case      {case} (personal data masked)" in out
     assert "欧阳娜娜" not in out and "娜娜" not in out
     assert "欧***您好" in out  # the name, masked
-    assert "1,234.50元" in out and "2026年3月1日" in out
+    assert "¥1,234.50" in out and "2026年3月1日" in out
     assert "to        138****0000" in out
     # the borrower's page token is hidden, keeping its length
     assert "https://pay.example.cn/b/" + "*" * 22 in out
@@ -113,7 +113,7 @@ def test_preview_uses_the_channels_files_wording_and_example_values(run, tmp_pat
     body = out.split("---\n")[1].rstrip("\n")
     assert body.startswith("Example: Hello Sam Example,") and body.endswith("Reply STOP to opt out")
     # example values fill every slot, the link at the real length of a borrower link
-    assert "payment of CNY 1,234.50 due 1 Mar 2026" in body
+    assert "payment of CN¥1,234.50 due 1 Mar 2026" in body
     assert "https://pay.example.cn/b/example-link-not-valid" in body
     assert f"segments  {segment_count(body)} (GSM7, {len(body)} characters as sent)" in out
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from arrears.bootstrap import App
 from arrears.compliance.rules.content import check_contact_template
 from arrears.compliance.scripts import CallScriptDiscloses, call_script, review_call_script
-from arrears.services.templates import TemplateBook, packaged_templates
+from arrears.compliance.templates import TemplateBook, packaged_templates
 from arrears.store import tables as t
 from tests.integration.web.conftest import sign_in
 

@@ -11,8 +11,8 @@ import pytest
 
 from arrears.channels.config import DEFAULT_OPT_OUT, CommsConfig
 from arrears.channels.sms_text import decorate, segment_count
+from arrears.compliance.templates import TemplateBook, packaged_templates
 from arrears.privacy.keyring import KeyRing
-from arrears.services.templates import TemplateBook, packaged_templates
 from arrears.privacy.links import (
     _ALPHABET,
     EXAMPLE_TOKEN,
@@ -145,7 +145,7 @@ def _reminder(link: str) -> str:
     """The default Chinese first-day SMS reminder, as sent: signature, body, opt-out phrase."""
     values = {
         "borrower_name": "王芳",
-        "overdue_amount": "1,234.50元",
+        "overdue_amount": "¥1,234.50",
         "due_date": "2026年3月1日",
         "lender_name": "示例消费金融",
         "link": link,

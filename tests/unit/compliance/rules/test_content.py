@@ -7,7 +7,7 @@ import pytest
 
 from arrears.compliance.rules.content import check_contact_template, check_content
 from arrears.compliance.rules.model import Audience
-from arrears.services.templates import packaged_templates
+from arrears.compliance.templates import packaged_templates
 
 
 @pytest.mark.parametrize(

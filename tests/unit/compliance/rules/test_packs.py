@@ -22,7 +22,7 @@ from arrears.compliance.rules.model import (
     Window,
 )
 from arrears.compliance.rules.packs import get_pack
-from arrears.services.templates import packaged_templates
+from arrears.compliance.templates import packaged_templates
 
 D = date(2026, 3, 10)  # a Tuesday, no holiday in any pack
 ZONES = {"cn": "Asia/Urumqi", "us": "America/Los_Angeles", "uk": "Europe/London"}

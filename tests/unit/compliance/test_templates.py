@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from arrears.channels.sms_text import decorate, segment_count
-from arrears.services.templates import (
+from arrears.compliance.templates import (
     Audience,
     TemplateBook,
     TemplateProblemKind,
@@ -88,16 +88,16 @@ def test_first_names():
 LONG_VALUES = {
     "zh-CN": {
         "borrower_name": "欧阳娜娜", "borrower_first_name": "娜娜", "contact_name": "王大伟",
-        "overdue_amount": "12,345.67元", "instalment_amount": "12,345.67元",
-        "promise_amount": "12,345.67元", "due_date": "2026年12月31日",
+        "overdue_amount": "¥12,345.67", "instalment_amount": "¥12,345.67",
+        "promise_amount": "¥12,345.67", "due_date": "2026年12月31日",
         "instalment_due": "2026年12月31日", "promise_due": "2026年12月31日", "dpd": "45",
         "lender_name": "示例消费金融", "callback_number": "400-000-0000", "currency": "CNY",
         "link": "https://pay.example.cn/b/" + "A" * 22,
     },
     "en": {
         "borrower_name": "Alexandra Richardson", "borrower_first_name": "Alexandra",
-        "contact_name": "Jonathan Williams", "overdue_amount": "CNY 12,345.67",
-        "instalment_amount": "CNY 12,345.67", "promise_amount": "CNY 12,345.67",
+        "contact_name": "Jonathan Williams", "overdue_amount": "CN¥12,345.67",
+        "instalment_amount": "CN¥12,345.67", "promise_amount": "CN¥12,345.67",
         "due_date": "31 December 2026", "instalment_due": "31 December 2026",
         "promise_due": "31 December 2026", "dpd": "45",
         "lender_name": "Example Consumer Finance", "callback_number": "400-000-0000",
