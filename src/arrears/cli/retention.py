@@ -10,7 +10,7 @@ import typer
 from arrears.cli import app_of
 from arrears.cli.run import parse_date
 from arrears.compliance.rules.packs import get_pack
-from arrears.privacy.retention import cutoff_for, due_for_anonymising, run_retention
+from arrears.services.retention import cutoff_for, due_for_anonymising, run_retention
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.privacy.masking import RevealRefused, reveal, view_borrower
-from arrears.privacy.retention import run_retention
+from arrears.services.retention import run_retention
 from arrears.store import tables as t
 from tests import factories as f
 
