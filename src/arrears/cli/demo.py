@@ -11,6 +11,7 @@ from arrears.analytics.experiments import render
 from arrears.bootstrap import App, bootstrap
 from arrears.cli import app_of
 from arrears.domain.money import Money
+from arrears.privacy.anchor import discard_sqlite
 from arrears.sim.demo import DEFAULT_STRATEGY, DemoResult, deliver_to_files, run_demo
 
 DEMO_DB = Path(".arrears/demo.db")
@@ -36,6 +37,8 @@ def register(app: typer.Typer) -> None:
         if ctx.parent is None or ctx.parent.params.get("database") is None:
             DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
             DEMO_DB.unlink(missing_ok=True)
+            anchors = [wired.settings.key_file.parent, wired.settings.audit_anchor_dir]
+            discard_sqlite(DEMO_DB, [a for a in anchors if a is not None])  # a new log
             shutil.rmtree(DEMO_OUTBOX, ignore_errors=True)
             wired = bootstrap(
                 replace(
@@ -115,8 +118,8 @@ def _print_morning(wired: App, result: DemoResult, base: str, outbox: Path) -> N
     borrower pages to open."""
     from datetime import timedelta
 
-    from arrears.services.users import DEMO_PASSWORD, DEMO_USERS
     from arrears.privacy.links import LINK_DAYS, make_token
+    from arrears.services.users import DEMO_PASSWORD, DEMO_USERS
 
     day = result.next_day
     if day is None:

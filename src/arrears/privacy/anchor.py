@@ -264,5 +264,14 @@ def reanchor(conn: Connection, ring: KeyRing, head: Head | None, at: datetime) -
     return paths
 
 
+def discard_sqlite(db_file: Path, folders: list[Path]) -> None:
+    """Forget the anchors of a SQLite file that is deliberately deleted and made again (the
+    demo's database): a new log starts a new chain."""
+    name = f"sqlite:{db_file.resolve()}"
+    short = hashlib.sha256(name.encode()).hexdigest()[:16]
+    for folder in folders:
+        (folder / f"{FILE_PREFIX}{short}.json").unlink(missing_ok=True)
+
+
 def describe(paths: list[Path]) -> dict[str, Any]:
     return {"anchors": [str(p) for p in paths]}

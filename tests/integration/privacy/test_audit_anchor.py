@@ -164,3 +164,20 @@ def test_a_second_anchor_folder_is_written_and_checked(
     result = CliRunner().invoke(build(), ["--database", cli_url(db), "audit", "verify"])
     assert result.exit_code == 1
     assert "entry 5 deleted from the end of the log" in result.output
+
+
+def test_a_database_made_again_on_purpose_forgets_its_anchor(tmp_path: Path, ring: KeyRing) -> None:
+    """The demo deletes its SQLite file and starts over: its anchor goes with it."""
+    from arrears.privacy.anchor import discard_sqlite
+    from arrears.store import migrate
+    from arrears.store.db import make_engine
+
+    db_file = tmp_path / "demo.db"
+    engine = make_engine(f"sqlite:///{db_file}")
+    migrate.upgrade(engine)
+    _log(engine, ring, 2)
+    engine.dispose()
+    assert len(_anchors(ring)) == 1
+    assert ring.source is not None
+    discard_sqlite(db_file, [ring.source.parent])
+    assert _anchors(ring) == []
