@@ -8,7 +8,7 @@ pages that need it and masked by the caller unless revealed with a reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -127,7 +127,9 @@ def next_case(
     pg = conn.dialect.name == "postgresql"
     lock = " FOR UPDATE OF c SKIP LOCKED" if pg else ""
     me = scope.username
-    base: dict[str, Any] = {"d": today, "now": now, "skip": skip if skip is not None else -1}
+    # SQLite keeps UTC times as naive text: compare with the same
+    at = now if pg else now.astimezone(UTC).replace(tzinfo=None)
+    base: dict[str, Any] = {"d": today, "now": at, "skip": skip if skip is not None else -1}
     mine = conn.scalar(text(_MINE_SQL), {**base, "me": me})
     if mine is not None:
         return int(mine)
