@@ -25,11 +25,14 @@ def register(app: typer.Typer) -> None:
     def run_day_cmd(
         ctx: typer.Context,
         as_of: str = typer.Option(..., "--as-of", help="Business date, YYYY-MM-DD."),
+        by: str = typer.Option(
+            "run-day", "--by", help="Who runs it (recorded in the audit log with the counts)."
+        ),
     ) -> None:
         """Run the daily loop for one business date over the whole portfolio."""
         wired = app_of(ctx)
         try:
-            report = wired.run_day(parse_date(as_of))
+            report = wired.run_day(parse_date(as_of), by=by)
         except RulePackUnavailable as exc:  # fails closed: nothing planned, say why
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None

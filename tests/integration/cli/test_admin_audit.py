@@ -42,6 +42,7 @@ def test_tokens_users_imports_and_runs_are_audited(
     _cli(db, "users", "add", "li", "--role", "agent", "--by", "ops", input=f"{password}\n" * 2)
     _cli(db, "users", "disable", "li", "--by", "ops")
     _cli(db, "import", str(FIXTURES), "--by", "ops")
+    _cli(db, "run-day", "--as-of", "2026-03-02", "--by", "night-shift")
     got = _entries(db)
     kinds = [(k, actor, subject) for k, actor, subject, _ in got]
     assert kinds == [
@@ -50,7 +51,9 @@ def test_tokens_users_imports_and_runs_are_audited(
         ("user", "ops", "user:li"),
         ("user", "ops", "user:li"),
         ("import", "ops", "import:good"),
+        ("run", "night-shift", "run:2026-03-02"),
     ]
+    assert got[5][3]["as_of"] == "2026-03-02" and "cases_opened" in got[5][3]
     issued = got[0][3]
     assert issued["action"] == "issued" and issued["name"] == "core"
     assert got[1][3] == {"action": "revoked"}
