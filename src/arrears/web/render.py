@@ -73,6 +73,7 @@ def render(
     context.setdefault("rule_text", rule_text)
     context.setdefault("why", why)
     context.setdefault("zone", i18n.display_zone().key)
+    context.setdefault("zone_label", i18n.code(lang, "zone", i18n.display_zone().key))
     context.setdefault("msg", lambda text: i18n.message(lang, text))
     context.setdefault("data_marked", data_marked)
     context.setdefault("approval", lambda reasons: i18n.approval_reasons(lang, list(reasons)))

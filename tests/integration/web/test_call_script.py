@@ -25,7 +25,7 @@ AMOUNT = re.compile(r"(¥|CNY)\s?[0-9]|[0-9],?[0-9]*\.[0-9]{2}|元")
 def _script_on(page: str) -> str:
     m = SCRIPT.search(page)
     assert m, "no script on the page"
-    return html.unescape(m.group(1))
+    return html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))  # names are marked as data (bdi)
 
 
 def _call_link(page: str, target: str) -> tuple[str, int]:
