@@ -183,6 +183,7 @@ def note_append(
     if not event.contains(conn, "commit", _on_commit):
         event.listen(conn, "commit", _on_commit)
         event.listen(conn, "rollback", _on_rollback)
+        event.listen(conn, "rollback_savepoint", _on_rollback_savepoint)
 
 
 def _on_commit(conn: Connection) -> None:
@@ -196,6 +197,12 @@ def _on_commit(conn: Connection) -> None:
 
 
 def _on_rollback(conn: Connection) -> None:
+    _pending.pop(conn, None)
+
+
+def _on_rollback_savepoint(conn: Connection, name: str, context: Any) -> None:
+    # entries appended inside the savepoint may be gone: anchor nothing from this transaction
+    # (the anchor lags, never leads; the next append moves it on)
     _pending.pop(conn, None)
 
 

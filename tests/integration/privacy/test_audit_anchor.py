@@ -181,3 +181,16 @@ def test_a_database_made_again_on_purpose_forgets_its_anchor(tmp_path: Path, rin
     assert ring.source is not None
     discard_sqlite(db_file, [ring.source.parent])
     assert _anchors(ring) == []
+
+
+def test_an_append_rolled_back_to_a_savepoint_does_not_move_the_anchor(
+    db: Engine, ring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _log(db, ring, 2)
+    with db.begin() as conn:
+        savepoint = conn.begin_nested()
+        audit.append(conn, ring, actor="a", kind="reveal", subject="s", detail="d", at=T0)
+        savepoint.rollback()
+    [path] = _anchors(ring)
+    assert json.loads(path.read_text())["seq"] == 2
+    assert _cli(db, ring, monkeypatch, "audit", "verify")[0] == 0
