@@ -28,29 +28,13 @@ from arrears.api.context import context_of
 from arrears.channels.config import build_adapter, load_channels_file
 from arrears.channels.smtp import SmtpChannel, unsubscribe_token
 from arrears.services.dispatch import email_recipient, unsubscribe_email
-from arrears.web.i18n import pick
+from arrears.web.i18n import pick, word
 from arrears.web.render import render
 from arrears.web.session import LANG_COOKIE, PageNotFound
 
 router = APIRouter(include_in_schema=False)
 
 _KEY = re.compile(r"arrears-([0-9]{1,18})")
-
-WORDS = {
-    "zh": {
-        "title": "退订邮件",
-        "ask": "您将不再收到我们发送到此邮箱的邮件。短信和电话不受影响。",
-        "button": "确认退订",
-        "done": "已退订：我们不会再向此邮箱发送邮件。",
-    },
-    "en": {
-        "title": "Unsubscribe from e-mail",
-        "ask": "You will get no more e-mail from us at this address. Text messages and calls "
-        "are not affected.",
-        "button": "Unsubscribe",
-        "done": "Unsubscribed: we will send no more e-mail to this address.",
-    },
-}
 
 
 def unsubscribe_secrets() -> list[bytes]:
@@ -98,7 +82,7 @@ def _page(request: Request, lang: str, key: str, token: str, done: bool) -> Resp
         request,
         "unsubscribe.html",
         lang,
-        words=WORDS[lang if lang in WORDS else "zh"],
+        words={k: word(lang, f"unsubscribe.{k}") for k in ("title", "ask", "button", "done")},
         key=key,
         token=token,
         done=done,

@@ -8,5 +8,6 @@ window.addEventListener("DOMContentLoaded", function () {
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
+    validatorUrl: null, // no badge fetched from another site
   });
 });
