@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from arrears.compliance.loading import load_pack, portfolio_pack
 from arrears.compliance.rules.content import ContentViolation, check_content, describe
 from arrears.compliance.templates import TemplateBook, first_name
 from arrears.config import Lender
@@ -170,7 +171,10 @@ def review_call_script(
         language,
     )
     text = book.render(name, CALL, language, values).body
-    return ReviewedScript(name, language, who, text, tuple(check_content(text, who)))
+    # the portfolio's pack's phrases; a pack that cannot load shows no script (fails closed)
+    phrases = load_pack(portfolio_pack(conn)).banned_phrases
+    found = check_content(text, who, phrases=phrases)
+    return ReviewedScript(name, language, who, text, tuple(found))
 
 
 def call_script(
