@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from arrears.api.context import context_of
+from arrears.compliance.loading import RulePackUnavailable
 from arrears.compliance.port import Verdict, check_dial, stored_verdict
 from arrears.compliance.scripts import CallScriptDiscloses, call_script
 from arrears.domain.errors import DomainError
@@ -372,7 +373,7 @@ def _script_for(request: Request, task: wq.ActionView, lang: str) -> str:
                 lang=lang,
                 template=task.row.template,
             )
-    except CallScriptDiscloses as exc:  # nobody reads a script that fails the check
+    except (CallScriptDiscloses, RulePackUnavailable) as exc:  # no script the check did not pass
         return str(exc)
 
 
