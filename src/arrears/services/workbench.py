@@ -197,14 +197,21 @@ class Reason:
 
 
 def why_now(
-    conn: Connection, case_ids: list[int], today: date, username: str | None = None
+    conn: Connection,
+    case_ids: list[int],
+    today: date,
+    username: str | None = None,
+    *,
+    cases: dict[int, Any] | None = None,
 ) -> dict[int, list[Reason]]:
-    """For each case, why it is in the queue today, the most pressing first."""
+    """For each case, why it is in the queue today, the most pressing first (`cases`: the rows
+    when the caller has them already)."""
     if not case_ids:
         return {}
     out: dict[int, list[Reason]] = {cid: [] for cid in case_ids}
     c, a, p = t.cases, t.actions, t.promises
-    cases = {r.id: r for r in conn.execute(select(c).where(c.c.id.in_(case_ids)))}
+    if cases is None:
+        cases = {r.id: r for r in conn.execute(select(c).where(c.c.id.in_(case_ids)))}
     for r in conn.execute(
         select(a.c.case_id, a.c.scheduled_at)
         .where(
@@ -315,7 +322,9 @@ def queue_rows(conn: Connection, scope: Scope, today: date, limit: int = 30) -> 
             .limit(limit)
         )
     )
-    reasons = why_now(conn, [r.id for r in rows], today, scope.username)
+    reasons = why_now(
+        conn, [r.id for r in rows], today, scope.username, cases={r.id: r for r in rows}
+    )
     return [QueueRow(r, int(r.priority), int(r.tasks), reasons.get(r.id, [])) for r in rows]
 
 

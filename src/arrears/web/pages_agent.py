@@ -242,14 +242,19 @@ def _case_page(
         case = wq.case_for(conn, viewer, case_id)
         today = ctx.today(conn)
         view = wq.case_view(conn, ctx.app.keyring, case, today, now)
-        reasons = wq.why_now(conn, [case_id], today, viewer.user.username).get(case_id, [])
+        reasons = wq.why_now(
+            conn, [case_id], today, viewer.user.username, cases={case_id: case}
+        ).get(case_id, [])
         notes = wrapup.notes_of(conn, case_id)
-        decisions = [
-            p
-            for p in wq.plan_decisions(conn, viewer.user.username, today - timedelta(days=7))
-            if p.case_id == case_id
-        ]
-        owed = wrapup.arrears_owed(conn, case_id, today)
+    me = viewer.user.username
+    decisions = [  # the team lead's decisions on this agent's plans of the case
+        p
+        for p, _ in view.plans
+        if p.proposed_by == me
+        and (getattr(p, "decided_by", None) or p.approved_by) not in (None, me)
+        and p.proposed_on >= today - timedelta(days=7)
+    ]
+    owed = Money.from_minor(view.overdue_minor, view.currency)  # the arrears of the items due
     borrower = view.borrower_party if revealed else wq.masked(view.borrower_party)
     contacts = view.contacts if revealed else [wq.masked(p) for p in view.contacts]
     limits = plan_limits(viewer.user, view.currency)
