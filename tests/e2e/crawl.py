@@ -213,6 +213,16 @@ OVERFLOW = """() => {
         + `${card.scrollWidth} > ${card.clientWidth} (first spilling: ${wide})`);
     }
   });
+  // a chart's words inside its drawing: an SVG cuts off what falls outside its box unseen
+  document.querySelectorAll('svg.chart').forEach(svg => {
+    const box = svg.getBoundingClientRect();
+    svg.querySelectorAll('text').forEach(t => {
+      const r = t.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1))
+        out.push(`chart text cut off: "${t.textContent}" (${Math.round(r.left)}..`
+          + `${Math.round(r.right)} outside ${Math.round(box.left)}..${Math.round(box.right)})`);
+    });
+  });
   return out;
 }"""
 

@@ -78,9 +78,11 @@ def hbars(
     """Horizontal bars, one per row (label, value); percentages by default."""
     row_h, pad_r = 24, 60
     # the label column fits the longest label (11px text: about 6.5px a Latin character, 11px
-    # a Chinese one), within a third of the chart
+    # a Chinese one); a long label widens the drawing (it scales to its card) rather than being
+    # cut off at the left edge
     longest = max((_text_width(label) for label, _ in rows), default=0)
-    pad_l = int(min(max(longest + 12, 60), width / 3))
+    pad_l = int(max(longest + 12, 60))
+    width = max(width, pad_l + pad_r + 200)
     height = row_h * max(len(rows), 1) + 8
     top = scale or max((v for _, v in rows), default=0) or 1
     parts = [
