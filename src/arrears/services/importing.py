@@ -457,7 +457,7 @@ def _import_files(
         found: list[ImportProblem] = []  # the reader's and the batch's, passed on as they come
         for number, rows in enumerate(source.batches(found, BATCH)):
             ex = Extract(file, source.header, rows)
-            existing = _Existing.load(conn, references({file: ex}))
+            existing = _Existing.load(conn, references({file: ex}), file)
             result = validate_batch(ex, existing.stored, found, earlier)
             problems.add(found)
             found.clear()
@@ -605,11 +605,18 @@ class _Existing:
     stored: Stored
 
     @classmethod
-    def load(cls, conn: Connection, refs: References) -> _Existing:
-        b = t.borrowers
+    def load(cls, conn: Connection, refs: References, file: ExtractFile) -> _Existing:
+        """Whole rows of the file's own table (to tell changed rows from unchanged ones); of
+        the tables it refers to, only what its validation needs."""
+        b, a = t.borrowers, t.accounts
         borrowers = {r.id: r for r in _fetch(conn, b, b.c.id, refs.borrower_ids)}
         contacts = {r.id: r for r in _fetch(conn, t.contacts, t.contacts.c.id, refs.contact_ids)}
-        accounts = {r.id: r for r in _fetch(conn, t.accounts, t.accounts.c.id, refs.account_ids)}
+        account_columns = (
+            a
+            if file is ExtractFile.accounts
+            else (a.c.id, a.c.borrower_id, a.c.currency, a.c.opened_on)
+        )
+        accounts = {r.id: r for r in _fetch(conn, account_columns, a.c.id, refs.account_ids)}
         d = t.due_items.c
         due_columns = (d.account_id, d.seq, d.due_on, d.principal, d.interest, d.fee)
         paid_columns = (d.paid_principal, d.paid_interest, d.paid_fee)
