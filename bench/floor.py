@@ -395,7 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     from arrears.store.db import normalise_url
 
     url = normalise_url(args.database)
-    work = Path(tempfile.gettempdir()) / "arrears-floor-bench"
+    from sqlalchemy.engine import make_url
+
+    # the key ring, audit anchor and recordings of this database's book (one folder each)
+    work = Path(tempfile.gettempdir()) / f"arrears-floor-{make_url(url).database}"
     work.mkdir(exist_ok=True)
     keys = work / "keys.json"
     secret = "floor-bench-dialler-secret"
