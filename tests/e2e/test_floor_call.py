@@ -18,10 +18,10 @@ from sqlalchemy import select
 from arrears.bootstrap import App
 from arrears.config import Settings
 from arrears.privacy.keyring import KeyRing
+from arrears.privacy.links import make_token
 from arrears.store import migrate
 from arrears.store import tables as t
 from arrears.store.db import make_engine
-from arrears.privacy.links import make_token
 from tests.e2e.conftest import Served, serve, shot
 from tests.integration.web.conftest import DAY1, NOW, add_borrower, portfolio
 from tests.telephony_fixtures import SipExchange, sip_exchange  # noqa: F401
