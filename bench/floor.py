@@ -478,7 +478,9 @@ def reset(url: str, agents: int, keys: Path) -> None:
         people(conn, KeyRing.from_json(keys.read_text(), source=keys))
         conn.execute(text("DELETE FROM calls"))
         conn.execute(text("DELETE FROM interactions WHERE agent LIKE 'agent%'"))
-        conn.execute(text("DELETE FROM actions WHERE step LIKE 'agent_dial_%'"))
+        dials = "SELECT id FROM actions WHERE step LIKE 'agent_dial_%'"
+        conn.execute(text(f"DELETE FROM gate_decisions WHERE action_id IN ({dials})"))
+        conn.execute(text(f"DELETE FROM actions WHERE id IN ({dials})"))
         conn.execute(
             text(
                 """UPDATE actions SET status = 'planned', completed_at = NULL
