@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from arrears.bootstrap import App
 from arrears.channels.smtp import unsubscribe_token
 from arrears.compliance.rules.packs import PACKS
 from arrears.domain.outcomes import HardshipKind, Outcome
 from arrears.domain.products import Product
+from arrears.privacy.links import make_token
 from arrears.services.users import DEMO_PASSWORD, Role
 from arrears.sim.demo import run_demo
 from arrears.sim.portfolio import RELATIONSHIPS
 from arrears.store import tables as t
 from arrears.strategy import loader
-from arrears.privacy.links import make_token
 from tests.e2e.conftest import ARTIFACTS, Served, serve
 
 ROLES = ("agent", "lead", "manager", "compliance", "admin")
@@ -89,6 +89,20 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
             )
         )
         with_plan = conn.scalar(select(t.plans.c.case_id).order_by(t.plans.c.id.desc()).limit(1))
+        # the day's first planned action held back by a rule, as the nightly gate leaves it: its
+        # reason shows on the case page and in the compliance officer's list
+        held = conn.scalar(
+            select(t.actions.c.id)
+            .where(t.actions.c.business_date == day, t.actions.c.status == "planned")
+            .order_by(t.actions.c.id)
+            .limit(1)
+        )
+        if held is not None:
+            conn.execute(
+                update(t.actions)
+                .where(t.actions.c.id == held)
+                .values(status="blocked", rule_id="cn.contact_consent", reason="no consent")
+            )
     key = f"arrears-{email}"
     unsubscribe = f"/unsubscribe/{key}?t={unsubscribe_token(key, UNSUBSCRIBE_SECRET.encode())}"
     link = f"/b/{make_token(app.keyring, with_plan or case_ids[0], day + timedelta(days=14))}"

@@ -167,6 +167,16 @@ def approval_reasons(lang: str, reasons: list[str]) -> list[str]:
     return out
 
 
+def rule_name(lang: str, rule_id: str | None) -> str:
+    """A rule's short name ("cn.contact_consent" -> 联系人同意), for charts and lists; a flag
+    rule names its flag."""
+    name = (rule_id or "").split(".", 1)[-1]
+    words = catalogue(pick(lang))
+    if name.startswith("flag_"):
+        return f"{words['rule_name.flag']}: {code(lang, 'flag', name.removeprefix('flag_'))}"
+    return words.get(f"rule_name.{name}", rule_id or "—")
+
+
 def display_zone() -> ZoneInfo:
     """The zone wall-clock times are shown in: the lender's (ARREARS_TIMEZONE, default
     Asia/Shanghai). Business dates are calendar days and are never converted."""

@@ -9,7 +9,7 @@ from arrears.api.context import context_of
 from arrears.services.users import Permission
 from arrears.web import audit, charts
 from arrears.web import dashboards as dash
-from arrears.web.i18n import code, word
+from arrears.web.i18n import code, rule_name, word
 from arrears.web.render import render
 from arrears.web.session import ViewerDep
 
@@ -83,7 +83,9 @@ def compliance(request: Request, viewer: ViewerDep) -> Response:
         reveals = audit.recent(conn, audit.REVEAL)
         templates = [tpl for tpl in dash.template_approvals(conn) if tpl.version > 0]
     svg = charts.hbars(
-        word(viewer.lang, "blocked_actions"), [(r, float(n)) for r, n in by_rule], fmt="{:.0f}"
+        word(viewer.lang, "blocked_actions"),
+        [(rule_name(viewer.lang, r), float(n)) for r, n in by_rule],
+        fmt="{:.0f}",
     )
     return render(
         request,

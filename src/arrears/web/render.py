@@ -71,6 +71,7 @@ def render(
     # helpers a page's own context may shadow
     context.setdefault("code", code)
     context.setdefault("rule_text", rule_text)
+    context.setdefault("rule_short", lambda rule_id: i18n.rule_name(lang, rule_id))
     context.setdefault("why", why)
     context.setdefault("zone", i18n.display_zone().key)
     context.setdefault("zone_label", i18n.code(lang, "zone", i18n.display_zone().key))
