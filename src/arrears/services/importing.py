@@ -16,23 +16,24 @@ and a payment id already received with the same content is skipped (never posted
 from __future__ import annotations
 
 import csv
+from collections import namedtuple
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache, lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import (
     Connection,
+    Date,
     Engine,
     Row,
     Table,
-    bindparam,
     case,
     literal_column,
-    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,7 +57,6 @@ from arrears.services.import_rows import (
 )
 from arrears.services.import_rows import Row as RawRow
 from arrears.store import tables as t
-from arrears.store.bulk import among
 
 __all__ = [
     "ExtractFile",
@@ -644,19 +644,53 @@ class _Existing:
         return cls(borrowers, contacts, accounts, due_items, payments, stored)
 
 
-def _fetch(conn: Connection, what: Any, column: Any, ids: set[str]) -> Iterator[Row[Any]]:
-    """Rows of `what` (a table or columns) whose `column` is one of ids, a chunk at a time."""
-    query = select(what) if isinstance(what, Table) else select(*what)
+def _fetch(conn: Connection, what: Any, column: Any, ids: set[str]) -> Iterator[Any]:
+    """Rows of `what` (a table or columns) whose `column` is one of ids, a chunk at a time, as
+    named tuples straight from the driver (an import looks up millions of rows: SQLAlchemy's
+    per-row and per-parameter work would cost more than the database's)."""
+    columns = list(what.columns) if isinstance(what, Table) else list(what)
+    if not ids:
+        return
+    table = columns[0].table.name
+    names = [c.name for c in columns]
+    shape = _row_type(tuple(names))
+    select_list = ", ".join(f'"{n}"' for n in names)
+    driver = conn.connection.driver_connection
+    assert driver is not None
     ordered = sorted(ids)
-    if not ordered:
-        return
     if conn.dialect.name == "postgresql":  # one array parameter, however many ids
-        yield from conn.execute(query.where(among(conn, column, ordered))).all()
+        sql = f'SELECT {select_list} FROM {table} WHERE "{column.name}" = ANY(%s)'
+        with driver.cursor() as cursor:
+            yield from map(shape._make, cursor.execute(sql, (ordered,)).fetchall())
         return
-    # an expanding IN: compiled once, the chunk's values bound at execution
-    query = query.where(column.in_(bindparam("ids", expanding=True)))
+    # SQLite hands dates back as their ISO text
+    dated = [i for i, c in enumerate(columns) if isinstance(c.type, Date)]
     for i in range(0, len(ordered), LOOKUP_CHUNK):
-        yield from conn.execute(query, {"ids": ordered[i : i + LOOKUP_CHUNK]}).all()
+        chunk = ordered[i : i + LOOKUP_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        sql = f'SELECT {select_list} FROM {table} WHERE "{column.name}" IN ({marks})'
+        rows = driver.execute(sql, chunk).fetchall()
+        if dated:
+            rows = [_dates_read(row, dated) for row in rows]
+        yield from map(shape._make, rows)
+
+
+@cache
+def _row_type(names: tuple[str, ...]) -> Any:
+    return namedtuple("StoredRow", names)
+
+
+def _dates_read(row: tuple[Any, ...], dated: list[int]) -> tuple[Any, ...]:
+    out = list(row)
+    for i in dated:
+        if isinstance(out[i], str):
+            out[i] = _iso_date(out[i])
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 14)
+def _iso_date(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 # columns a re-import overwrites; everything else on the row belongs to the platform
