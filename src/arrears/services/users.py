@@ -211,14 +211,15 @@ def set_role(conn: Connection, username: str, role: Role | str, team_id: str | N
 # The demo's people: one of every role; the passwords are documented in docs/web.md.
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
-    ("admin", Role.ADMIN, "管理员 Admin", None),
-    ("agent", Role.AGENT, "催收员 李娜 (agent)", "team-early"),
-    ("agent2", Role.AGENT, "催收员 王强 (agent2)", "team-early"),
-    ("agent3", Role.AGENT, "Late-stage agent (agent3)", "team-late"),
-    ("lead", Role.TEAM_LEAD, "组长 陈静 (lead)", "team-early"),
-    ("lead2", Role.TEAM_LEAD, "Late-stage lead (lead2)", "team-late"),
-    ("manager", Role.MANAGER, "经理 Manager", None),
-    ("compliance", Role.COMPLIANCE, "合规 Compliance", None),
+    # display names are people's names (the pages say the role in the page's language)
+    ("admin", Role.ADMIN, "孙丽", None),
+    ("agent", Role.AGENT, "李娜", "team-early"),
+    ("agent2", Role.AGENT, "王强", "team-early"),
+    ("agent3", Role.AGENT, "赵敏", "team-late"),
+    ("lead", Role.TEAM_LEAD, "刘洋", "team-early"),
+    ("lead2", Role.TEAM_LEAD, "周涛", "team-late"),
+    ("manager", Role.MANAGER, "吴刚", None),
+    ("compliance", Role.COMPLIANCE, "郑洁", None),
 )
 DEMO_TEAMS: tuple[tuple[str, str, list[str]], ...] = (
     ("team-early", "早期催收 Early collections", ["early", "hardship"]),
