@@ -48,3 +48,9 @@ def format_day(day: date | str, language: str) -> str:
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def plain_amount(minor: int, currency: str) -> str:
+    """A stored amount as the plain decimal machines read (`"1045.00"`; `"1200"` for yen):
+    the API's JSON, webhook payloads and exports — always beside its currency code."""
+    return str(Money.from_minor(int(minor), currency).amount)

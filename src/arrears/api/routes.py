@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from sqlalchemy import Connection, and_, delete, insert, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from arrears.api import queries as q
 from arrears.api.context import Context, context_of
 from arrears.api.problems import PROBLEM_RESPONSES, FieldError, ProblemError, field_error
 from arrears.api.schemas import (
@@ -37,13 +36,13 @@ from arrears.api.schemas import (
     WebhookOut,
 )
 from arrears.api.security import require
-from arrears.api.webhooks import WebhookUrlRefused, check_url
 from arrears.domain.phone import mask_name, mask_phone
-from arrears.engine.delinquency import reassess
+from arrears.formats import plain_amount
+from arrears.services import cases, feed
 from arrears.services import import_formats as fmt
+from arrears.services import webhooks as hooks
 from arrears.services.auth import Integration, Scope, sha256
-from arrears.store import tables as t
-from arrears.store.tables_web import idempotency_keys, webhooks
+from arrears.services.webhooks import WebhookUrlRefused, check_url
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 T = TypeVar("T")
@@ -102,10 +101,8 @@ def put_borrower(
         _field(fmt.email, "body.email", body.email)
     _field(fmt.timezone, "body.timezone", body.timezone)
     with ctx.begin() as conn:
-        q.upsert(
+        row = feed.save_borrower(
             conn,
-            t.borrowers,
-            ["id"],
             {
                 "id": borrower_id,
                 "name_enc": ring.encrypt(body.name),
@@ -120,7 +117,6 @@ def put_borrower(
                 "risk_score": body.risk_score,
             },
         )
-        row = conn.execute(select(t.borrowers).where(t.borrowers.c.id == borrower_id)).one()
     return BorrowerOut(
         id=borrower_id,
         name_masked=mask_name(body.name),
@@ -133,7 +129,7 @@ def put_borrower(
 
 
 def _borrower_exists(conn: Connection, borrower_id: str, field: str) -> None:
-    if conn.scalar(select(t.borrowers.c.id).where(t.borrowers.c.id == borrower_id)) is None:
+    if not feed.borrower_exists(conn, borrower_id):
         raise ProblemError(
             404 if field == "path.borrower_id" else 422,
             "borrower-unknown",
@@ -159,17 +155,15 @@ def put_contact(
     _field(fmt.relationship, "body.relationship", body.relationship)
     with ctx.begin() as conn:
         _borrower_exists(conn, borrower_id, "path.borrower_id")
-        owner = conn.scalar(select(t.contacts.c.borrower_id).where(t.contacts.c.id == contact_id))
+        owner = feed.contact_owner(conn, contact_id)
         if owner is not None and owner != borrower_id:
             raise field_error("path.contact_id", "this contact belongs to another borrower", 409)
-        current = conn.scalar(select(t.contacts.c.status).where(t.contacts.c.id == contact_id))
-        status = body.status
+        current = feed.contact_status(conn, contact_id)
+        status: str = body.status
         if current in ("refused", "wrong_number", "opted_out") and status == "active":
             status = current  # agents' findings and opt-outs are not undone by a feed
-        q.upsert(
+        feed.save_contact(
             conn,
-            t.contacts,
-            ["id"],
             {
                 "id": contact_id,
                 "borrower_id": borrower_id,
@@ -202,12 +196,12 @@ def _account_out(row: Any) -> AccountOut:
         borrower_id=row.borrower_id,
         product=row.product,
         currency=c,
-        principal=q.amount(row.principal, c),
+        principal=plain_amount(row.principal, c),
         status=row.status,
         dpd=row.dpd,
         bucket=row.bucket,
-        overdue_amount=q.amount(row.overdue_amount, c),
-        outstanding=q.amount(row.outstanding, c),
+        overdue_amount=plain_amount(row.overdue_amount, c),
+        outstanding=plain_amount(row.outstanding, c),
     )
 
 
@@ -225,15 +219,13 @@ def put_account(
     penalty = _ppm(body.penalty_rate, "body.penalty_rate")
     with ctx.begin() as conn:
         _borrower_exists(conn, body.borrower_id, "body.borrower_id")
-        existing = conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+        existing = feed.account_by_id(conn, account_id)
         if existing is not None and existing.borrower_id != body.borrower_id:
             raise field_error("body.borrower_id", "an account cannot move to another borrower", 409)
         if existing is not None and existing.currency != body.currency:
             raise field_error("body.currency", f"the account is booked in {existing.currency}", 409)
-        q.upsert(
+        row = feed.save_account(
             conn,
-            t.accounts,
-            ["id"],
             {
                 "id": account_id,
                 "borrower_id": body.borrower_id,
@@ -245,7 +237,6 @@ def put_account(
                 "opened_on": body.opened_on,
             },
         )
-        row = conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).one()
     return _account_out(row)
 
 
@@ -261,22 +252,22 @@ def put_due_items(
     if len(set(seqs)) != len(seqs):
         raise field_error("body.items", "each seq appears once")
     with ctx.begin() as conn:
-        currency = conn.scalar(select(t.accounts.c.currency).where(t.accounts.c.id == account_id))
+        currency = feed.account_currency(conn, account_id)
         if currency is None:
             raise ProblemError(
                 404, "account-unknown", f"no account {account_id!r}; PUT the account first"
             )
-        for n, item in enumerate(body.items):
-            values = {
-                "account_id": account_id,
+        items = [
+            {
                 "seq": item.seq,
                 "due_on": item.due_on,
                 "principal": _money(item.principal, currency, f"body.items.{n}.principal"),
                 "interest": _money(item.interest, currency, f"body.items.{n}.interest"),
                 "fee": _money(item.fee, currency, f"body.items.{n}.fee"),
             }
-            q.upsert(conn, t.due_items, ["account_id", "seq"], values)
-        reassess(conn, [account_id])
+            for n, item in enumerate(body.items)
+        ]
+        feed.save_due_items(conn, account_id, items)
     return DueItemsOut(account_id=account_id, items=len(body.items))
 
 
@@ -308,47 +299,30 @@ def post_payment(
     try:
         with ctx.begin() as conn:
             minor = _money(body.amount, body.currency, "body.amount", positive=True)
-            out.amount = q.amount(minor, body.currency)
+            out.amount = plain_amount(minor, body.currency)
             # the key row first: a concurrent twin waits on it and then sees the conflict
-            conn.execute(
-                insert(idempotency_keys).values(
-                    token_id=integration.token_id,
-                    key=idempotency_key,
-                    request_hash=request_hash,
-                    status_code=201,
-                    response=out.model_dump_json(),
-                    created_at=now,
-                )
+            feed.claim_idempotency_key(
+                conn,
+                integration.token_id,
+                idempotency_key,
+                request_hash,
+                out.model_dump_json(),
+                201,
+                now,
             )
-            currency = conn.scalar(
-                select(t.accounts.c.currency).where(t.accounts.c.id == body.account_id)
-            )
+            currency = feed.account_currency(conn, body.account_id)
             if currency is None:
                 raise field_error("body.account_id", f"no account {body.account_id!r}")
             if currency != body.currency:
                 raise field_error("body.currency", f"the account is booked in {currency}")
-            if conn.scalar(select(t.payments.c.id).where(t.payments.c.id == payment_id)):
+            if feed.payment_exists(conn, payment_id):
                 raise field_error("body.payment_id", "a payment with this id exists already", 409)
-            conn.execute(
-                insert(t.payments).values(
-                    id=payment_id,
-                    account_id=body.account_id,
-                    amount=minor,
-                    currency=body.currency,
-                    received_on=body.received_on,
-                    source="api",
-                )
+            feed.record_payment(
+                conn, payment_id, body.account_id, minor, body.currency, body.received_on, "api"
             )
     except IntegrityError:
         with ctx.begin() as conn:
-            stored = conn.execute(
-                select(idempotency_keys).where(
-                    and_(
-                        idempotency_keys.c.token_id == integration.token_id,
-                        idempotency_keys.c.key == idempotency_key,
-                    )
-                )
-            ).first()
+            stored = feed.idempotent_answer(conn, integration.token_id, idempotency_key)
         if stored is None:
             raise field_error(
                 "body.payment_id", "a payment with this id exists already", 409
@@ -380,7 +354,7 @@ def _case_out(row: Any) -> CaseOut:
         currency=row.currency,
         dpd=row.dpd,
         bucket=row.bucket,
-        overdue_amount=q.amount(row.overdue_amount, row.currency),
+        overdue_amount=plain_amount(row.overdue_amount, row.currency),
         queue=row.queue,
         assigned_to=row.assigned_to,
         strategy=row.strategy,
@@ -394,7 +368,7 @@ Reader = Annotated[Integration, Depends(require(Scope.CASES_READ))]
 
 
 def _case_or_404(conn: Connection, case_id: int) -> Any:
-    row = q.case_row(conn, case_id)
+    row = cases.case_by_id(conn, case_id)
     if row is None:
         raise ProblemError(404, "case-unknown", f"no case {case_id}")
     return row
@@ -412,7 +386,7 @@ def get_cases(
 ) -> CasePage:
     """Cases in id order, a page at a time."""
     with ctx.begin() as conn:
-        rows = q.list_cases(conn, status, after, limit)
+        rows = cases.cases_page(conn, status, after, limit)
     items = [_case_out(r) for r in rows]
     return CasePage(items=items, next_after=items[-1].id if len(items) == limit else None)
 
@@ -428,7 +402,7 @@ def get_interactions(case_id: CaseId, ctx: Ctx, _: Reader) -> list[InteractionOu
     """Calls and messages of the case (notes stay in the workbench)."""
     with ctx.begin() as conn:
         _case_or_404(conn, case_id)
-        rows = q.interactions_of(conn, case_id)
+        rows = cases.interactions_of(conn, case_id)
     return [
         InteractionOut(
             id=r.id,
@@ -450,16 +424,16 @@ def get_interactions(case_id: CaseId, ctx: Ctx, _: Reader) -> list[InteractionOu
 def get_promises(case_id: CaseId, ctx: Ctx, _: Reader) -> list[PromiseOut]:
     with ctx.begin() as conn:
         _case_or_404(conn, case_id)
-        rows = q.promises_of(conn, case_id)
+        rows = cases.promises_of(conn, case_id)
     return [
         PromiseOut(
             id=r.id,
             made_on=r.made_on,
             due_on=r.due_on,
-            amount=q.amount(r.amount, r.currency),
+            amount=plain_amount(r.amount, r.currency),
             currency=r.currency,
             status=r.status,
-            paid_amount=q.amount(r.paid_amount, r.currency),
+            paid_amount=plain_amount(r.paid_amount, r.currency),
         )
         for r in rows
     ]
@@ -469,7 +443,7 @@ def get_promises(case_id: CaseId, ctx: Ctx, _: Reader) -> list[PromiseOut]:
 def get_plans(case_id: CaseId, ctx: Ctx, _: Reader) -> list[PlanOut]:
     with ctx.begin() as conn:
         _case_or_404(conn, case_id)
-        plans = q.plans_of(conn, case_id)
+        plans = cases.plans_of(conn, case_id)
     return [
         PlanOut(
             id=p.id,
@@ -477,14 +451,14 @@ def get_plans(case_id: CaseId, ctx: Ctx, _: Reader) -> list[PlanOut]:
             proposed_on=p.proposed_on,
             activated_on=p.activated_on,
             currency=p.currency,
-            total=q.amount(p.total, p.currency),
-            waived=q.amount(p.waived, p.currency),
+            total=plain_amount(p.total, p.currency),
+            waived=plain_amount(p.waived, p.currency),
             instalments=[
                 InstalmentOut(
                     seq=i.seq,
                     due_on=i.due_on,
-                    amount=q.amount(i.amount, p.currency),
-                    paid_amount=q.amount(i.paid_amount, p.currency),
+                    amount=plain_amount(i.amount, p.currency),
+                    paid_amount=plain_amount(i.paid_amount, p.currency),
                     status=i.status,
                 )
                 for i in inst
@@ -510,24 +484,16 @@ def post_webhook(body: WebhookIn, ctx: Ctx, _: Hooker) -> WebhookOut:
     secret = "whsec_" + secrets.token_urlsafe(24)
     events: list[str] = sorted(set(body.events))
     with ctx.begin() as conn:
-        hook_id = conn.execute(
-            insert(webhooks)
-            .values(
-                url=body.url,
-                secret_enc=ctx.app.keyring.encrypt(secret),
-                events=" ".join(events),
-                active=True,
-                created_at=ctx.now(),
-            )
-            .returning(webhooks.c.id)
-        ).scalar_one()
+        hook_id = hooks.subscribe(
+            conn, body.url, events, ctx.app.keyring.encrypt(secret), ctx.now()
+        )
     return WebhookOut(id=hook_id, url=body.url, events=events, active=True, secret=secret)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], tags=["webhooks"])
 def get_webhooks(ctx: Ctx, _: Hooker) -> list[WebhookOut]:
     with ctx.begin() as conn:
-        rows = list(conn.execute(select(webhooks).order_by(webhooks.c.id)))
+        rows = hooks.subscriptions(conn)
     return [WebhookOut(id=r.id, url=r.url, events=r.events.split(), active=r.active) for r in rows]
 
 
@@ -535,13 +501,8 @@ def get_webhooks(ctx: Ctx, _: Hooker) -> list[WebhookOut]:
 def delete_webhook(
     webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], ctx: Ctx, _: Hooker, request: Request
 ) -> Response:
-    from arrears.store.tables_web import webhook_deliveries
-
     with ctx.begin() as conn:
-        conn.execute(
-            delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id)
-        )
-        gone = conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount
+        gone = hooks.unsubscribe(conn, webhook_id)
     if not gone:
         raise ProblemError(404, "webhook-unknown", f"no webhook {webhook_id}")
     return Response(status_code=204)

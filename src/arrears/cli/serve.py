@@ -68,8 +68,8 @@ def _register_webhooks(app: typer.Typer) -> None:
 
         import httpx
 
-        from arrears.api.webhooks import collect_events
-        from arrears.api.webhooks import deliver as send
+        from arrears.services.webhooks import collect_events
+        from arrears.services.webhooks import deliver as send
 
         wired = app_of(ctx)
         with wired.engine.begin() as conn:

@@ -1,6 +1,7 @@
 """Many rows into one table inside the caller's transaction: `COPY … FROM STDIN` on PostgreSQL
 (no statement to parse and bind per row, as even a pipelined `executemany` has), one
-`executemany` elsewhere; and id lists as one array parameter."""
+`executemany` elsewhere; id lists as one array parameter; one row written or replaced by its
+key (`upsert`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import ARRAY, Connection, Table, any_, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 # below this many rows the COPY's own round trips are not worth it
@@ -48,3 +50,14 @@ def among(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement
     else:
         result = column.in_(list(values))
     return result
+
+
+def upsert(conn: Connection, table: Table, keys: Sequence[str], values: Mapping[str, Any]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE — one statement on both databases."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values)
+    changes = {k: stmt.excluded[k] for k in values if k not in keys}
+    if changes:
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+    else:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))

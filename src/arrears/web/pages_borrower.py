@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select, update
 
-from arrears.api import queries as aq
+from arrears.services import cases as aq
 from arrears.api.context import Context, context_of
 from arrears.domain.errors import DomainError
 from arrears.domain.money import Money

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 from sqlalchemy import Engine, insert, text
 
-from arrears.api import webhooks
+from arrears.services import webhooks
 from arrears.bootstrap import App
 from arrears.privacy.keyring import KeyRing
 from arrears.services.auth import ALL_SCOPES, issue_token

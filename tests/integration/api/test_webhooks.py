@@ -14,15 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from arrears.api.webhooks import (
+from arrears.bootstrap import App
+from arrears.engine.run_day import run_day
+from arrears.services.webhooks import (
     WebhookUrlRefused,
     check_url,
     collect_events,
     deliver,
     verify_signature,
 )
-from arrears.bootstrap import App
-from arrears.engine.run_day import run_day
 from arrears.store.tables_web import webhook_deliveries, webhooks
 from tests.integration.api.test_api import feed
 

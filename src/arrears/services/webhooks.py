@@ -26,9 +26,9 @@ from datetime import date, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from arrears.api.queries import amount
+from arrears.formats import plain_amount
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
 from arrears.store.tables_web import webhook_deliveries, webhook_events, webhooks
@@ -109,7 +109,7 @@ def _found(conn: Connection, as_of: date) -> list[tuple[str, str, dict[str, Any]
                     "case_id": r.id,
                     "borrower_id": r.borrower_id,
                     "opened_on": _day(r.opened_on),
-                    "overdue_amount": amount(r.overdue_at_open, r.currency),
+                    "overdue_amount": plain_amount(r.overdue_at_open, r.currency),
                     "currency": r.currency,
                     "bucket": r.bucket,
                 },
@@ -139,8 +139,8 @@ def _found(conn: Connection, as_of: date) -> list[tuple[str, str, dict[str, Any]
                     "promise_id": r.id,
                     "case_id": r.case_id,
                     "due_on": _day(r.due_on),
-                    "amount": amount(r.amount, r.currency),
-                    "paid_amount": amount(r.paid_amount, r.currency),
+                    "amount": plain_amount(r.amount, r.currency),
+                    "paid_amount": plain_amount(r.paid_amount, r.currency),
                     "currency": r.currency,
                 },
             )
@@ -154,7 +154,7 @@ def _found(conn: Connection, as_of: date) -> list[tuple[str, str, dict[str, Any]
                     "plan_id": r.id,
                     "case_id": r.case_id,
                     "ended_on": _day(r.ended_on),
-                    "total": amount(r.total, r.currency),
+                    "total": plain_amount(r.total, r.currency),
                     "currency": r.currency,
                 },
             )
@@ -308,3 +308,33 @@ def deliver(
                 .values(**values)
             )
     return DeliveryReport(delivered, retried, failed)
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+def subscribe(
+    conn: Connection, url: str, events: list[str], secret_enc: bytes | None, at: datetime
+) -> int:
+    """A new active subscription of `url` to `events`; its id. The URL is checked beforehand
+    (`check_url`); the secret is stored encrypted."""
+    return int(
+        conn.execute(
+            insert(webhooks)
+            .values(
+                url=url, secret_enc=secret_enc, events=" ".join(events), active=True, created_at=at
+            )
+            .returning(webhooks.c.id)
+        ).scalar_one()
+    )
+
+
+def subscriptions(conn: Connection) -> list[Any]:
+    """Every subscription in id order (url, events, active; the secret stays encrypted)."""
+    return list(conn.execute(select(webhooks).order_by(webhooks.c.id)))
+
+
+def unsubscribe(conn: Connection, webhook_id: int) -> bool:
+    """Remove a subscription and its pending deliveries; False when there was none."""
+    conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == webhook_id))
+    return bool(conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id)).rowcount)

@@ -1,37 +1,22 @@
-"""Writes and reads the API makes on the core tables (thin; the daily run does the work)."""
+"""A case and what happened on it, read for the integrators' API and the borrower's page: the
+case, its interactions, promises and plans (with their instalments), in a stable order."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select
 
-from arrears.domain.money import Money
 from arrears.store import tables as t
 
 
-def upsert(conn: Connection, table: Table, keys: Sequence[str], values: Mapping[str, Any]) -> None:
-    """INSERT … ON CONFLICT (keys) DO UPDATE — one statement on both databases."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values)
-    changes = {k: stmt.excluded[k] for k in values if k not in keys}
-    if changes:
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
-    else:
-        conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
-
-
-def amount(minor: int, currency: str) -> str:
-    return f"{Money.from_minor(int(minor), currency).amount}"
-
-
-def case_row(conn: Connection, case_id: int) -> Any:
+def case_by_id(conn: Connection, case_id: int) -> Any:
+    """The case row, or None."""
     return conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
 
 
-def list_cases(conn: Connection, status: str | None, after: int, limit: int) -> list[Any]:
+def cases_page(conn: Connection, status: str | None, after: int, limit: int) -> list[Any]:
+    """Up to `limit` cases with an id above `after`, in id order (optionally of one status)."""
     q = select(t.cases).where(t.cases.c.id > after).order_by(t.cases.c.id).limit(limit)
     if status:
         q = q.where(t.cases.c.status == status)
@@ -51,6 +36,7 @@ def promises_of(conn: Connection, case_id: int) -> list[Any]:
 
 
 def plans_of(conn: Connection, case_id: int) -> list[tuple[Any, list[Any]]]:
+    """The case's plans, each with its instalments in order."""
     p, pi = t.plans, t.plan_instalments
     plans = list(conn.execute(select(p).where(p.c.case_id == case_id).order_by(p.c.id)))
     out = []
