@@ -2,13 +2,17 @@
 real app under uvicorn, real sign-in) on PostgreSQL with a large book.
 
     .venv/bin/python bench/floor.py [--accounts 1000000] [--agents 50] [--seconds 60]
-                                    [--think 1.0] [--database postgresql://…/arrears_floor_bench]
+                                    [--think 1.0] [--servers 2] [--reuse]
+                                    [--database postgresql://…/arrears_floor_bench]
 
 The book is built the quick way `bench/run_day.py` builds it (DuckDB, COPY; 3% delinquent), the
 borrowers of the delinquent accounts are given (encrypted) names and phone numbers, and
-`arrears run-day` opens the cases and plans the day's calls. Then `arrears serve` runs with the
+`arrears run-day` opens the cases and plans the day's calls. Then `arrears serve` runs (one
+process per core, --servers, as behind a load balancer; agents split between them) with the
 webhook dialler pointed at a cloud call centre on loopback that accepts every call at once (the
-port's simplest real adapter: signed HTTP both ways; no call ever rings a phone).
+port's simplest real adapter: a signed HTTP request; no phone rings, and no result comes back:
+the app has no edge for the call centre's result callback yet, so the outcome is recorded
+through the day's task, not by completing the dialled call).
 
 Each agent signs in through the form and loops: Next case (POST /agent/next), the case page
 (GET /cases/{id}), Call (POST /cases/{id}/call: the rule pack re-checked, the number decrypted
@@ -339,13 +343,17 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def floor(base: str, agents: int, seconds: float, think: float) -> tuple[Recorder, int, int]:
+async def floor(
+    bases: list[str], agents: int, seconds: float, think: float
+) -> tuple[Recorder, int, int]:
     rec = Recorder()
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     clients = [
-        httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=60, limits=limits)
-        for _ in range(agents)
+        httpx.AsyncClient(
+            base_url=bases[n % len(bases)], follow_redirects=False, timeout=60, limits=limits
+        )
+        for n in range(agents)
     ]
     try:
         gate = asyncio.Semaphore(4)
@@ -383,8 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--think", type=float, default=1.0, help="mean pause between steps (s)")
-    ap.add_argument("--port", type=int, default=8791)
-    ap.add_argument("--dialler-port", type=int, default=8792)
+    ap.add_argument("--port", type=int, default=8791, help="the first server's port")
+    ap.add_argument(
+        "--servers", type=int, default=2, help="`arrears serve` processes (one per core)"
+    )
+    ap.add_argument("--dialler-port", type=int, default=8790)
     ap.add_argument("--database", default=os.environ.get("ARREARS_FLOOR_BENCH_URL", DEFAULT_PG))
     ap.add_argument(
         "--reuse", action="store_true", help="work the book an earlier run left (not rebuilt)"
@@ -420,24 +431,33 @@ def main(argv: list[str] | None = None) -> int:
     else:
         build(url, args.accounts, args.agents, env, keys)
     centre = start_call_centre(args.dialler_port)
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("arrears")),
-            "--database",
-            url,
-            "serve",
-            "--port",
-            str(args.port),
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{args.port}"
+    # one `arrears serve` per core, as behind a load balancer: sessions live in the database,
+    # so an agent may be served by any of them; each agent keeps to one
+    ports = [args.port + i for i in range(args.servers)]
+    servers = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("arrears")),
+                "--database",
+                url,
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env=env,
+        )
+        for port in ports
+    ]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        wait_for(base, server)
-        rec, outcomes, idle = asyncio.run(floor(base, args.agents, args.seconds, args.think))
+        for base, server in zip(bases, servers, strict=True):
+            wait_for(base, server)
+        rec, outcomes, idle = asyncio.run(floor(bases, args.agents, args.seconds, args.think))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
         centre.shutdown()
     print(f"\n{'step':28} {'n':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
     p95 = {}
@@ -459,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(p95.values())
     print(
         f"RESULT agents={args.agents} seconds={args.seconds:.0f} accounts={args.accounts} "
+        + f"servers={args.servers} think_s={args.think} "
         + " ".join(f"{s}_p95_ms={p95[s]:.1f}" for s in STEPS)
         + f" outcomes_per_agent_hour={per_hour:.0f}"
         + f" target_p95_ms={TARGET_MS:.0f} met={'yes' if worst <= TARGET_MS else 'no'}"
