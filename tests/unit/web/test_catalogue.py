@@ -123,3 +123,11 @@ def test_form_errors_are_in_the_page_language() -> None:
     assert i18n.error_text("zh", ValueError("anything")) == i18n.word("zh", "error.ValueError")
     reasons = ["3 instalments exceed the agent's limit of 2"]
     assert i18n.approval_reasons("zh", reasons) == ["3期，超过您的上限2期"]
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_no_key_is_written_twice(locale: str) -> None:
+    """Two entries of one key: the reader keeps the last one without a word."""
+    path = WEB.parent / "locale" / locale / "LC_MESSAGES" / "messages.po"
+    keys = re.findall(r'(?m)^msgid "(.+)"$', path.read_text("utf-8"))
+    assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})
