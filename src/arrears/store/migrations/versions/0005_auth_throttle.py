@@ -1,5 +1,6 @@
 """auth_throttle: atomic try counters for sign-in and the borrower page, per account and source;
-integration_tokens.expires_at: tokens expire
+integration_tokens.expires_at: tokens expire; login_attempts no longer keeps names that are no
+account's (often a password typed into the name field): those already stored become (unknown)
 
 Revision ID: 0005
 Revises: 0004
@@ -26,6 +27,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("integration_tokens") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute(
+        "UPDATE login_attempts SET username = '(unknown)' "
+        "WHERE username NOT IN (SELECT username FROM users)"
+    )
 
 
 def downgrade() -> None:
