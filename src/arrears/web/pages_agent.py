@@ -442,10 +442,13 @@ def post_outcome(
     target_id: Annotated[str, Form(max_length=64)] = "",
     hardship: Annotated[str, Form(max_length=32)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
+    promise_amount: Annotated[str, Form(max_length=32)] = "",
+    promise_due_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Record a call outcome (through an allowed action, or completing a call the dialler
     placed), or mark a contact refused / wrong. A hardship kind alone is hardship declared by
-    whoever was on the line (the second click of the inline wrap-up)."""
+    whoever was on the line (the second click of the inline wrap-up); a promise with its amount
+    and date records the promise with the call's outcome, under the same rules as the form."""
     from arrears.services.outcomes import record_outcome
 
     viewer.require(Permission.WORK_CASES)
@@ -492,6 +495,15 @@ def post_outcome(
         try:
             if not outcome:
                 raise Refusal("agent.err.outcome_missing")
+            if outcome == Outcome.PROMISE and (promise_amount.strip() or promise_due_on):
+                wrapup.make_promise(
+                    conn,
+                    case_id=case_id,
+                    amount=promise_amount,
+                    due_on=_day(promise_due_on),
+                    today=today,
+                    agent=viewer.user.username,
+                )
             record_outcome(
                 conn,
                 case_id=case_id,
@@ -514,9 +526,10 @@ def post_outcome(
                 viewer,
                 case_id,
                 status_code=422,
-                error=error_text(viewer.lang, exc),
+                error=_refused(exc, viewer.lang),
                 wrap=action_id,
                 call=call_id,
+                form={"promise": {"amount": promise_amount, "due_on": promise_due_on}},
             )
     if power_mode(request):
         return _power_next(request, viewer, case_id)

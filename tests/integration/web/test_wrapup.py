@@ -470,3 +470,33 @@ def test_the_agent_is_told_of_a_rejection_and_its_reason(web: TestClient, app: A
     for page in (web.get("/agent").text, web.get(f"/cases/{case_id}").text):
         notice = page[page.index(f'data-testid="decision-{plan_id}"') :].split("</li>")[0]
         assert "已驳回" in notice and "六期太长，请先试三期" in notice
+
+
+def test_a_promise_taken_on_the_call_is_recorded_with_its_outcome(
+    web: TestClient, app: App
+) -> None:
+    case_id = _case_of(app, "B1")
+    csrf = sign_in(web, "agent")
+    web.post("/agent/next", data={"csrf": csrf})
+    page = web.get(f"/cases/{case_id}").text
+    assert 'data-testid="wrap-promise"' in page
+    task = _action(app, case_id, "dpd1_call")
+    form = {"csrf": csrf, "action_id": task, "outcome": "promise"}
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={**form, "promise_amount": "50000", "promise_due_on": "2026-03-09"},
+    )
+    assert r.status_code == 422 and "承诺金额不能超过欠款" in r.text
+    assert 'value="50000"' in r.text and 'value="2026-03-09"' in r.text
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(t.interactions.c.id)) is None  # nothing half-recorded
+    r = web.post(
+        f"/cases/{case_id}/outcome",
+        data={**form, "promise_amount": "500.00", "promise_due_on": "2026-03-09"},
+    )
+    assert r.status_code == 303
+    with app.engine.connect() as conn:
+        outcome = conn.scalar(select(t.interactions.c.outcome))
+        promise = conn.execute(select(t.promises)).one()
+    assert outcome == "promise"
+    assert (promise.amount, str(promise.due_on)) == (50000, "2026-03-09")
