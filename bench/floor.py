@@ -2,7 +2,7 @@
 real app under uvicorn, real sign-in) on PostgreSQL with a large book.
 
     .venv/bin/python bench/floor.py [--accounts 1000000] [--agents 50] [--seconds 60]
-                                    [--think 1.0] [--servers 2] [--reuse]
+                                    [--think 3.0] [--servers 2] [--reuse]
                                     [--database postgresql://…/arrears_floor_bench]
 
 The book is built the quick way `bench/run_day.py` builds it (DuckDB, COPY; 3% delinquent), the
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=1_000_000)
     ap.add_argument("--agents", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--think", type=float, default=1.0, help="mean pause between steps (s)")
+    ap.add_argument("--think", type=float, default=3.0, help="mean pause between steps (s)")
     ap.add_argument("--port", type=int, default=8791, help="the first server's port")
     ap.add_argument(
         "--servers", type=int, default=2, help="`arrears serve` processes (one per core)"
