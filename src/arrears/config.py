@@ -61,6 +61,8 @@ class Settings:
     # call back ($ARREARS_LENDER_NAME: "zh-CN=示例消费金融;en=Example Consumer Finance" or one
     # name for every language; $ARREARS_CALLBACK_NUMBER)
     lender: Lender = field(default_factory=lambda: Lender())
+    # the lender's clock: pages show times of day in this zone ($ARREARS_TIMEZONE)
+    timezone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, database: str | None = None) -> Settings:
@@ -85,4 +87,5 @@ class Settings:
             dialer_webhook_url=env.get("ARREARS_DIALER_WEBHOOK_URL"),
             dialer_webhook_secret=env.get("ARREARS_DIALER_WEBHOOK_SECRET"),
             lender=Lender.parse(env.get("ARREARS_LENDER_NAME"), env.get("ARREARS_CALLBACK_NUMBER")),
+            timezone=env.get("ARREARS_TIMEZONE") or "Asia/Shanghai",
         )

@@ -177,21 +177,22 @@ def rule_name(lang: str, rule_id: str | None) -> str:
     return words.get(f"rule_name.{name}", rule_id or "—")
 
 
-def display_zone() -> ZoneInfo:
-    """The zone wall-clock times are shown in: the lender's (ARREARS_TIMEZONE, default
-    Asia/Shanghai). Business dates are calendar days and are never converted."""
-    name = os.environ.get("ARREARS_TIMEZONE") or "Asia/Shanghai"
+def display_zone(name: str | None = None) -> ZoneInfo:
+    """The zone wall-clock times are shown in: the lender's (Settings.timezone, else
+    $ARREARS_TIMEZONE, default Asia/Shanghai). Business dates are calendar days and are never
+    converted."""
+    name = name or os.environ.get("ARREARS_TIMEZONE") or "Asia/Shanghai"
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
 
-def local_time(moment: datetime) -> datetime:
+def local_time(moment: datetime, zone: str | None = None) -> datetime:
     """A stored moment (naive means UTC) in the display zone."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(display_zone())
+    return moment.astimezone(display_zone(zone))
 
 
 def fmt_number(value: int | Decimal, lang: str) -> str:
@@ -209,13 +210,13 @@ def fmt_minor(minor: int, currency: str, lang: str) -> str:
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def fmt_date(day: date | datetime | str | None, lang: str) -> str:
+def fmt_date(day: date | datetime | str | None, lang: str, zone: str | None = None) -> str:
     if day is None:
         return "—"
     if isinstance(day, str):
         day = date.fromisoformat(day[:10])
     if isinstance(day, datetime):
-        day = local_time(day)
+        day = local_time(day, zone)
         if lang == "zh":
             return f"{day.year}年{day.month}月{day.day}日 {day:%H:%M}"
         return f"{day.day} {_MONTHS[day.month - 1]} {day.year} {day:%H:%M}"

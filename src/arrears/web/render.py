@@ -42,8 +42,12 @@ def render(
     def money(minor: int, currency: str) -> str:
         return i18n.fmt_minor(minor, currency, lang)
 
+    # the lender's clock, from the app's settings (times of day are shown in it)
+    app = getattr(getattr(request.app.state, "ctx", None), "app", None)
+    zone = i18n.display_zone(getattr(getattr(app, "settings", None), "timezone", None)).key
+
     def day(value: Any) -> str:
-        return i18n.fmt_date(value, lang)
+        return i18n.fmt_date(value, lang, zone)
 
     def num(value: Any) -> str:
         return i18n.fmt_number(value, lang)
@@ -73,8 +77,8 @@ def render(
     context.setdefault("rule_text", rule_text)
     context.setdefault("rule_short", lambda rule_id: i18n.rule_name(lang, rule_id))
     context.setdefault("why", why)
-    context.setdefault("zone", i18n.display_zone().key)
-    context.setdefault("zone_label", i18n.code(lang, "zone", i18n.display_zone().key))
+    context.setdefault("zone", zone)
+    context.setdefault("zone_label", i18n.code(lang, "zone", zone))
     context.setdefault("msg", lambda text: i18n.message(lang, text))
     context.setdefault("data_marked", data_marked)
     context.setdefault("approval", lambda reasons: i18n.approval_reasons(lang, list(reasons)))

@@ -131,3 +131,16 @@ def test_no_key_is_written_twice(locale: str) -> None:
     path = WEB.parent / "locale" / locale / "LC_MESSAGES" / "messages.po"
     keys = re.findall(r'(?m)^msgid "(.+)"$', path.read_text("utf-8"))
     assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})
+
+
+def test_times_are_on_the_lenders_clock_and_days_stay_days() -> None:
+    from datetime import UTC, date, datetime
+
+    moment = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)  # already 2 March in Shanghai
+    assert i18n.fmt_date(moment, "zh", "Asia/Shanghai") == "2026年3月2日 02:30"
+    assert i18n.fmt_date(moment, "en", "Europe/London") == "1 Mar 2026 18:30"
+    assert i18n.fmt_date(moment.replace(tzinfo=None), "zh", "Asia/Shanghai") == (
+        "2026年3月2日 02:30"  # a stored moment without a zone is UTC
+    )
+    assert i18n.fmt_date(date(2026, 3, 1), "zh", "Asia/Shanghai") == "2026年3月1日"  # a day
+    assert i18n.code("zh", "zone", "Asia/Shanghai") == "北京时间"
