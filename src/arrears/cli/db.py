@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 
 from arrears.cli import app_of
-from arrears.store import migrate
+from arrears.services.schema import upgrade_schema
 
 
 def register(app: typer.Typer) -> None:
@@ -13,5 +13,5 @@ def register(app: typer.Typer) -> None:
     @db.command("upgrade")
     def upgrade(ctx: typer.Context, revision: str = "head") -> None:
         """Bring the schema up to REVISION (default: the newest)."""
-        migrate.upgrade(app_of(ctx).engine, revision)
+        upgrade_schema(app_of(ctx).engine, revision)
         typer.echo(f"schema at {revision}")

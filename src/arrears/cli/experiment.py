@@ -68,11 +68,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, help="Random seed."),
     ) -> None:
         """Run the synthetic portfolio through the loop under STRATEGY, then report it."""
+        from arrears.services.schema import upgrade_schema
         from arrears.sim.demo import deliver_to_files
         from arrears.sim.floor import Floor
         from arrears.sim.load import load_portfolio
         from arrears.sim.portfolio import generate
-        from arrears.store import migrate
 
         wired = app_of(ctx)
         if ctx.parent is None or ctx.parent.params.get("database") is None:
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
             SIM_DB.unlink(missing_ok=True)
             wired = bootstrap(replace(wired.settings, database_url=f"sqlite:///{SIM_DB}"))
         chosen = loader.load(strategy)
-        migrate.upgrade(wired.engine)
+        upgrade_schema(wired.engine)
         start = date(2026, 9, 1)
         portfolio = generate(seed, borrowers, start, days)
         load_portfolio(wired.engine, wired.keyring, portfolio)

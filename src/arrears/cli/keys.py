@@ -12,7 +12,7 @@ from arrears.privacy import audit
 from arrears.privacy.keycheck import init_key_ring
 from arrears.privacy.keyring import KeyRingInvalid, KeyUnknown
 from arrears.privacy.rotation import key_usage, rotate
-from arrears.store import migrate
+from arrears.services.schema import upgrade_schema
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
-        migrate.upgrade(wired.engine)
+        upgrade_schema(wired.engine)
         report = rotate(wired.engine, ring, batch_size=batch, new_key=not resume)
         with wired.engine.begin() as conn:
             audit.append(

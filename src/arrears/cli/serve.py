@@ -40,11 +40,11 @@ def serve_app(
     """Migrate, optionally create the demo users, and serve the web application and the API."""
     import uvicorn
 
+    from arrears.services.schema import upgrade_schema
     from arrears.services.users import DEMO_PASSWORD, seed_demo_users
-    from arrears.store import migrate
     from arrears.web.app import create_app
 
-    migrate.upgrade(wired.engine)
+    upgrade_schema(wired.engine)
     if demo_users:
         with wired.engine.begin() as conn:
             names = seed_demo_users(conn)

@@ -7,14 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
 
 from arrears.cli import app_of
 from arrears.domain.strategy.evaluate import PlannedAction, evaluate, show
 from arrears.domain.strategy.expr import FUNCTIONS
 from arrears.domain.strategy.fields import FIELDS
 from arrears.domain.strategy.model import Strategy
-from arrears.store.tables import accounts, cases
+from arrears.services import cases
 from arrears.strategy import loader
 from arrears.strategy.plan import preview
 from arrears.strategy.snapshot import load_snapshots
@@ -86,20 +85,14 @@ def register(app: typer.Typer) -> None:
         day = _date(as_of)
         engine = app_of(ctx).engine
         with engine.connect() as conn:
-            row = conn.execute(
-                select(accounts.c.borrower_id).where(accounts.c.id == account)
-            ).first()
-            if row is None:
+            borrower_id = cases.borrower_of_account(conn, account)
+            if borrower_id is None:
                 typer.echo(f"no account {account!r}; check the id (arrears cases --json)", err=True)
                 raise typer.Exit(2)
-            case = conn.execute(
-                select(cases.c.id, cases.c.strategy).where(
-                    cases.c.borrower_id == row[0], cases.c.status == "open"
-                )
-            ).first()
+            case = cases.open_case_of(conn, borrower_id)
             if case is None:
                 typer.echo(
-                    f"account {account}: borrower {row[0]} has no open case — nothing to plan"
+                    f"account {account}: borrower {borrower_id} has no open case — nothing to plan"
                 )
                 raise typer.Exit(0)
             chosen = _load(strategy or (case[1] if case[1] in loader.BUILTIN else "seed"))
@@ -148,15 +141,7 @@ def register(app: typer.Typer) -> None:
             for x in pb:
                 by_case[x.case_id][1].add(_label(x))
             differ = {c: v for c, v in by_case.items() if v[0] != v[1]}
-            accts: dict[int, list[str]] = defaultdict(list)
-            if differ:
-                for case_id, acc in conn.execute(
-                    select(cases.c.id, accounts.c.id)
-                    .join(accounts, accounts.c.borrower_id == cases.c.borrower_id)
-                    .where(cases.c.id.in_(list(differ)))
-                    .order_by(accounts.c.id)
-                ):
-                    accts[case_id].append(acc)
+            accts = cases.accounts_of_cases(conn, list(differ))
         typer.echo(
             f"{day}: {sa.name} plans {len(pa)} actions, {sb.name} plans {len(pb)}; "
             f"{len(differ)} case(s) treated differently"
@@ -164,7 +149,7 @@ def register(app: typer.Typer) -> None:
         for case_id in sorted(differ)[:limit]:
             only_a = sorted(differ[case_id][0] - differ[case_id][1])
             only_b = sorted(differ[case_id][1] - differ[case_id][0])
-            typer.echo(f"case {case_id} (accounts {', '.join(accts[case_id])})")
+            typer.echo(f"case {case_id} (accounts {', '.join(accts.get(case_id, []))})")
             for label in only_a:
                 typer.echo(f"  - {sa.name}: {label}")
             for label in only_b:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from arrears.channels.base import ChannelConfigInvalid, OutgoingMessage
 from arrears.channels.config import (
@@ -45,13 +45,7 @@ from arrears.domain.phone import mask_email, mask_name, mask_phone
 from arrears.formats import format_minor
 from arrears.privacy.keyring import KeyRing
 from arrears.privacy.masking import mask_address
-from arrears.services.dispatch import Claimed, ContextLoader
-from arrears.store import tables as t
-
-
-class PreviewCaseNotFound(LookupError):
-    pass
-
+from arrears.services.dispatch import PreviewCaseNotFound, preview_context
 
 # What a template author sees without a case: plausible values, nobody's data.
 EXAMPLE = {
@@ -122,77 +116,6 @@ def _pick(
     raise TemplateNotFound(f"no version {version} of {name}/{channel}/{language}")
 
 
-def _case_context(
-    conn: Connection,
-    keyring: KeyRing,
-    comms: CommsConfig,
-    book: TemplateBook,
-    spec: TemplateSpec,
-    case_id: int,
-    contact_id: str | None,
-    as_of: date,
-) -> tuple[dict[str, Any], str | None]:
-    """The dispatcher's own context for this case: a message is written, loaded through
-    `ContextLoader` exactly as a send would, and rolled back with the connection's transaction
-    (so `conn` must hold nothing uncommitted of its own)."""
-    case = conn.execute(
-        select(t.cases.c.id, t.cases.c.borrower_id).where(t.cases.c.id == case_id)
-    ).one_or_none()
-    if case is None:
-        raise PreviewCaseNotFound(f"no case {case_id}; see the case list in the web app")
-    target = case.borrower_id
-    if spec.audience is Audience.CONTACT:
-        query = select(t.contacts.c.id).where(t.contacts.c.borrower_id == case.borrower_id)
-        if contact_id is not None:
-            query = query.where(t.contacts.c.id == contact_id)
-        target = conn.execute(query.order_by(t.contacts.c.id).limit(1)).scalar()
-        if target is None:
-            raise PreviewCaseNotFound(
-                f"case {case_id} has no contact {contact_id or ''} to address a contact template"
-                " to; pass --contact with one of the borrower's contacts".replace("  ", " ")
-            )
-    now = datetime.now(UTC)
-    try:
-        action_id = conn.execute(
-            insert(t.actions)
-            .values(
-                case_id=case_id,
-                business_date=as_of,
-                step="template_preview",
-                target_type=spec.audience.value,
-                target_id=target,
-                channel=spec.channel,
-                template=spec.name,
-                status="planned",
-            )
-            .returning(t.actions.c.id)
-        ).scalar_one()
-        outbox_id = conn.execute(
-            insert(t.outbox)
-            .values(
-                action_id=action_id,
-                channel=spec.channel,
-                template=spec.name,
-                language=spec.language,
-                target_type=spec.audience.value,
-                target_id=target,
-                status="blocked",
-                not_before=now,
-                created_at=now,
-            )
-            .returning(t.outbox.c.id)
-        ).scalar_one()
-        row = Claimed(
-            outbox_id, action_id, spec.channel, spec.name, spec.language, spec.audience, target, 0
-        )
-        loader = ContextLoader(keyring, comms, book)
-        context = loader.load(conn, [row])[outbox_id]
-        address, _ = loader.address(row, context["_facts"])
-    finally:
-        conn.rollback()  # nothing of the preview stays
-    return context, address
-
-
 def _masked(context: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(context)
     for slot in ("borrower_name", "borrower_first_name", "contact_name"):
@@ -261,7 +184,7 @@ def preview(
         )
         address: str | None = EXAMPLE_ADDRESS.get(channel)
     else:
-        values, address = _case_context(
+        values, address = preview_context(
             conn,
             keyring,
             comms,

@@ -3,11 +3,13 @@ case, its interactions, promises and plans (with their instalments), in a stable
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from arrears.store import tables as t
+from arrears.store.bulk import among
 
 
 def case_by_id(conn: Connection, case_id: int) -> Any:
@@ -43,4 +45,34 @@ def plans_of(conn: Connection, case_id: int) -> list[tuple[Any, list[Any]]]:
     for plan in plans:
         inst = list(conn.execute(select(pi).where(pi.c.plan_id == plan.id).order_by(pi.c.seq)))
         out.append((plan, inst))
+    return out
+
+
+def borrower_of_account(conn: Connection, account_id: str) -> str | None:
+    """The account's borrower; None when there is no such account."""
+    a = t.accounts
+    return conn.scalar(select(a.c.borrower_id).where(a.c.id == account_id))
+
+
+def open_case_of(conn: Connection, borrower_id: str) -> Any:
+    """The borrower's open case (id, strategy), or None."""
+    c = t.cases
+    return conn.execute(
+        select(c.c.id, c.c.strategy).where(c.c.borrower_id == borrower_id, c.c.status == "open")
+    ).first()
+
+
+def accounts_of_cases(conn: Connection, case_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each case's accounts (its borrower's), in account id order."""
+    c, a = t.cases, t.accounts
+    out: dict[int, list[str]] = {}
+    if not case_ids:
+        return out
+    for case_id, account_id in conn.execute(
+        select(c.c.id, a.c.id)
+        .join(a, a.c.borrower_id == c.c.borrower_id)
+        .where(among(conn, c.c.id, list(case_ids)))
+        .order_by(a.c.id)
+    ):
+        out.setdefault(case_id, []).append(account_id)
     return out

@@ -70,6 +70,7 @@ from arrears.compliance.templates import (
     TemplateBook,
     TemplateNotFound,
     TemplateRenderFailed,
+    TemplateSpec,
     first_name,
     text_to_html,
 )
@@ -1250,3 +1251,79 @@ def resolve_unknown(conn: Connection, outbox_id: int, *, resend: bool, by: str) 
             error=f"reviewed by {by}: {'resend' if resend else 'treated as sent'}",
         )
     )
+
+
+class PreviewCaseNotFound(LookupError):
+    """A template preview names a case (or a contact of it) that does not exist."""
+
+
+def preview_context(
+    conn: Connection,
+    keyring: KeyRing,
+    comms: CommsConfig,
+    book: TemplateBook,
+    spec: TemplateSpec,
+    case_id: int,
+    contact_id: str | None,
+    as_of: date,
+) -> tuple[dict[str, Any], str | None]:
+    """What a template shows for a real case (`arrears templates preview --case`): the
+    dispatcher's own context for this case — a message is written, loaded through
+    `ContextLoader` exactly as a send would, and rolled back with the connection's transaction
+    (so `conn` must hold nothing uncommitted of its own)."""
+    case = conn.execute(
+        select(t.cases.c.id, t.cases.c.borrower_id).where(t.cases.c.id == case_id)
+    ).one_or_none()
+    if case is None:
+        raise PreviewCaseNotFound(f"no case {case_id}; see the case list in the web app")
+    target = case.borrower_id
+    if spec.audience is Audience.CONTACT:
+        query = select(t.contacts.c.id).where(t.contacts.c.borrower_id == case.borrower_id)
+        if contact_id is not None:
+            query = query.where(t.contacts.c.id == contact_id)
+        target = conn.execute(query.order_by(t.contacts.c.id).limit(1)).scalar()
+        if target is None:
+            raise PreviewCaseNotFound(
+                f"case {case_id} has no contact {contact_id or ''} to address a contact template"
+                " to; pass --contact with one of the borrower's contacts".replace("  ", " ")
+            )
+    now = datetime.now(UTC)
+    try:
+        action_id = conn.execute(
+            insert(t.actions)
+            .values(
+                case_id=case_id,
+                business_date=as_of,
+                step="template_preview",
+                target_type=spec.audience.value,
+                target_id=target,
+                channel=spec.channel,
+                template=spec.name,
+                status="planned",
+            )
+            .returning(t.actions.c.id)
+        ).scalar_one()
+        outbox_id = conn.execute(
+            insert(t.outbox)
+            .values(
+                action_id=action_id,
+                channel=spec.channel,
+                template=spec.name,
+                language=spec.language,
+                target_type=spec.audience.value,
+                target_id=target,
+                status="blocked",
+                not_before=now,
+                created_at=now,
+            )
+            .returning(t.outbox.c.id)
+        ).scalar_one()
+        row = Claimed(
+            outbox_id, action_id, spec.channel, spec.name, spec.language, spec.audience, target, 0
+        )
+        loader = ContextLoader(keyring, comms, book)
+        context = loader.load(conn, [row])[outbox_id]
+        address, _ = loader.address(row, context["_facts"])
+    finally:
+        conn.rollback()  # nothing of the preview stays
+    return context, address

@@ -29,3 +29,10 @@ def schema_problem(engine: Engine) -> str | None:
             f"needs {head}; run `arrears db upgrade`"
         )
     return None
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` of the packaged migrations (default: the newest; a
+    no-op when already there): `arrears db upgrade`, and before serving, simulating or rotating
+    keys."""
+    migrate.upgrade(engine, revision)
