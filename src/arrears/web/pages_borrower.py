@@ -19,12 +19,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select, update
 
-from arrears.services import cases as aq
 from arrears.api.context import Context, context_of
 from arrears.domain.errors import DomainError
 from arrears.domain.money import Money
 from arrears.domain.phone import mask_phone
 from arrears.domain.plans import PlanLimits, PlanTerms
+from arrears.privacy.links import Link, LinkInvalid, read_token
+from arrears.services import cases as aq
 from arrears.services.auth import (
     borrower_limits,
     give_back,
@@ -36,7 +37,6 @@ from arrears.services.auth import (
 from arrears.store import tables as t
 from arrears.store.tables_web import borrower_links
 from arrears.web.i18n import pick
-from arrears.privacy.links import Link, LinkInvalid, read_token
 from arrears.web.render import render
 from arrears.web.session import LANG_COOKIE, PageNotFound, is_secure
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 from sqlalchemy import Engine, insert, text
 
-from arrears.services import webhooks
 from arrears.bootstrap import App
 from arrears.privacy.keyring import KeyRing
+from arrears.services import webhooks
 from arrears.services.auth import ALL_SCOPES, issue_token
 from arrears.store import tables as t
 from arrears.store.schema import metadata

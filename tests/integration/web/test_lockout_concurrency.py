@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from arrears.bootstrap import App
+from arrears.privacy.links import make_token
 from arrears.services import auth
 from arrears.services.auth import (
     BORROWER_PAIR_MAX,
@@ -32,7 +33,6 @@ from arrears.services.users import DEMO_PASSWORD
 from arrears.store import tables as t
 from arrears.store.tables_web import auth_throttle, borrower_links, login_attempts
 from arrears.web.app import create_app
-from arrears.privacy.links import make_token
 from tests.integration.web.conftest import DAY1, NOW, csrf_of
 
 TRIES = 30
