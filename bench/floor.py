@@ -434,24 +434,15 @@ def main(argv: list[str] | None = None) -> int:
     # one `arrears serve` per core, as behind a load balancer: sessions live in the database,
     # so an agent may be served by any of them; each agent keeps to one
     ports = [args.port + i for i in range(args.servers)]
-    servers = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("arrears")),
-                "--database",
-                url,
-                "serve",
-                "--port",
-                str(port),
-            ],
-            env=env,
-        )
-        for port in ports
-    ]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
+    servers: list[subprocess.Popen[bytes]] = []
     try:
-        for base, server in zip(bases, servers, strict=True):
-            wait_for(base, server)
+        for port, base in zip(ports, bases, strict=True):  # one at a time: each migrates first
+            arrears_serve = [str(Path(sys.executable).with_name("arrears")), "--database", url]
+            servers.append(
+                subprocess.Popen([*arrears_serve, "serve", "--port", str(port)], env=env)
+            )
+            wait_for(base, servers[-1])
         rec, outcomes, idle = asyncio.run(floor(bases, args.agents, args.seconds, args.think))
     finally:
         for server in servers:
