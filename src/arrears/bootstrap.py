@@ -13,7 +13,7 @@ from arrears.channels.telephony.factory import make_dialer
 from arrears.channels.telephony.port import Dialer
 from arrears.channels.telephony.recordings import RecordingStore
 from arrears.compliance.batch import gate_planned_actions
-from arrears.compliance.loading import load_pack
+from arrears.compliance.loading import load_pack, pack_choice
 from arrears.config import Settings
 from arrears.engine.gate import DayGate
 from arrears.engine.run_day import RunReport, run_day
@@ -60,9 +60,14 @@ class App:
     def run_day(
         self, as_of: date, *, by: str | None = None, at: datetime | None = None, **kw: Any
     ) -> RunReport:
-        """The daily run for `as_of`. With `by` (the `arrears run-day` command), the run is
+        """The daily run for `as_of`, each borrower under the rule pack of their jurisdiction
+        (the portfolio default from `arrears compliance use-pack`; the settings' pack only when
+        the database names none). With `by` (the `arrears run-day` command), the run is
         recorded in the audit log: who ran which date, when, and what it changed."""
-        load_pack(self.settings.rule_pack)  # before anything is planned: refuse, say why
+        with self.engine.connect() as conn:  # every pack in use, before anything is planned
+            choice = pack_choice(conn, fallback=self.settings.rule_pack)
+        for code in sorted(choice.codes):
+            load_pack(code)  # refuse, say why
         report = run_day(
             self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw
         )

@@ -13,7 +13,7 @@ from arrears.cli import app_of
 from arrears.cli.run import parse_date
 from arrears.compliance import officer as svc
 from arrears.compliance.history import ActionNotFound
-from arrears.compliance.loading import RulePackUnavailable
+from arrears.compliance.loading import JurisdictionInvalid, RulePackUnavailable, pack_choice
 from arrears.compliance.rules.content import check_content
 from arrears.compliance.rules.model import Audience
 from arrears.compliance.rules.packs import PACKS, get_pack
@@ -254,11 +254,49 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option(..., "--by"),
         reason: str = typer.Option(..., "--reason"),
     ) -> None:
-        """Switch the portfolio's rule pack; audited."""
+        """Set the portfolio's default rule pack (borrowers whose jurisdiction is not mapped);
+        the next run, send and dial use it. Audited."""
         wired = app_of(ctx)
         with wired.engine.begin() as conn:
             try:
                 svc.set_rule_pack(conn, wired.keyring, pack=pack, by=by, reason=reason, at=_now())
-            except DomainError as exc:
+            except (DomainError, RulePackUnavailable) as exc:
                 _fail(exc)
         typer.echo(f"rule pack is now {pack}")
+
+    @cli.command("map-jurisdiction")
+    def map_jurisdiction_cmd(
+        ctx: typer.Context,
+        jurisdiction: str = typer.Argument(..., help="CN, GB, US-CA, or a prefix: US-*"),
+        pack: str = typer.Argument(None, help="The pack's code (cn, us, uk); omit with --remove"),
+        remove: bool = typer.Option(False, "--remove", help="Back to the portfolio default."),
+        by: str = typer.Option(..., "--by"),
+        reason: str = typer.Option(..., "--reason"),
+    ) -> None:
+        """Judge a jurisdiction's borrowers under a rule pack; audited."""
+        if (pack is None) != remove:
+            _fail(ValueError("name a pack, or --remove the mapping (not both)"))
+        wired = app_of(ctx)
+        with wired.engine.begin() as conn:
+            try:
+                svc.map_jurisdiction(
+                    conn,
+                    wired.keyring,
+                    pattern=jurisdiction,
+                    pack=None if remove else pack,
+                    by=by,
+                    reason=reason,
+                    at=_now(),
+                )
+            except (DomainError, RulePackUnavailable, JurisdictionInvalid) as exc:
+                _fail(exc)
+        typer.echo(f"{jurisdiction}: {'the portfolio default' if remove else pack}")
+
+    @cli.command("jurisdictions")
+    def jurisdictions_cmd(ctx: typer.Context) -> None:
+        """Which pack judges which borrowers: the mapped jurisdictions and the default."""
+        with app_of(ctx).engine.connect() as conn:
+            choice = pack_choice(conn, fallback=app_of(ctx).settings.rule_pack)
+        for pattern, code in choice.patterns:
+            typer.echo(f"{pattern}: {code}")
+        typer.echo(f"(any other, or none): {choice.default}")

@@ -25,7 +25,7 @@ from arrears.compliance.history import (
     load_counters,
     overrides_of,
 )
-from arrears.compliance.loading import load_pack
+from arrears.compliance.loading import PackChoice, load_pack, pack_choice
 from arrears.compliance.rules.clock import day_start, local_date
 from arrears.compliance.rules.model import (
     Audience,
@@ -35,6 +35,7 @@ from arrears.compliance.rules.model import (
     VerdictKind,
 )
 from arrears.compliance.rules.pack import Pack
+from arrears.compliance.rules.validation import NOTICE_TEMPLATE
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows
 from arrears.store.sql import Dialect, dated
@@ -123,13 +124,18 @@ class _Decisions:
 
 
 def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) -> GateReport:
-    """Decide every planned, not yet gated action of the business date under the rule pack.
+    """Decide every planned, not yet gated action of the business date, each under the rule
+    pack of its borrower's jurisdiction (`compliance_jurisdictions`, else the portfolio's
+    default; `rule_pack` is the default only for a database that names none).
 
     allow → stays planned with `scheduled_at` (first allowed moment of the day, recipient's
     local time, in UTC); defer → deferred with the next allowed moment; block → blocked with
     rule id and reason. Deferred actions whose moment has come are carried over to the day.
+    The actions are grouped by pack, and each group is decided set-based as one night's batch.
+    Every pack in use is loaded first: one that cannot load stops the whole gate (fails closed).
     """
-    pack = load_pack(rule_pack)
+    choice = pack_choice(conn, fallback=rule_pack)
+    packs = {code: load_pack(code) for code in sorted(choice.codes)}
     carried = _carry_over(conn, business_date)
     sql = Dialect.of(conn)
     scope = (
@@ -137,38 +143,89 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
         "AND s.scheduled_at IS NULL"
     )
     params: dict[str, Any] = {"d": business_date}
+    for code, pack in packs.items():
+        if pack.validation_notice:
+            plan_validation_notices(conn, business_date, choice, code)
     rows = conn.execute(dated(candidate_sql(sql, scope.replace("s.", "a.")), "d"), params).all()
     if not rows:
-        return GateReport(business_date, pack.code, carried_over=carried)
-    k = load_counters(conn, business_date, pack, scope, params, exclude=-1)
+        return GateReport(business_date, choice.default, carried_over=carried)
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(choice.code_for(row.jurisdiction), []).append(row)
     waived = overrides_of(conn, scope, params)
     batch = uuid.uuid4().hex
     decisions = []
     tally: Counter[str] = Counter()
     verdicts: Counter[VerdictKind] = Counter()
     starts: dict[str, datetime] = {}
-    decided = _Decisions(pack, batch, business_date)
-    for row in rows:
-        c, h = candidate_of(row, k, business_date)
-        at = starts.get(c.timezone)
-        if at is None:
-            at = starts[c.timezone] = day_start(business_date, c.timezone)
-        dec, recorded = decided.of(c, h, at, waived.get(row.id, set()))
-        count_allowed(k, c, row.number_index, dec)
-        verdicts[dec.verdict] += 1
-        if dec.rule_id:
-            tally[f"{dec.verdict} {dec.rule_id}"] += 1
-        decisions.append({**recorded, "action_id": row.id})
+    for code, group in sorted(groups.items()):
+        pack = packs[code]
+        # the counters of this pack's borrowers only (all of them when one pack is in use)
+        own = scope if len(groups) == 1 else f"{scope} AND {_of_pack(choice, code)}"
+        k = load_counters(conn, business_date, pack, own, params, exclude=-1)
+        decided = _Decisions(pack, batch, business_date)
+        for row in group:
+            c, h = candidate_of(row, k, business_date)
+            at = starts.get(c.timezone)
+            if at is None:
+                at = starts[c.timezone] = day_start(business_date, c.timezone)
+            dec, recorded = decided.of(c, h, at, waived.get(row.id, set()))
+            count_allowed(k, c, row.number_index, dec)
+            verdicts[dec.verdict] += 1
+            if dec.rule_id:
+                tally[f"{dec.verdict} {dec.rule_id}"] += 1
+            decisions.append({**recorded, "action_id": row.id})
     insert_rows(conn, gate_decisions, decisions)
     _apply(conn, batch)
     return GateReport(
         business_date,
-        pack.code,
+        ",".join(sorted(groups)),
         allowed=verdicts[VerdictKind.ALLOW],
         deferred=verdicts[VerdictKind.DEFER],
         blocked=verdicts[VerdictKind.BLOCK],
         carried_over=carried,
         by_rule=dict(sorted(tally.items())),
+    )
+
+
+def _of_pack(choice: PackChoice, code: str) -> str:
+    """SQL over actions `s`: the action's borrower is judged under pack `code`."""
+    return (
+        "s.case_id IN (SELECT pc.id FROM cases pc JOIN borrowers pb ON pb.id = pc.borrower_id "
+        f"WHERE {choice.sql_case('pb.jurisdiction')} = '{code}')"
+    )
+
+
+def plan_validation_notices(conn: Connection, d: date, choice: PackChoice, code: str) -> int:
+    """The validation notice (Regulation F §1006.34) of every open case under pack `code` that
+    has none yet: an e-mail when the borrower has an address, else a letter, planned for `d`
+    ahead of the day's other actions. A notice that failed or was cancelled is planned again;
+    none is planned while the borrower's dispute is open (collection is paused)."""
+    sql = Dialect.of(conn)
+    dp = sql.date_param("d")
+    jurisdiction = choice.sql_case("b.jurisdiction")
+    return (
+        conn.execute(
+            dated(
+                f"""INSERT INTO actions (case_id, business_date, step, target_type, target_id,
+                                         channel, template, status, priority)
+                    SELECT c.id, {dp}, '{NOTICE_TEMPLATE}', 'borrower', c.borrower_id,
+                           CASE WHEN b.email_enc IS NULL THEN 'letter' ELSE 'email' END,
+                           '{NOTICE_TEMPLATE}', 'planned', 1
+                    FROM cases c JOIN borrowers b ON b.id = c.borrower_id
+                    WHERE c.status = 'open' AND {jurisdiction} = '{code}'
+                      AND NOT EXISTS (
+                        SELECT 1 FROM actions x WHERE x.case_id = c.id
+                          AND x.template = '{NOTICE_TEMPLATE}'
+                          AND x.status NOT IN ('failed', 'cancelled'))
+                      AND NOT EXISTS (
+                        SELECT 1 FROM disputes dx
+                        WHERE dx.borrower_id = c.borrower_id AND dx.status = 'open')""",
+                "d",
+            ),
+            {"d": d},
+        ).rowcount
+        or 0
     )
 
 

@@ -27,6 +27,7 @@ from arrears.compliance.rules.model import (
     Window,
 )
 from arrears.compliance.rules.pack import Pack
+from arrears.compliance.rules.validation import NOTICE_TEMPLATE
 from arrears.compliance.templates import approved_templates
 from arrears.domain.outcomes import CONNECTED
 from arrears.store.schema import metadata
@@ -50,7 +51,7 @@ def candidate_sql(sql: Dialect, where: str) -> str:
     return f"""
         SELECT a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template,
                a.business_date, a.status, a.scheduled_at, c.borrower_id, c.unreachable_on,
-               b.timezone, b.phone_status,
+               b.timezone, b.phone_status, b.jurisdiction,
                b.language, ct.consent AS contact_consent, ct.status AS contact_status,
                {_NUMBER.format(a="a")} AS number_index
         FROM actions a
@@ -73,6 +74,8 @@ class Counters:
     preferences: dict[str, Preferences] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     texts: dict[tuple[str, str], str] = field(default_factory=dict)  # (template, channel)
+    notice_pending: bool = False  # the pack asks for a validation notice first
+    notice_sent: dict[int, date] = field(default_factory=dict)  # case -> validation notice sent
 
 
 def in_list(values: Iterable[object]) -> str:
@@ -220,7 +223,19 @@ def load_counters(
         )
     )
     k.texts = texts_of(conn)
+    if pack.validation_notice:
+        k.notice_pending = True
+        for case_id, day in run(
+            f"""SELECT a.case_id, MIN(a.business_date) FROM actions a
+                WHERE a.template = '{NOTICE_TEMPLATE}' AND a.status IN {in_list(NOTICE_SENT)}
+                  AND a.case_id IN ({cases_in})
+                GROUP BY a.case_id"""
+        ):
+            k.notice_sent[case_id] = as_date(day)
     return k
+
+
+NOTICE_SENT = ("sent", "delivered", "done")  # the notice is out
 
 
 def attempts_by_number_sql(dp: str) -> str:
@@ -349,6 +364,7 @@ def candidate_of(row: Any, k: Counters, d: date | None = None) -> tuple[Candidat
         opted_out=frozenset(k.opted_out.get(number, ())) if number else frozenset(),
         preferences=k.preferences.get(m["borrower_id"], Preferences()),
         holidays=k.holidays,
+        validation_notice_pending=k.notice_pending and m["case_id"] not in k.notice_sent,
     )
     return candidate, history
 

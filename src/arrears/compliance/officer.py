@@ -18,7 +18,14 @@ from arrears.compliance.history import (
     as_utc,
     parse_preferences,
 )
-from arrears.compliance.loading import load_pack, portfolio_pack
+from arrears.compliance.loading import (
+    PackChoice,
+    borrower_pack,
+    load_pack,
+    pack_choice,
+    parse_pattern,
+    portfolio_pack,
+)
 from arrears.compliance.rules.model import (
     Decision,
     Flag,
@@ -35,6 +42,7 @@ from arrears.store.sql import Dialect, dated
 from arrears.store.tables_compliance import (
     borrower_flags,
     compliance_holidays,
+    compliance_jurisdictions,
     compliance_overrides,
     compliance_settings,
     contact_preferences,
@@ -62,7 +70,7 @@ def override_action(
     Legal absolutes (a refusal, an opt-out, cease, bankruptcy, deceased, breathing space, an
     attorney) cannot be overridden. The action is judged again without the rule.
     """
-    pack = load_pack(portfolio_pack(conn, rule_pack))
+    pack = load_pack(rule_pack or _action_pack(conn, action_id))
     rule = pack.rule(rule_id)
     if not rule.overridable:
         raise OverrideRefused(f"{rule_id} is a legal absolute and cannot be overridden")
@@ -96,6 +104,18 @@ def override_action(
         )
     )
     return dec
+
+
+def _action_pack(conn: Connection, action_id: int) -> str:
+    """The pack the action's borrower is judged under."""
+    borrower = conn.execute(
+        select(t.cases.c.borrower_id)
+        .join(t.actions, t.actions.c.case_id == t.cases.c.id)
+        .where(t.actions.c.id == action_id)
+    ).scalar()
+    if borrower is None:
+        raise ActionNotFound(action_id)
+    return borrower_pack(conn, str(borrower))
 
 
 # --- explain and report ------------------------------------------------------------------------
@@ -384,3 +404,43 @@ def set_rule_pack(
         at=at,
     )
     return new
+
+
+def map_jurisdiction(
+    conn: Connection,
+    keyring: KeyRing,
+    *,
+    pattern: str,
+    pack: str | None,
+    by: str,
+    reason: str,
+    at: datetime,
+) -> PackChoice:
+    """Judge the borrowers of a jurisdiction ("US-CA") or of a country's prefix ("US-*") under
+    `pack`; `pack=None` removes the mapping (they fall back to the portfolio default). Takes
+    effect at the next run, send and dial; audited."""
+    key = parse_pattern(pattern)
+    table = compliance_jurisdictions
+    old = conn.execute(select(table.c.pack).where(table.c.pattern == key)).scalar()
+    if pack is None:
+        conn.execute(table.delete().where(table.c.pattern == key))
+        new = None
+    else:
+        new = load_pack(pack).code
+        done = conn.execute(
+            table.update()
+            .where(table.c.pattern == key)
+            .values(pack=new, changed_by=by, changed_at=at)
+        ).rowcount
+        if not done:
+            conn.execute(insert(table).values(pattern=key, pack=new, changed_by=by, changed_at=at))
+    audit.append(
+        conn,
+        keyring,
+        actor=by,
+        kind=audit.AuditKind.RULE_PACK,
+        subject=f"jurisdiction:{key}",
+        detail={"from": old, "to": new, "reason": reason},
+        at=at,
+    )
+    return pack_choice(conn)

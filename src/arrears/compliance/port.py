@@ -6,6 +6,9 @@ time and in the web, and the calls that produce it.
   per-day caps, flags, the rules on contact persons — with the counters read from the database
   now, and the decision is recorded (`gate_decisions`, stage 'dial').
 - `check_sends(conn, action_ids, at)`: the dispatcher's batch at send time.
+
+Each is judged under the rule pack of the borrower's jurisdiction (`pack_choice`: the mapped
+jurisdictions, else the portfolio default), read from the database at that moment.
 - `verdict_of(decision, at)`: a rule-pack decision as the verdict for the moment `at`.
 - `stored_verdict(action, at)`: the verdict the gate stored on an action (lists, forms), no
   rule evaluated.
@@ -27,7 +30,12 @@ from uuid import uuid4
 
 from sqlalchemy import Connection, func, insert, select
 
-from arrears.compliance.loading import RulePackUnavailable, load_pack, portfolio_pack
+from arrears.compliance.loading import (
+    RulePackUnavailable,
+    load_pack,
+    pack_choice,
+    portfolio_pack,
+)
 from arrears.compliance.rules.clock import local_date
 from arrears.compliance.rules.model import Decision, VerdictKind
 from arrears.compliance.rules.pack import Pack
@@ -172,10 +180,13 @@ def check_sends(
     conn: Connection, action_ids: Iterable[int], at: datetime, *, rule_pack: str | None = None
 ) -> dict[int, Verdict]:
     """The dispatcher's re-check of many actions at the moment of sending, recorded."""
-    code = portfolio_pack(conn, rule_pack)
-    pack = load_pack(code)
-    decided = check_actions(conn, action_ids, at, rule_pack=pack.code)
-    return {aid: verdict_of(d, at, pack=pack, action_id=aid) for aid, d in decided.items()}
+    choice = pack_choice(conn)
+    forced = load_pack(rule_pack) if rule_pack else None
+    decided = check_actions(conn, action_ids, at, rule_pack=rule_pack)
+    return {
+        aid: verdict_of(d, at, pack=forced or load_pack(d.pack or choice.default), action_id=aid)
+        for aid, d in decided.items()
+    }
 
 
 # --- dial time -----------------------------------------------------------------------------------
@@ -216,7 +227,13 @@ def check_dial(
     except ValueError:
         raise DialTargetUnknown(f"unknown call target {target!r}") from None
     row = conn.execute(
-        select(t.cases.c.id, t.cases.c.borrower_id, t.cases.c.status, t.borrowers.c.timezone)
+        select(
+            t.cases.c.id,
+            t.cases.c.borrower_id,
+            t.cases.c.status,
+            t.borrowers.c.timezone,
+            t.borrowers.c.jurisdiction,
+        )
         .join(t.borrowers, t.borrowers.c.id == t.cases.c.borrower_id)
         .where(t.cases.c.id == case_id)
     ).first()
@@ -233,8 +250,7 @@ def check_dial(
         target_id = str(contact_id)
     else:
         target_id = row.borrower_id
-    code = portfolio_pack(conn)
-    pack = load_pack(code)
+    pack = load_pack(pack_choice(conn).code_for(row.jurisdiction))  # the borrower's pack
     if row.status != "open":  # cured, paid off, settled, charged off: nothing to call about
         return Verdict(
             VerdictKind.BLOCK,

@@ -1,6 +1,7 @@
 """The send-time check: one action (`check_action`) or the dispatcher's batch (`check_actions`)
 judged at the moment it is about to happen, the counters read again from the database; and
-outreach an agent starts (`request_outreach`)."""
+outreach an agent starts (`request_outreach`). Each action is judged under the rule pack of its
+borrower's jurisdiction (`arrears.compliance.loading.pack_choice`) unless a pack is named."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from arrears.compliance.history import (
     overrides_of,
     statement,
 )
-from arrears.compliance.loading import load_pack, portfolio_pack
+from arrears.compliance.loading import load_pack, pack_choice, portfolio_pack
 from arrears.compliance.rules.model import (
     Audience,
     Channel,
@@ -57,11 +58,17 @@ def check_action(
     The decision is recorded (stage 'send', or 'dial' for a call placed now); the caller acts
     on it.
     """
-    pack = load_pack(portfolio_pack(conn, rule_pack))
+    choice = None if rule_pack else pack_choice(conn)
+    if choice is None:
+        pack = load_pack(portfolio_pack(conn, rule_pack))
+    else:
+        load_pack(choice.default)  # fails closed before anything is read
     sql = Dialect.of(conn)
     row = conn.execute(text(candidate_sql(sql, "a.id = :aid")), {"aid": action_id}).first()
     if row is None:
         raise ActionNotFound(action_id)
+    if choice is not None:
+        pack = load_pack(choice.code_for(row.jurisdiction))
     d = as_date(row.business_date)
     scope = "s.id = :aid"
     params: dict[str, Any] = {"aid": action_id}
@@ -87,16 +94,22 @@ def check_actions(
     ids = sorted(set(action_ids))
     if not ids:
         return {}
-    pack = load_pack(portfolio_pack(conn, rule_pack))
+    choice = None if rule_pack else pack_choice(conn)
+    forced = load_pack(portfolio_pack(conn, rule_pack)) if choice is None else None
+    if choice is not None:
+        load_pack(choice.default)  # fails closed before anything is read
     sql = Dialect.of(conn)
     rows = conn.execute(statement(candidate_sql(sql, "a.id IN :ids")), {"ids": ids}).all()
-    by_day: defaultdict[date, list[Any]] = defaultdict(list)
+    by_day: defaultdict[tuple[date, str], list[Any]] = defaultdict(list)
     for row in rows:
-        by_day[as_date(row.business_date)].append(row)
+        code = forced.code if forced is not None else choice.code_for(row.jurisdiction)  # type: ignore[union-attr]
+        by_day[(as_date(row.business_date), code)].append(row)
+    packs = {code: forced or load_pack(code) for _, code in by_day}
     decisions: dict[int, Decision] = {}
     recorded: list[dict[str, Any]] = []
     batch = uuid.uuid4().hex
-    for d, group in sorted(by_day.items()):
+    for (d, code), group in sorted(by_day.items()):
+        pack = packs[code]
         scope = "s.id IN :ids"
         params: dict[str, Any] = {"ids": [row.id for row in group]}
         k = load_counters(conn, d, pack, scope, params, exclude=-1, by_number=True)

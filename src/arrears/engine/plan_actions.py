@@ -13,10 +13,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from arrears.domain.strategy.model import Strategy
-from arrears.store.tables import cases
+from arrears.store.tables import actions, cases
+from arrears.store.tables_compliance import disputes
 from arrears.strategy.loader import BUILTIN, load
 from arrears.strategy.plan import Pinned, plan_with
 
@@ -34,6 +35,35 @@ def plan_actions(
     case with the shipped strategy it is under (an experiment's cases stay in their variant)
     and new cases with the seed.
     """
+    planned = _plan(conn, as_of, strategy, case_ids)
+    return planned - _paused_by_dispute(conn, as_of)
+
+
+def _paused_by_dispute(conn: Connection, as_of: date) -> int:
+    """A case whose borrower disputes the debt is paused until the dispute is verified or
+    withdrawn: what was just planned for it is taken back (nothing of it was judged yet)."""
+    a, c, x = actions, cases, disputes
+    disputed = (
+        select(c.c.id)
+        .join(x, x.c.borrower_id == c.c.borrower_id)
+        .where(x.c.status == "open", c.c.status == "open")
+    )
+    return (
+        conn.execute(
+            delete(a).where(
+                a.c.business_date == as_of,
+                a.c.status == "planned",
+                a.c.scheduled_at.is_(None),
+                a.c.case_id.in_(disputed),
+            )
+        ).rowcount
+        or 0
+    )
+
+
+def _plan(
+    conn: Connection, as_of: date, strategy: object | None, case_ids: Sequence[int] | None
+) -> int:
     if isinstance(strategy, Pinned):
         return plan_with(conn, strategy.strategy, as_of, case_ids, strategy.variants)
     if strategy is not None:

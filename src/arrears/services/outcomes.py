@@ -17,6 +17,7 @@ from arrears.domain.outcomes import (
 )
 from arrears.engine.gate import DayGate
 from arrears.engine.plan_actions import plan_actions
+from arrears.services.disputes import DisputeSource, record_dispute
 from arrears.store import tables as t
 
 
@@ -112,6 +113,16 @@ def record_outcome(
             .values(status="cancelled", reason="someone was reached on this case today")
         )
     _update_parties(conn, case.borrower_id, target, target_id, result)
+    if result is Outcome.DISPUTE:  # collection of the case pauses until verified or withdrawn
+        record_dispute(
+            conn,
+            source=DisputeSource.AGENT,
+            on=business_date,
+            by=agent or "agent",
+            at=at,
+            case_id=case_id,
+            reason=note,
+        )
     case_changes: dict[str, object] = {}
     if result in CONNECTED:
         case_changes["last_contact_on"] = business_date

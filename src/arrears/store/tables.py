@@ -54,6 +54,8 @@ borrowers = Table(
     # set when the borrower's own number proves wrong or out of service
     Column("phone_status", String(16), nullable=False, server_default="ok"),
     Column("anonymised_on", Date),
+    # CN, US-CA, GB, …: chooses the rule pack (compliance_jurisdictions); none: the default
+    Column("jurisdiction", String(16)),
 )
 
 contacts = Table(

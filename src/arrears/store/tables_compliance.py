@@ -98,6 +98,40 @@ compliance_settings = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
+# A jurisdiction ("US-CA") or a prefix ("US-*") and the rule pack its borrowers are judged
+# under; a borrower matching none is judged under the portfolio default (`compliance_settings`).
+compliance_jurisdictions = Table(
+    "compliance_jurisdictions",
+    metadata,
+    Column("pattern", String(16), primary_key=True),
+    Column("pack", String(8), nullable=False),
+    Column("changed_by", String(64), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# A dispute of the debt: collection of the borrower's case pauses (the borrower's 'dispute'
+# flag) until it is verified or withdrawn, by its owner before `due_on`.
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("borrower_id", String(64), ForeignKey("borrowers.id"), nullable=False),
+    Column("account_id", String(64)),
+    Column("case_id", Integer, ForeignKey("cases.id")),
+    Column("raised_on", Date, nullable=False),
+    Column("source", String(16), nullable=False),  # agent | api | borrower | import | officer
+    Column("reason", Text),
+    Column("owner", String(64), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),  # open|verified|withdrawn
+    Column("resolved_on", Date),
+    Column("resolved_by", String(64)),
+    Column("resolution_note", Text),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_disputes_borrower_status", "borrower_id", "status"),
+)
+
 # Append-only and hash-chained: hash = HMAC(key, prev_hash | seq | at | actor | kind | subject |
 # detail). `arrears audit verify` recomputes the chain and names the first broken entry.
 audit_log = Table(

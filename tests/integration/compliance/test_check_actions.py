@@ -173,6 +173,19 @@ def build(conn: Connection, pack: str) -> dict[int, str]:
                 unreachable_on=D if row.unreachable else None,
             )
         )
+        # the validation notice (US) went out when the case opened: collection may go on
+        conn.execute(
+            insert(t.actions).values(
+                case_id=i,
+                business_date=D - timedelta(days=10),
+                step="validation_notice",
+                target_type="borrower",
+                target_id=bid,
+                channel="email",
+                template="validation_notice",
+                status="sent",
+            )
+        )
         for _ in range(row.calls_today):
             _call(conn, i, bid, D, "no_answer")
         for _ in range(row.connected_today):

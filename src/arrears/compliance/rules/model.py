@@ -120,6 +120,8 @@ class History:
     opted_out: frozenset[Channel] = frozenset()  # channels the recipient's address opted out of
     preferences: Preferences = field(default_factory=Preferences)
     holidays: frozenset[date] = frozenset()
+    # the pack asks for a validation notice and the case's has not been sent yet
+    validation_notice_pending: bool = False
 
     def active_flags(self, day: date) -> tuple[FlagState, ...]:
         return tuple(f for f in self.flags if f.holds_on(day))

@@ -59,6 +59,10 @@ class Pack:
     retention_years: int
     rules: tuple[Rule, ...]
     sources: Mapping[str, str] = field(default_factory=dict)
+    # a validation notice (Regulation F §1006.34) goes first; then `validation_period_days`
+    # in which a dispute stops collection until the debt is verified
+    validation_notice: bool = False
+    validation_period_days: int | None = None
 
     @cached_property
     def rule_ids(self) -> tuple[str, ...]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from arrears.compliance.rules import content, frequency, suppression, third_party, timing
+from arrears.compliance.rules import (
+    content,
+    frequency,
+    suppression,
+    third_party,
+    timing,
+    validation,
+)
 from arrears.compliance.rules.flags import flag_rule, rule_name
 from arrears.compliance.rules.model import Channel, Flag, Window
 from arrears.compliance.rules.pack import FlagEffect, Pack, PackUnknown, Rule
@@ -135,7 +142,8 @@ US = Pack(
     attempts_per_number_per_day=None,
     attempts_per_debt_7_days=7,
     quiet_days_after_conversation=7,
-    third_party_channels=frozenset({Channel.CALL}),
+    # no collection outreach to contact persons (third parties) under this pack
+    third_party_channels=frozenset(),
     third_party_once=True,
     flag_effects=ALL_FLAGS_BLOCK_BORROWER,
     holiday_channels=frozenset({Channel.CALL}),
@@ -146,10 +154,13 @@ US = Pack(
     rules=_rules(
         *_COMMON_FIRST,
         (third_party.CONTACT_ONCE, third_party.contact_once),
+        (validation.VALIDATION_NOTICE, validation.validation_notice),
         (frequency.ATTEMPTS_PER_DEBT_7D, frequency.attempts_per_debt_7_days),
         (frequency.AFTER_CONVERSATION, frequency.quiet_after_conversation),
         *_COMMON_LAST,
     ),
+    validation_notice=True,
+    validation_period_days=30,
 )
 
 UK = Pack(

@@ -35,6 +35,11 @@ def _for_contact(c: Candidate) -> bool:
 def contact_channel(c: Candidate, h: History, pack: Pack, at: datetime) -> Violation | None:
     if not _for_contact(c) or c.channel in pack.third_party_channels:
         return None
+    if not pack.third_party_channels:
+        return pack.block(
+            CONTACT_CHANNEL,
+            f"the {pack.code} rule pack allows no collection outreach to contact persons",
+        )
     allowed = ", ".join(sorted(pack.third_party_channels))
     return pack.block(
         CONTACT_CHANNEL, f"contacts may be reached only by {allowed}, not {c.channel}"

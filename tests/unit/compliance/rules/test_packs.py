@@ -193,8 +193,9 @@ CONTACT_CASES = [
     ("cn", {"channel": Channel.EMAIL}, History(), "cn.contact_channel"),
     ("cn", {"content": None}, History(), "cn.contact_content"),
     ("cn", {"content": "请转告他尽快还款 {{ amount }}"}, History(), "cn.contact_content"),
-    ("us", {}, History(), None),
-    ("us", {}, History(third_party_communications=1), "us.contact_once"),
+    # no collection outreach to contact persons under the US pack, not even once
+    ("us", {}, History(), "us.contact_channel"),
+    ("us", {}, History(third_party_communications=1), "us.contact_channel"),
     ("uk", {"content": "Please tell Jane her loan is overdue."}, History(), "uk.contact_content"),
 ]
 
@@ -293,3 +294,21 @@ def test_a_task_reaches_nobody_and_is_always_allowed() -> None:
     task = call("cn", channel=Channel.TASK, template="offer_plan")
     decision = decide(task, History(connected_calls_today=9), get_pack("cn"), local("cn", 23))
     assert decision.verdict is VerdictKind.ALLOW
+
+
+def test_us_collection_waits_for_the_validation_notice() -> None:
+    """Regulation F §1006.34: the notice goes first; a collection call the day the notice is
+    still unsent waits for the next morning, the notice itself goes, and once it is sent the
+    call is judged as any other. Other packs ask for no notice."""
+    pending = History(validation_notice_pending=True)
+    waiting = decide(call("us"), pending, get_pack("us"), local("us", 10))
+    assert (waiting.verdict, waiting.rule_id) == (VerdictKind.DEFER, "us.validation_notice")
+    assert waiting.at is not None and waiting.at.date() > D
+    notice = call("us", channel=Channel.EMAIL, template="validation_notice")
+    assert decide(notice, pending, get_pack("us"), local("us", 10)).verdict is VerdictKind.ALLOW
+    assert decide(call("us"), History(), get_pack("us"), local("us", 10)).verdict is (
+        VerdictKind.ALLOW
+    )
+    assert decide(call("cn"), pending, get_pack("cn"), local("cn", 10)).verdict is (
+        VerdictKind.ALLOW
+    )
