@@ -288,6 +288,9 @@ def crawl(
     done = Crawl()
     out = ARTIFACTS / suite
     out.mkdir(parents=True, exist_ok=True)
+    for lang in langs:  # this run's screenshots replace the last run's, none left over
+        for old in out.glob(f"{lang}-{width}-*.png"):
+            old.unlink()
 
     def look(page: Any, role: str, lang: str, name: str, status: int) -> None:
         visit = Visit(role, lang, page.url.removeprefix(base), name, status)
