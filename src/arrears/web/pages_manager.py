@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from arrears.api.context import context_of
+from arrears.services import dashboards as dash
 from arrears.services.users import Permission
 from arrears.web import audit, charts
-from arrears.web import dashboards as dash
 from arrears.web.i18n import code, rule_name, word
 from arrears.web.render import render
 from arrears.web.session import ViewerDep

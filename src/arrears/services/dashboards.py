@@ -1,4 +1,4 @@
-"""Read queries of the manager's and the compliance officer's views."""
+"""Read queries of the manager's and the compliance officer's views (the web pages call these)."""
 
 from __future__ import annotations
 
