@@ -45,6 +45,7 @@ def serve_app(
     from arrears.web.app import create_app
 
     upgrade_schema(wired.engine)
+    _ = wired.keyring  # a missing or different key ring stops the start, with the reason
     if demo_users:
         with wired.engine.begin() as conn:
             names = seed_demo_users(conn)
