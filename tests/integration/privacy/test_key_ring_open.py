@@ -95,3 +95,23 @@ def test_the_command_line_says_what_is_missing_and_keys_init_makes_a_ring(
     assert made.exit_code == 0 and key_file.exists()
     again = runner.invoke(build(), ["--database", cli_url(db), "keys", "init", "--force"])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_the_command_says_it_in_one_line(db: Engine, tmp_path: Path) -> None:
+    """Through the installed command: exit 2, one line naming the path, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    _borrower(db, KeyRing.generate())
+    key_file = tmp_path / "keys.json"
+    env = {**os.environ, "ARREARS_DATABASE_URL": cli_url(db), "ARREARS_KEY_FILE": str(key_file)}
+    env.pop("ARREARS_KEYS", None)
+    arrears = Path(sys.executable).parent / "arrears"
+    done = subprocess.run(
+        [str(arrears), "keys", "status"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: no key file at") and str(key_file.resolve()) in line
+    assert not key_file.exists()
