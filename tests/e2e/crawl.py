@@ -93,8 +93,14 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
         # reason shows on the case page and in the compliance officer's list
         held = conn.scalar(
             select(t.actions.c.id)
-            .where(t.actions.c.business_date == day, t.actions.c.status == "planned")
-            .order_by(t.actions.c.id)
+            .join(t.cases, t.cases.c.id == t.actions.c.case_id)
+            .where(
+                t.actions.c.business_date == day,
+                t.actions.c.status == "planned",
+                t.actions.c.channel == "call",
+                t.cases.c.assigned_to.is_(None),  # no agent's handed-out work
+            )
+            .order_by(t.actions.c.id.desc())
             .limit(1)
         )
         if held is not None:
@@ -307,6 +313,10 @@ def crawl(
             home = page.url.removeprefix(base)
             seen: dict[str, int] = {}
             todo = [home]
+            if page.locator("[data-testid=next-case]").count():  # the queue's way into a case
+                page.click("[data-testid=next-case]")
+                page.wait_for_load_state()
+                todo.append(page.url.removeprefix(base))
             visited: set[str] = set()
             n = 0
             while todo and n < MAX_PAGES:

@@ -97,7 +97,8 @@ def test_every_page_speaks_one_language(site: Site, chromium: Any, lang: str) ->
     names = [v.name for v in result.visits]
     for role in ROLES:
         assert sum(n.startswith(f"{role}-") for n in names) >= 5, (role, names)
-    assert any(re.fullmatch(r"/cases/\d+", v.url) for v in result.visits)
+    for role in ("agent", "lead", "manager", "compliance"):  # each opens a case
+        assert any(v.role == role and re.fullmatch(r"/cases/\d+", v.url) for v in result.visits)
     assert any(n.endswith("plan-preview") for n in names)
     assert "borrower-home" in names and "unsubscribe" in names
     report = "\n".join(
