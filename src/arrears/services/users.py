@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -121,6 +122,33 @@ def find_user(conn: Connection, username: str) -> User | None:
 
 def list_users(conn: Connection) -> list[User]:
     return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+
+
+def accounts_listing(conn: Connection) -> list[Any]:
+    """Every account as user admin lists it (username, display name, role — integration
+    included —, team, plan limit, active), by username."""
+    return list(
+        conn.execute(
+            select(
+                users.c.username,
+                users.c.display_name,
+                users.c.role,
+                users.c.team_id,
+                users.c.plan_max_instalments,
+                users.c.active,
+            ).order_by(users.c.username)
+        )
+    )
+
+
+def role_of(conn: Connection, username: str) -> str | None:
+    """The account's role as stored (any role, integration included); None if unknown."""
+    role = conn.scalar(select(users.c.role).where(users.c.username == username))
+    return None if role is None else str(role)
+
+
+def team_ids(conn: Connection) -> list[str]:
+    return list(conn.scalars(select(teams.c.id).order_by(teams.c.id)))
 
 
 def add_team(conn: Connection, team_id: str, name: str, queues: list[str]) -> None:

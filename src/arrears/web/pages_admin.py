@@ -6,11 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from arrears.api.context import context_of
 from arrears.services import users as us
-from arrears.store.tables_web import teams
 from arrears.web import audit
 from arrears.web.i18n import error_text
 from arrears.web.people import creatable_roles, people
@@ -24,7 +22,7 @@ def _page(request: Request, viewer: ViewerDep, error: str = "", status_code: int
     ctx = context_of(request)
     with ctx.begin() as conn:
         accounts = people(conn)
-        team_ids = list(conn.scalars(select(teams.c.id).order_by(teams.c.id)))
+        teams = us.team_ids(conn)
     return render(
         request,
         "admin_users.html",
@@ -32,7 +30,7 @@ def _page(request: Request, viewer: ViewerDep, error: str = "", status_code: int
         status_code=status_code,
         viewer=viewer,
         people=accounts,
-        teams=team_ids,
+        teams=teams,
         roles=creatable_roles(),
         error=error,
     )

@@ -18,8 +18,9 @@ from arrears.services.auth import (
     close_session,
     open_session,
 )
+from arrears.services.users import role_of
 from arrears.web import audit
-from arrears.web.people import HOME, has_workbench, role_of
+from arrears.web.people import HOME, has_workbench
 from arrears.web.render import render
 from arrears.web.session import (
     COOKIE,

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from arrears.privacy.masking import Role as AnyRole
-from arrears.services.users import Role, User, list_users
-from arrears.store.tables_web import users
+from arrears.services.users import Role, User, accounts_listing, list_users
 
 # Every role, in the order user admin lists them.
 ROLES: tuple[str, ...] = tuple(r.value for r in AnyRole)
@@ -61,16 +60,6 @@ class Person:
 
 
 def people(conn: Connection) -> list[Person]:
-    rows = conn.execute(
-        select(
-            users.c.username,
-            users.c.display_name,
-            users.c.role,
-            users.c.team_id,
-            users.c.plan_max_instalments,
-            users.c.active,
-        ).order_by(users.c.username)
-    )
     return [
         Person(
             username=r.username,
@@ -80,13 +69,8 @@ def people(conn: Connection) -> list[Person]:
             plan_max_instalments=r.plan_max_instalments,
             active=bool(r.active),
         )
-        for r in rows
+        for r in accounts_listing(conn)
     ]
-
-
-def role_of(conn: Connection, username: str) -> str | None:
-    role = conn.scalar(select(users.c.role).where(users.c.username == username))
-    return None if role is None else str(role)
 
 
 def workbench_users(conn: Connection) -> list[User]:

@@ -10,9 +10,9 @@ from fastapi.responses import Response
 
 from arrears.api.context import Context, context_of
 from arrears.services.auth import Session, csrf_matches, find_session
-from arrears.services.users import Permission, User, find_user, team_queue_names
+from arrears.services.users import Permission, User, find_user, role_of, team_queue_names
 from arrears.web.i18n import default_lang, pick
-from arrears.web.people import has_workbench, role_of
+from arrears.web.people import has_workbench
 
 COOKIE = "arrears_session"
 LANG_COOKIE = "arrears_lang"
