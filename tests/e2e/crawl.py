@@ -96,13 +96,14 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
             .join(t.cases, t.cases.c.id == t.actions.c.case_id)
             .where(
                 t.actions.c.business_date == day,
-                t.actions.c.status == "planned",
-                t.actions.c.channel == "call",
-                t.cases.c.assigned_to.is_(None),  # no agent's handed-out work
+                t.actions.c.status.in_(["planned", "deferred", "queued"]),
+                # not the crawl's agent's handed-out work
+                (t.cases.c.assigned_to.is_(None)) | (t.cases.c.assigned_to != "agent"),
             )
             .order_by(t.actions.c.id.desc())
             .limit(1)
         )
+        assert held is not None, "no action of the day to hold back"
         if held is not None:
             conn.execute(
                 update(t.actions)
