@@ -23,6 +23,8 @@ from arrears.api.schemas import (
     CasePage,
     ContactIn,
     ContactOut,
+    DisputeIn,
+    DisputeOut,
     DueItemsIn,
     DueItemsOut,
     Id,
@@ -38,7 +40,7 @@ from arrears.api.schemas import (
 from arrears.api.security import require
 from arrears.domain.phone import mask_name, mask_phone
 from arrears.formats import plain_amount
-from arrears.services import cases, feed
+from arrears.services import cases, disputes, feed
 from arrears.services import import_formats as fmt
 from arrears.services import webhooks as hooks
 from arrears.services.auth import Integration, Scope, sha256
@@ -100,6 +102,7 @@ def put_borrower(
     if body.email is not None:
         _field(fmt.email, "body.email", body.email)
     _field(fmt.timezone, "body.timezone", body.timezone)
+    jurisdiction = _field(fmt.jurisdiction, "body.jurisdiction", body.jurisdiction or "")
     with ctx.begin() as conn:
         row = feed.save_borrower(
             conn,
@@ -115,6 +118,7 @@ def put_borrower(
                 "language": body.language,
                 "region": body.region,
                 "risk_score": body.risk_score,
+                "jurisdiction": jurisdiction,
             },
         )
     return BorrowerOut(
@@ -125,6 +129,45 @@ def put_borrower(
         language=row.language,
         region=row.region,
         risk_score=row.risk_score,
+        jurisdiction=row.jurisdiction,
+    )
+
+
+@router.post(
+    "/borrowers/{borrower_id}/disputes",
+    response_model=DisputeOut,
+    status_code=201,
+    tags=["borrowers"],
+)
+def post_dispute(
+    borrower_id: Annotated[Id, Path()],
+    body: DisputeIn,
+    ctx: Ctx,
+    who: Annotated[Integration, Depends(require(Scope.BORROWERS_WRITE))],
+) -> DisputeOut:
+    """The borrower disputes the debt: collection of their case pauses until the dispute is
+    verified or withdrawn (`arrears disputes`)."""
+    with ctx.begin() as conn:
+        _borrower_exists(conn, borrower_id, "path.borrower_id")
+        dispute_id = disputes.record_dispute(
+            conn,
+            source=disputes.DisputeSource.API,
+            on=body.raised_on,
+            by=f"api:{who.name}"[:64],
+            at=ctx.now(),
+            borrower_id=borrower_id,
+            account_id=body.account_id,
+            reason=body.reason,
+            keyring=ctx.app.keyring,
+        )
+        d = disputes.get_dispute(conn, dispute_id)
+    return DisputeOut(
+        id=d.id,
+        borrower_id=d.borrower_id,
+        case_id=d.case_id,
+        status=d.status,
+        owner=d.owner,
+        due_on=d.due_on,
     )
 
 

@@ -49,6 +49,8 @@ class BorrowerIn(Strict):
     language: Literal["zh-CN", "en"] = "zh-CN"
     region: Annotated[str | None, Field(max_length=32)] = None
     risk_score: Annotated[int | None, Field(ge=0, le=1000)] = None
+    # chooses the rule pack the borrower's outreach is judged under (docs/rule-packs.md)
+    jurisdiction: Annotated[str | None, Field(max_length=16, examples=["CN", "US-CA"])] = None
 
 
 class BorrowerOut(BaseModel):
@@ -59,6 +61,24 @@ class BorrowerOut(BaseModel):
     language: str
     region: str | None
     risk_score: int | None
+    jurisdiction: str | None = None
+
+
+class DisputeIn(Strict):
+    """The borrower disputes the debt (told the lender by letter, e-mail, in a branch …)."""
+
+    raised_on: date
+    account_id: Annotated[str | None, Field(max_length=64)] = None
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class DisputeOut(BaseModel):
+    id: int
+    borrower_id: str
+    case_id: int | None
+    status: str
+    owner: str
+    due_on: date
 
 
 class ContactIn(Strict):

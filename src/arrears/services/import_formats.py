@@ -14,6 +14,7 @@ from datetime import date
 from enum import StrEnum
 from functools import cache, lru_cache
 
+from arrears.compliance.loading import JurisdictionInvalid, parse_jurisdiction
 from arrears.domain.allocation import Waterfall
 from arrears.domain.errors import DomainError
 from arrears.domain.money import MINOR_UNITS, Money, minor_units
@@ -251,6 +252,14 @@ def timezone(text: str) -> str:
             f"{text!r} is not an IANA time zone; write e.g. Asia/Shanghai or Asia/Urumqi"
         ) from None
     return text
+
+
+def jurisdiction(text: str) -> str | None:
+    """A borrower's jurisdiction (CN, GB, US-CA): it chooses the rule pack; blank for none."""
+    try:
+        return parse_jurisdiction(text)
+    except JurisdictionInvalid as exc:
+        raise FieldInvalid(str(exc)) from None
 
 
 def choice(text: str, options: tuple[str, ...]) -> str:
