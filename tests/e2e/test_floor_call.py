@@ -130,6 +130,7 @@ def test_an_agent_s_day_on_the_phone(floor: Served, chromium: Any) -> None:
     shot(agent, "floor-03-on-the-call")
     agent.wait_for_selector("[data-testid=call-state][data-state=ended]")
     assert state.get_attribute("data-outcome") == "answered"
+    assert re.search(r"0:(19|20|21)\b", state.inner_text()), "the talk time is not the 20 s"
     assert agent.locator("[data-testid=call-recorded]").count() == 1
     call_id = int(re.search(r"call=(\d+)", agent.url).group(1))  # type: ignore[union-attr]
 
