@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
 from arrears.compliance.templates import list_templates
+from arrears.domain.money import Money
 from arrears.store import tables as t
 from arrears.store.sql import dated
 from arrears.store.tables_compliance import compliance_overrides
@@ -16,22 +18,27 @@ from arrears.store.tables_compliance import compliance_overrides
 
 def buckets_over_time(
     conn: Connection, end: date, days: int = 60
-) -> tuple[list[date], dict[str, list[float]]]:
-    """Overdue amount (major units) by bucket for each business date of the window."""
-    h = t.delinquency_history
+) -> tuple[list[date], dict[str, dict[str, list[Decimal]]]]:
+    """Overdue amount by currency and bucket for each business date of the window, in the
+    currency's major units (its own minor units: none for yen, two for yuan); amounts in
+    different currencies are never added together."""
+    h, a = t.delinquency_history, t.accounts
     rows = conn.execute(
-        select(h.c.as_of, h.c.bucket, func.sum(h.c.overdue_amount))
+        select(a.c.currency, h.c.as_of, h.c.bucket, func.sum(h.c.overdue_amount))
+        .join(a, a.c.id == h.c.account_id)
         .where(h.c.as_of > end - timedelta(days=days), h.c.as_of <= end)
-        .group_by(h.c.as_of, h.c.bucket)
+        .group_by(a.c.currency, h.c.as_of, h.c.bucket)
         .order_by(h.c.as_of)
     ).all()
-    dates = sorted({r[0] for r in rows})
-    buckets = sorted({r[1] for r in rows}, key=lambda b: (len(b), b))
+    dates = sorted({r[1] for r in rows})
+    buckets = sorted({r[2] for r in rows}, key=lambda b: (len(b), b))
     index = {d: i for i, d in enumerate(dates)}
-    series = {b: [0.0] * len(dates) for b in buckets}
-    for as_of, bucket, total in rows:
-        series[bucket][index[as_of]] = int(total or 0) / 100
-    return dates, series
+    zero = Decimal(0)
+    series: dict[str, dict[str, list[Decimal]]] = {}
+    for currency, as_of, bucket, total in rows:
+        of_currency = series.setdefault(currency, {b: [zero] * len(dates) for b in buckets})
+        of_currency[bucket][index[as_of]] = Money.from_minor(int(total or 0), currency).amount
+    return dates, dict(sorted(series.items()))
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class VariantResult:
     recovered: int
     promises: int
     promises_kept: int
+    currency: str = ""  # the cases' currency: recovery is a ratio of amounts in it
 
     @property
     def cure_rate(self) -> float:
@@ -97,10 +105,11 @@ class VariantResult:
 
 
 def variant_results(conn: Connection, end: date) -> list[VariantResult]:
-    """Per strategy variant: cases, cures, recovery of the arrears at opening, promises kept."""
+    """Per strategy variant and currency: cases, cures, recovery of the arrears at opening (in the
+    cases' own currency: payments in another currency do not count), promises kept."""
     rows = conn.execute(
         dated(
-            """SELECT c.strategy, c.variant, COUNT(*) AS cases,
+            """SELECT c.strategy, c.variant, c.currency, COUNT(*) AS cases,
                       SUM(CASE WHEN c.status IN ('cured', 'paid_off', 'settled') THEN 1 ELSE 0
                           END) AS cured,
                       SUM(c.overdue_at_open) AS at_open,
@@ -111,14 +120,15 @@ def variant_results(conn: Connection, end: date) -> list[VariantResult]:
                           FROM cases c2 JOIN accounts a ON a.borrower_id = c2.borrower_id
                           JOIN payments p ON p.account_id = a.id
                           WHERE p.received_on >= c2.opened_on AND p.received_on <= :end
+                            AND p.currency = c2.currency
                             AND (c2.closed_on IS NULL OR p.received_on <= c2.closed_on)
                           GROUP BY c2.id) paid ON paid.case_id = c.id
                LEFT JOIN (SELECT case_id, COUNT(*) AS n,
                                  SUM(CASE WHEN status = 'kept' THEN 1 ELSE 0 END) AS kept
                           FROM promises GROUP BY case_id) pr ON pr.case_id = c.id
                WHERE c.opened_on <= :end
-               GROUP BY c.strategy, c.variant
-               ORDER BY c.strategy, c.variant""",
+               GROUP BY c.strategy, c.variant, c.currency
+               ORDER BY c.strategy, c.variant, c.currency""",
             "end",
         ),
         {"end": end},
@@ -127,39 +137,46 @@ def variant_results(conn: Connection, end: date) -> list[VariantResult]:
         VariantResult(
             r[0],
             r[1],
-            int(r[2]),
-            int(r[3] or 0),
+            int(r[3]),
             int(r[4] or 0),
             int(r[5] or 0),
             int(r[6] or 0),
             int(r[7] or 0),
+            int(r[8] or 0),
+            currency=r[2],
         )
         for r in rows
     ]
 
 
-def recovery_by_week(conn: Connection, end: date, weeks: int = 10) -> list[tuple[date, int]]:
-    """Payments received on accounts of borrowers with a case (minor units), week by week."""
+def recovery_by_week(
+    conn: Connection, end: date, weeks: int = 10
+) -> dict[str, list[tuple[date, Money]]]:
+    """Payments received on accounts of borrowers with a case, week by week, per currency."""
     start = end - timedelta(weeks=weeks)
     rows = conn.execute(
         dated(
-            """SELECT p.received_on, SUM(p.amount)
+            """SELECT p.currency, p.received_on, SUM(p.amount)
                FROM payments p JOIN accounts a ON a.id = p.account_id
                WHERE p.received_on > :start AND p.received_on <= :end
                  AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = a.borrower_id
                              AND c.opened_on <= p.received_on)
-               GROUP BY p.received_on""",
+               GROUP BY p.currency, p.received_on""",
             "start",
             "end",
         ),
         {"start": start, "end": end},
     ).all()
-    buckets: dict[date, int] = {}
-    for received, amount in rows:
+    minor: dict[str, dict[date, int]] = {}
+    for currency, received, amount in rows:
         day = received if isinstance(received, date) else date.fromisoformat(str(received))
         week = end - timedelta(days=((end - day).days // 7) * 7)
-        buckets[week] = buckets.get(week, 0) + int(amount or 0)
-    return sorted(buckets.items())
+        weeks_of = minor.setdefault(currency, {})
+        weeks_of[week] = weeks_of.get(week, 0) + int(amount or 0)
+    return {
+        currency: [(week, Money.from_minor(total, currency)) for week, total in sorted(w.items())]
+        for currency, w in sorted(minor.items())
+    }
 
 
 def cure_by_cohort(conn: Connection, end: date) -> list[tuple[str, int, int]]:

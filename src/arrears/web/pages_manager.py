@@ -29,8 +29,17 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
         recovery = dash.recovery_by_week(conn, today)
         cohorts = dash.cure_by_cohort(conn, today)
     labels = [d.strftime("%m-%d") for d in dates]
+    # one chart per currency: amounts of different currencies are never drawn on one scale
     svg = {
-        "by_bucket": charts.stacked_bars(word(lang, "by_bucket"), labels, by_bucket),
+        "by_bucket": "".join(
+            charts.stacked_bars(
+                f"{word(lang, 'by_bucket')} ({currency})",
+                labels,
+                {bucket: [float(v) for v in values] for bucket, values in series.items()},
+            )
+            for currency, series in by_bucket.items()
+        )
+        or charts.stacked_bars(word(lang, "by_bucket"), labels, {}),
         "roll_rates": charts.hbars(
             word(lang, "roll_rates"), [(f"{r.bucket} →", r.roll_rate) for r in rolls], scale=1.0
         ),
@@ -39,11 +48,15 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
             [(label, cured / n if n else 0.0) for label, n, cured in cohorts],
             scale=1.0,
         ),
-        "recovery": charts.lines(
-            word(lang, "recovery"),
-            [d.strftime("%m-%d") for d, _ in recovery],
-            {word(lang, "recovery"): [v / 100 for _, v in recovery]},
-        ),
+        "recovery": "".join(
+            charts.lines(
+                f"{word(lang, 'recovery')} ({currency})",
+                [d.strftime("%m-%d") for d, _ in weeks],
+                {word(lang, "recovery"): [float(m.amount) for _, m in weeks]},
+            )
+            for currency, weeks in recovery.items()
+        )
+        or charts.lines(word(lang, "recovery"), [], {}),
         "variants": charts.hbars(
             word(lang, "variants"),
             [(_variant_label(lang, v, variants), v.cure_rate) for v in variants],
@@ -66,6 +79,8 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
 def _variant_label(lang: str, v: dash.VariantResult, every: list[dash.VariantResult]) -> str:
     """The variant in words; with more than one strategy, the strategy's name first."""
     variant = code(lang, "variant", v.variant)
+    if len({x.currency for x in every}) > 1:
+        variant = f"{variant} ({v.currency})"
     if len({x.strategy for x in every}) == 1:
         return variant
     return f"{code(lang, 'strategy', v.strategy)} / {variant}"
