@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, literal, select
@@ -286,8 +286,9 @@ class Floor:
 
 def _at(d: date, hour: int) -> datetime:
     """The floor's working hour on a day, on the lender's clock (Shanghai): a call made at ten
-    is at ten where the agents sit, not at ten in Greenwich."""
-    return datetime.combine(d, time(hour), tzinfo=_FLOOR_TZ)
+    is at ten where the agents sit, not at ten in Greenwich. Given in UTC, as stored (SQLite
+    keeps no offset)."""
+    return datetime.combine(d, time(hour), tzinfo=_FLOOR_TZ).astimezone(UTC)
 
 
 _FLOOR_TZ = ZoneInfo("Asia/Shanghai")
