@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -455,10 +455,6 @@ _COMPOUND_SURNAMES = frozenset(
         "南宫",
     ]
 )
-
-
-def iter_keys(specs: Iterable[TemplateSpec]) -> list[str]:
-    return [s.label for s in specs]
 
 
 LinkHook = Callable[[int, str], str]

@@ -228,14 +228,6 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
         raise UserUnknown(username)
 
 
-def set_role(conn: Connection, username: str, role: Role | str, team_id: str | None) -> None:
-    role = parse_role(str(role))
-    if not conn.execute(
-        update(users).where(users.c.username == username).values(role=role.value, team_id=team_id)
-    ).rowcount:
-        raise UserUnknown(username)
-
-
 # The demo's people: one of every role; the passwords are documented in docs/web.md.
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from arrears.privacy.masking import Role as AnyRole
-from arrears.services.users import Role, User, accounts_listing, list_users
+from arrears.services.users import Role, accounts_listing
 
 # Every role, in the order user admin lists them.
 ROLES: tuple[str, ...] = tuple(r.value for r in AnyRole)
@@ -71,8 +71,3 @@ def people(conn: Connection) -> list[Person]:
         )
         for r in accounts_listing(conn)
     ]
-
-
-def workbench_users(conn: Connection) -> list[User]:
-    """The accounts that work in the workbench (every role but integration), by name."""
-    return [u for u in list_users(conn) if has_workbench(u.role)]

@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import socket
@@ -601,7 +600,3 @@ def _closed(path: Path) -> bool:
             return w.getnframes() > 0
     except (EOFError, wave.Error, OSError):
         return False
-
-
-def baresip_available(binary: str = "baresip") -> bool:
-    return shutil.which(binary) is not None and os.path.isdir(BaresipConfig.module_path)

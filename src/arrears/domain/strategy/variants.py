@@ -16,13 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from arrears.domain.errors import DomainError
-
 PRIME = 1_000_003
-
-
-class VariantSharesInvalid(DomainError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -41,15 +35,6 @@ def salt_keys(salt: str) -> tuple[int, int]:
 def bucket_of(case_id: int, salt: str) -> int:
     k1, k2 = salt_keys(salt)
     return ((case_id * k1 + k2) % PRIME) % 100
-
-
-def check_shares(variants: Sequence[Variant]) -> None:
-    if not variants:
-        raise VariantSharesInvalid("a strategy needs at least one variant (champion, share 100)")
-    total = sum(v.share for v in variants)
-    if total != 100 or any(v.share < 0 for v in variants):
-        shares = ", ".join(f"{v.name} {v.share}" for v in variants)
-        raise VariantSharesInvalid(f"variant shares must be 0..100 and add up to 100, got {shares}")
 
 
 def variant_of_bucket(bucket: int, variants: Sequence[Variant]) -> str:
