@@ -157,14 +157,8 @@ def create_app(
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
-    for name in PAGE_MODULES:
-        try:
-            module = importlib.import_module(f"arrears.web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"arrears.web.{name}":
-                raise
-            continue
-        api.include_router(module.router)
+    for name in PAGE_MODULES:  # every page module is part of the package: none is optional
+        api.include_router(importlib.import_module(f"arrears.web.{name}").router)
     mount_api_docs(api, "/api/v1/docs", "/api/v1/openapi.json")
     api.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
