@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from arrears.services import feed_rules as rules
 from arrears.services import import_formats as fmt
 from arrears.services.import_formats import SPECS, ExtractFile, FieldInvalid, FileSpec
 
@@ -334,12 +335,7 @@ class _Validation:
             fee = fmt.amount_minor(cells["fee"], ccy)
         except (KeyError, FieldInvalid):
             return None
-        if due_on < opened:
-            return None
-        paid = self.stored.due_paid.get((aid, n))
-        if paid and (principal < paid[0] or interest < paid[1] or fee < paid[2]):
-            return None
-        return {
+        record = {
             "account_id": aid,
             "seq": n,
             "due_on": due_on,
@@ -347,6 +343,10 @@ class _Validation:
             "interest": interest,
             "fee": fee,
         }
+        paid = self.stored.due_paid.get((aid, n))
+        if rules.due_item_breaches(aid, n, due_on, record, ccy, opened, paid):
+            return None
+        return record
 
     def _fast_payments(self, cells: dict[str, str]) -> Record | None:
         """The record of a clean new payment to a stored account, or None: the careful path.
@@ -366,7 +366,9 @@ class _Validation:
             received_on = fmt.iso_date(cells["received_on"])
         except (KeyError, FieldInvalid):
             return None
-        if amount == 0 or received_on < account.opened_on or pid in self.stored.payments:
+        if pid in self.stored.payments or rules.payment_breaches(
+            aid, amount, ccy, account.currency, received_on, account.opened_on
+        ):
             return None
         return {
             "id": pid,
@@ -481,22 +483,9 @@ class _Validation:
             "interest": row.read("interest", fmt.amount_minor, ccy),
             "fee": row.read("fee", fmt.amount_minor, ccy),
         }
-        if due_on and opened and due_on < opened:
-            row.problem(
-                "due_on",
-                f"{due_on} is before account {aid} was opened ({opened}); check the schedule",
-            )
         paid = self.stored.due_paid.get((aid, n)) if aid and n else None
-        if paid and ccy:
-            for column, already in zip(("principal", "interest", "fee"), paid, strict=True):
-                amount = record[column]
-                if amount is not None and amount < already:
-                    row.problem(
-                        column,
-                        f"{fmt.format_minor(amount, ccy)} is less than the "
-                        f"{fmt.format_minor(already, ccy)} already paid on item {n} of {aid}; "
-                        "a due item cannot shrink below what was paid",
-                    )
+        for breach in rules.due_item_breaches(aid or "", n, due_on, record, ccy, opened, paid):
+            row.problem(breach.column, breach.message)
         return record
 
     def _payments(self, row: _Cells) -> Record | None:
@@ -505,19 +494,8 @@ class _Validation:
         ccy = row.read("currency", fmt.currency)
         amount = row.read("amount", fmt.amount_minor, ccy)
         received_on: date | None = row.read("received_on", fmt.iso_date)
-        if ccy and acc_ccy and ccy != acc_ccy:
-            row.problem(
-                "currency",
-                f"{ccy} differs from account {aid}'s currency {acc_ccy}; "
-                "convert the payment in the host system first",
-            )
-        if amount == 0 and ccy:
-            row.problem("amount", "is zero; a payment moves money")
-        if received_on and opened and received_on < opened:
-            row.problem(
-                "received_on",
-                f"{received_on} is before account {aid} was opened ({opened})",
-            )
+        for breach in rules.payment_breaches(aid, amount, ccy, acc_ccy, received_on, opened):
+            row.problem(breach.column, breach.message)
         seen = self.stored.payments.get(pid) if pid else None
         if seen is not None:
             if (seen.account_id, seen.amount, seen.currency, seen.received_on) == (
