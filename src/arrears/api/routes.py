@@ -40,7 +40,7 @@ from arrears.api.schemas import (
 from arrears.api.security import require
 from arrears.domain.phone import mask_name, mask_phone
 from arrears.formats import plain_amount
-from arrears.services import cases, disputes, feed
+from arrears.services import cases, disputes, feed, feed_rules
 from arrears.services import import_formats as fmt
 from arrears.services import webhooks as hooks
 from arrears.services.auth import Integration, Scope, sha256
@@ -84,6 +84,17 @@ def _ppm(text: str, field: str) -> int:
 
 def _phone(text: str, field: str) -> str:
     return _field(fmt.phone, field, text)
+
+
+def _breached(errors: list[tuple[str, str]]) -> ProblemError:
+    """The feed's cross-field rules broken (the same the file import applies): a 422 naming
+    every field at fault."""
+    return ProblemError(
+        422,
+        "invalid-field",
+        "; ".join(f"{field}: {detail}" for field, detail in errors[:3]),
+        errors=[FieldError(field=field, detail=detail) for field, detail in errors],
+    )
 
 
 # --- borrowers and contacts -------------------------------------------------------------------
@@ -310,6 +321,9 @@ def put_due_items(
             }
             for n, item in enumerate(body.items)
         ]
+        breaches = feed_rules.check_due_items(conn, account_id, items)
+        if breaches:
+            raise _breached([(f"body.items.{n}.{b.column}", b.message) for n, b in breaches])
         feed.save_due_items(conn, account_id, items)
     return DueItemsOut(account_id=account_id, items=len(body.items))
 
@@ -358,6 +372,11 @@ def post_payment(
                 raise field_error("body.account_id", f"no account {body.account_id!r}")
             if currency != body.currency:
                 raise field_error("body.currency", f"the account is booked in {currency}")
+            breaches = feed_rules.check_payment(
+                conn, body.account_id, minor, body.currency, body.received_on
+            )
+            if breaches:
+                raise _breached([(f"body.{b.column}", b.message) for b in breaches])
             if feed.payment_exists(conn, payment_id):
                 raise field_error("body.payment_id", "a payment with this id exists already", 409)
             feed.record_payment(

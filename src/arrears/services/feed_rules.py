@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -95,19 +96,11 @@ def payment_breaches(
 # -- the same rules for one account's rows arriving through the API ----------------------------
 
 
-@dataclass(frozen=True)
-class DueItemIn:
-    seq: int
-    due_on: date
-    principal: int
-    interest: int
-    fee: int
-
-
 def check_due_items(
-    conn: Connection, account_id: str, items: Iterable[DueItemIn]
+    conn: Connection, account_id: str, items: Iterable[Mapping[str, Any]]
 ) -> list[tuple[int, Breach]]:
-    """The breaches of items (index in the list, breach) against the stored account."""
+    """The breaches of items (index in the list, breach) against the stored account; each
+    item has seq, due_on and principal, interest and fee in minor units."""
     a, d = t.accounts.c, t.due_items.c
     account = conn.execute(select(a.currency, a.opened_on).where(a.id == account_id)).first()
     if account is None:
@@ -122,15 +115,14 @@ def check_due_items(
     }
     out = []
     for n, item in enumerate(items):
-        amounts = {"principal": item.principal, "interest": item.interest, "fee": item.fee}
         for breach in due_item_breaches(
             account_id,
-            item.seq,
-            item.due_on,
-            amounts,
+            item["seq"],
+            item["due_on"],
+            item,
             account.currency,
             account.opened_on,
-            paid.get(item.seq),
+            paid.get(item["seq"]),
         ):
             out.append((n, breach))
     return out
