@@ -60,17 +60,19 @@ def _packs(conn: Connection, d: date, borrower: str) -> set[str]:
 
 
 def _case(conn: Connection, borrower: str) -> int:
-    return int(conn.scalar(select(t.cases.c.id).where(t.cases.c.borrower_id == borrower)))
+    return int(
+        conn.execute(select(t.cases.c.id).where(t.cases.c.borrower_id == borrower)).scalar_one()
+    )
 
 
 def _action(conn: Connection, d: date, borrower: str, step: str) -> int:
     a = t.actions.c
     return int(
-        conn.scalar(
+        conn.execute(
             select(a.id)
             .join(t.cases, t.cases.c.id == a.case_id)
             .where(a.business_date == d, a.step == step, t.cases.c.borrower_id == borrower)
-        )
+        ).scalar_one()
     )
 
 

@@ -158,12 +158,11 @@ def record_dispute(
                 set_at=at,
             )
         )
-    if case_id is not None:  # what was planned and not yet done waits with the case
+    if case_id is not None:  # what was planned or deferred and not yet done is called off
         conn.execute(
             update(t.actions)
             .where(
                 t.actions.c.case_id == case_id,
-                t.actions.c.business_date >= on,
                 t.actions.c.status.in_(["planned", "deferred"]),
             )
             .values(status="cancelled", reason=f"collection paused: dispute {dispute_id}")

@@ -54,8 +54,10 @@ SPECS: dict[ExtractFile, FileSpec] = {
         ExtractFile.borrowers,
         key=("borrower_id",),
         required=("borrower_id", "name", "phone", "email", "timezone", "language"),
-        optional=("region", "risk_score", "id_number", "address"),
-        may_be_empty=frozenset({"email", "region", "risk_score", "id_number", "address"}),
+        optional=("region", "risk_score", "id_number", "address", "jurisdiction"),
+        may_be_empty=frozenset(
+            {"email", "region", "risk_score", "id_number", "address", "jurisdiction"}
+        ),
     ),
     ExtractFile.contacts: FileSpec(
         ExtractFile.contacts,

@@ -431,6 +431,7 @@ class _Validation:
             "risk_score": (fmt.risk_score, ()),
             "id_number": (fmt.plain_text, (64,)),
             "address": (fmt.plain_text, (500,)),
+            "jurisdiction": (fmt.jurisdiction, ()),
         }
         for column, (reader, args) in optional.items():
             if column in row.cells:
