@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from arrears.compliance.loading import load_pack, portfolio_pack
+from arrears.compliance.loading import borrower_pack, load_pack, portfolio_pack
 from arrears.compliance.rules.content import ContentViolation, check_content, describe
 from arrears.compliance.templates import TemplateBook, first_name
 from arrears.config import Lender
@@ -171,8 +171,10 @@ def review_call_script(
         language,
     )
     text = book.render(name, CALL, language, values).body
-    # the portfolio's pack's phrases; a pack that cannot load shows no script (fails closed)
-    phrases = load_pack(portfolio_pack(conn)).banned_phrases
+    # the borrower's pack's phrases; a pack that cannot load shows no script (fails closed)
+    borrower = conn.execute(select(t.cases.c.borrower_id).where(t.cases.c.id == case_id)).scalar()
+    code = borrower_pack(conn, str(borrower)) if borrower is not None else portfolio_pack(conn)
+    phrases = load_pack(code).banned_phrases
     found = check_content(text, who, phrases=phrases)
     return ReviewedScript(name, language, who, text, tuple(found))
 
