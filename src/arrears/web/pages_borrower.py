@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from arrears.api.context import Context, context_of
 from arrears.domain.errors import DomainError
@@ -25,6 +25,7 @@ from arrears.domain.money import Money
 from arrears.domain.phone import mask_phone
 from arrears.domain.plans import PlanLimits, PlanTerms
 from arrears.privacy.links import Link, LinkInvalid, read_token
+from arrears.services import borrower_links as bl
 from arrears.services import cases as aq
 from arrears.services.auth import (
     borrower_limits,
@@ -34,8 +35,6 @@ from arrears.services.auth import (
     sha256,
     take_try,
 )
-from arrears.store import tables as t
-from arrears.store.tables_web import borrower_links
 from arrears.web.i18n import pick
 from arrears.web.render import render
 from arrears.web.session import LANG_COOKIE, PageNotFound, is_secure
@@ -92,14 +91,12 @@ def _visit(request: Request, conn: Connection, token: str) -> Visit:
         raise PageNotFound(str(exc)) from None
     # a short token names the case alone: the borrower is the case's (a first-format token
     # names both, and must agree)
-    borrower_id = conn.scalar(select(t.cases.c.borrower_id).where(t.cases.c.id == link.case_id))
+    borrower_id = bl.borrower_of_case(conn, link.case_id)
     if borrower_id is None or link.borrower_id not in (None, borrower_id):
         raise PageNotFound(str(LinkInvalid()))
     link = replace(link, borrower_id=borrower_id)
     token_hash = sha256(token)
-    row = conn.execute(
-        select(borrower_links).where(borrower_links.c.token_hash == token_hash)
-    ).first()
+    row = bl.link_row(conn, token_hash)
     if row is None:  # the first open; twenty at once are one
         open_borrower_link(
             conn,
@@ -109,12 +106,8 @@ def _visit(request: Request, conn: Connection, token: str) -> Visit:
             now=now,
             expires_at=datetime.combine(link.valid_until, datetime.max.time(), now.tzinfo),
         )
-        row = conn.execute(
-            select(borrower_links).where(borrower_links.c.token_hash == token_hash)
-        ).one()
-    language = conn.scalar(
-        select(t.borrowers.c.language).where(t.borrowers.c.id == link.borrower_id)
-    )
+        row = bl.link_row(conn, token_hash)
+    language = bl.borrower_language(conn, borrower_id)
     chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
     return Visit(ctx, link, token, token_hash, row, today, now, pick(chosen or language))
 
@@ -136,9 +129,7 @@ def _csrf(ctx: Context, sid: str) -> str:
 
 
 def _phone(conn: Connection, visit: Visit) -> str:
-    blob = conn.scalar(
-        select(t.borrowers.c.phone_enc).where(t.borrowers.c.id == visit.link.borrower_id)
-    )
+    blob = bl.borrower_phone_enc(conn, visit.link.borrower_id or "")
     return visit.ctx.app.keyring.decrypt(blob) or ""
 
 
@@ -187,7 +178,7 @@ def _home(
 ) -> Response:
     from arrears.services.plans import arrears_by_component, preview_plan
 
-    case = conn.execute(select(t.cases).where(t.cases.c.id == visit.link.case_id)).one()
+    case = aq.case_by_id(conn, visit.link.case_id)
     parts = arrears_by_component(conn, case.id, visit.today)
     total = sum(parts.values(), Money.zero(case.currency))
     plans = aq.plans_of(conn, case.id)
@@ -246,12 +237,8 @@ def send_code(request: Request, token: str) -> Response:
         if sent_until is not None and sent_until - CODE_TTL + RESEND_AFTER > visit.now:
             return _verify_page(request, conn, visit, message="code_sent")
         code = f"{secrets.randbelow(10**6):06d}"
-        conn.execute(
-            update(borrower_links)
-            .where(borrower_links.c.token_hash == visit.token_hash)
-            .values(
-                otp_hash=sha256(f"{visit.token_hash}:{code}"), otp_expires_at=visit.now + CODE_TTL
-            )
+        bl.remember_code(
+            conn, visit.token_hash, sha256(f"{visit.token_hash}:{code}"), visit.now + CODE_TTL
         )
         phone = _phone(conn, visit)
         text = (
@@ -292,11 +279,7 @@ def verify(
                 and hmac.compare_digest(row.otp_hash, sha256(f"{visit.token_hash}:{code.strip()}"))
             )
         elif id_last4.strip():
-            blob = conn.scalar(
-                select(t.borrowers.c.id_number_enc).where(
-                    t.borrowers.c.id == visit.link.borrower_id
-                )
-            )
+            blob = bl.borrower_id_number_enc(conn, visit.link.borrower_id or "")
             id_number = ctx.app.keyring.decrypt(blob) or ""
             ok = len(id_number) >= 4 and hmac.compare_digest(
                 id_number[-4:].upper(), id_last4.strip().upper()
@@ -305,17 +288,7 @@ def verify(
             return _verify_page(request, conn, visit, error="wrong", status_code=401)
         give_back(conn, reset=limits[:2], refund=limits[2:])
         sid = secrets.token_urlsafe(32)
-        conn.execute(
-            update(borrower_links)
-            .where(borrower_links.c.token_hash == visit.token_hash)
-            .values(
-                otp_hash=None,
-                otp_expires_at=None,
-                failures=0,
-                verified_session_hash=sha256(sid),
-                verified_until=visit.now + SESSION_TTL,
-            )
-        )
+        bl.mark_verified(conn, visit.token_hash, sha256(sid), visit.now + SESSION_TTL)
     response = RedirectResponse(f"/b/{token}", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -352,7 +325,7 @@ def promise(
         visit, sid = _checked(request, conn, token, csrf)
         if not visit.today <= due_on <= visit.today + timedelta(days=30):
             return _home(request, conn, visit, sid, error="promise_window", status_code=422)
-        case = conn.execute(select(t.cases).where(t.cases.c.id == visit.link.case_id)).one()
+        case = aq.case_by_id(conn, visit.link.case_id)
         parts = arrears_by_component(conn, case.id, visit.today)
         total = sum(parts.values(), Money.zero(case.currency))
         if total.is_zero():
@@ -380,12 +353,8 @@ def choose_plan(
     ctx = context_of(request)
     with ctx.begin() as conn:
         visit, sid = _checked(request, conn, token, csrf)
-        case = conn.execute(select(t.cases).where(t.cases.c.id == visit.link.case_id)).one()
-        busy = conn.scalar(
-            select(t.plans.c.id).where(
-                t.plans.c.case_id == case.id, t.plans.c.status.in_(["active", "proposed"])
-            )
-        )
+        case = aq.case_by_id(conn, visit.link.case_id)
+        busy = bl.pending_or_active_plan(conn, case.id)
         if busy is not None or case.status != "open":
             return _home(request, conn, visit, sid, error="plan_exists", status_code=409)
         try:
