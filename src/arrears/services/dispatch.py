@@ -250,7 +250,7 @@ FROM due_items d JOIN accounts ac ON ac.id = d.account_id
 WHERE ac.borrower_id IN :bids
   AND d.principal + d.interest + d.fee + d.penalty - d.paid_principal - d.paid_interest
       - d.paid_fee - d.paid_penalty - d.waived > 0
-  AND d.due_on <= :asof
+  AND d.due_on <= :as_of
 GROUP BY ac.borrower_id
 """
 
@@ -319,9 +319,9 @@ class ContextLoader:
             r.borrower_id: _as_date(r.due_on)
             for r in conn.execute(
                 _in(_DUE_SQL, "bids").bindparams(
-                    bindparam("asof", type_=t.due_items.c.due_on.type)
+                    bindparam("as_of", type_=t.due_items.c.due_on.type)
                 ),
-                {"bids": borrower_ids, "asof": as_of},
+                {"bids": borrower_ids, "as_of": as_of},
             )
         }
         wanted = set()
