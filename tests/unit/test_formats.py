@@ -57,3 +57,11 @@ def test_every_edge_formats_money_through_the_one_function() -> None:
 def test_a_business_date_reads_the_same_wherever_it_is_shown(language: str, text: str) -> None:
     assert format_day(date(2026, 3, 2), language) == text
     assert format_day("2026-03-02", language) == text
+
+
+def test_machines_get_the_plain_decimal_in_the_currencys_own_units() -> None:
+    from arrears.formats import plain_amount
+
+    assert plain_amount(104500, "CNY") == "1045.00"
+    # yen has no minor unit: an export says 1200, not 1200.00 (nor 12.00)
+    assert plain_amount(1200, "JPY") == "1200"

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from arrears.domain.money import Money
+from arrears.formats import plain_amount
 from arrears.store import tables as t
-
-
-def _money(units: int, currency: str) -> str:
-    return str(Money.from_minor(units, currency).amount.quantize(Decimal("0.01")))
-
 
 STREAM_BATCH = 5_000  # rows fetched at a time: a report of any size in bounded memory
 
@@ -46,7 +40,7 @@ def cases_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
                 "account_ids": [],
                 "dpd": r.dpd,
                 "bucket": r.bucket,
-                "overdue_amount": _money(r.overdue_amount, r.currency),
+                "overdue_amount": plain_amount(r.overdue_amount, r.currency),
                 "currency": r.currency,
                 "status": r.status,
                 "opened_on": _iso(r.opened_on),
