@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.store import tables as t
 from arrears.privacy.links import make_token
+from arrears.store import tables as t
 from tests.e2e.conftest import Served, serve, shot
 from tests.integration.web.conftest import DAY1, NOW, portfolio
 

@@ -10,11 +10,11 @@ from sqlalchemy import Engine, select, text
 from arrears.analytics.experiments import render
 from arrears.bootstrap import App
 from arrears.config import Settings
+from arrears.privacy.links import TOKEN_LENGTH, read_token
 from arrears.sim.demo import deliver_to_files, run_demo
 from arrears.sim.story import STORY_BORROWER
 from arrears.store import tables as t
 from arrears.store.tables_strategy import strategy_assignments
-from arrears.privacy.links import TOKEN_LENGTH, read_token
 
 
 def test_small_demo_runs_the_loop_and_the_case_study(db: Engine, tmp_path) -> None:

@@ -20,7 +20,8 @@ class DayGate(Protocol):
 
 
 def schedule_without_rules(conn: Connection, business_date: date, rule_pack: str) -> int:
-    """Engine tests only: every planned action is scheduled at the start of the business day (UTC)."""
+    """Engine tests only: every planned action is scheduled at the start of the business day
+    (UTC)."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     start = f"{d} || ' 01:00:00'" if sql.sqlite else f"({d} + TIME '01:00')"

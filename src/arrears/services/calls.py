@@ -58,8 +58,8 @@ from arrears.domain.outcomes import (
 from arrears.engine.run_day import last_business_date
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
-from arrears.services.retention import cutoff_for
 from arrears.services.outcomes import record_outcome
+from arrears.services.retention import cutoff_for
 from arrears.services.users import Role, User
 from arrears.store import tables as t
 from arrears.store.tables_calls import calls

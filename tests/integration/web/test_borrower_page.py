@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from arrears.bootstrap import App
 from arrears.cli import build
+from arrears.privacy.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token, read_token
 from arrears.store import tables as t
 from arrears.web.app import create_app
-from arrears.privacy.links import LINK_DAYS, TOKEN_LENGTH, make_legacy_token, make_token, read_token
 from tests.integration.privacy.conftest import cli_url
 from tests.integration.web.conftest import DAY1, NOW
 
