@@ -33,9 +33,7 @@ def upgrade() -> None:
     op.create_table(
         "disputes",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column(
-            "borrower_id", sa.String(64), sa.ForeignKey("borrowers.id"), nullable=False
-        ),
+        sa.Column("borrower_id", sa.String(64), sa.ForeignKey("borrowers.id"), nullable=False),
         sa.Column("account_id", sa.String(64)),
         sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id")),
         sa.Column("raised_on", sa.Date, nullable=False),
