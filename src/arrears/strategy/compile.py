@@ -25,7 +25,7 @@ from arrears.domain.strategy.expr import (
     Node,
     Not,
 )
-from arrears.domain.strategy.model import Event, Step, Strategy, Target
+from arrears.domain.strategy.model import Addressees, Event, Step, Strategy
 from arrears.domain.strategy.variants import PRIME, salt_keys
 
 DIALECTS = ("sqlite", "postgresql", "duckdb")
@@ -305,7 +305,7 @@ def step_selects(strategy: Strategy, sql: Sql, as_of: date, source: str = "sf") 
                 f"{quote(action.template)} AS template, {action.priority} AS priority, "
                 f"{quote(action.queue) if action.queue else 'NULL'} AS queue"
             )
-            if action.target is Target.BORROWER:
+            if action.target is Addressees.BORROWER:
                 target = "'borrower' AS target_type, f.borrower_id AS target_id"
                 selects.append(
                     f"SELECT f.case_id, {cols.format(target=target)} FROM {source} f "

@@ -19,12 +19,12 @@ from arrears.domain.strategy.fields import suggest
 from arrears.domain.strategy.model import (
     EVENT_DAYS,
     Action,
+    Addressees,
     Channel,
     Event,
     Segment,
     Step,
     Strategy,
-    Target,
     Trigger,
 )
 from arrears.domain.strategy.variants import Variant
@@ -232,13 +232,13 @@ def _trigger(r: _Reader, node: Node | None) -> Trigger | None:
 def _action(r: _Reader, node: Node) -> Action | None:
     m = r.mapping(node, "an action", ACTION_KEYS, {"channel", "template"})
     channel = _enum(r, m.get("channel"), Channel, "channel")
-    target = _enum(r, m.get("target"), Target, "target", Target.BORROWER)
+    target = _enum(r, m.get("target"), Addressees, "target", Addressees.BORROWER)
     template = r.text(m.get("template"), "template")
     if channel is None or target is None or not template:
         return None
     priority = r.integer(m.get("priority"), "priority", 50)
     queue = r.text(m.get("queue"), "queue") or None
-    return Action(Channel(channel), template, Target(target), priority, queue)
+    return Action(Channel(channel), template, Addressees(target), priority, queue)
 
 
 def read(source: str, path: str = "<strategy>") -> tuple[Strategy | None, list[Problem]]:

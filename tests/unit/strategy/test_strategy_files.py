@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from arrears.domain.strategy.model import Event, Target
+from arrears.domain.strategy.model import Addressees, Event
 from arrears.domain.strategy.variants import Variant, bucket_of, variant_for
 from arrears.strategy import loader
 from arrears.strategy.loader import Severity
@@ -46,7 +46,7 @@ def test_a_valid_strategy_expands_dpd_steps() -> None:
     assert [x.name for x in s.steps] == ["remind_1", "remind_5", "call_contacts"]
     assert s.step("remind_5").trigger.days == (5,)
     assert s.step("call_contacts").trigger.event is Event.BORROWER_UNREACHABLE
-    assert s.step("call_contacts").actions[0].target is Target.CONTACTS
+    assert s.step("call_contacts").actions[0].target is Addressees.CONTACTS
     assert [(v.name, v.share) for v in s.variants] == [("champion", 80), ("challenger", 20)]
 
 

@@ -24,7 +24,7 @@ from arrears.domain.strategy.expr import (
     Value,
     fields_used,
 )
-from arrears.domain.strategy.model import Event, Step, Strategy, Target
+from arrears.domain.strategy.model import Addressees, Event, Step, Strategy
 from arrears.domain.strategy.variants import bucket_of, variant_of_bucket
 
 
@@ -401,7 +401,7 @@ def evaluate(strategy: Strategy, snap: CaseSnapshot, as_of: date) -> Decision:
 def _actions(step: Step, snap: CaseSnapshot) -> list[PlannedAction]:
     made: list[PlannedAction] = []
     for a in step.actions:
-        if a.target is Target.BORROWER:
+        if a.target is Addressees.BORROWER:
             targets = [("borrower", snap.borrower_id)]
         else:
             targets = [("contact", c.id) for c in snap.contacts if c.reachable]

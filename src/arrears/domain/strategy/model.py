@@ -31,7 +31,10 @@ EVENT_DAYS: dict[Event, int] = {
 }
 
 
-class Target(StrEnum):
+class Addressees(StrEnum):
+    """Whom a step's action addresses: the borrower, or every contact (each planned outreach
+    then has one `outcomes.Target`, borrower or contact — this is not a second Target)."""
+
     BORROWER = "borrower"
     CONTACTS = "contacts"  # every designated contact with consent and status active
 
@@ -60,7 +63,7 @@ class Trigger:
 class Action:
     channel: Channel
     template: str
-    target: Target = Target.BORROWER
+    target: Addressees = Addressees.BORROWER
     priority: int = 50
     queue: str | None = None
 
