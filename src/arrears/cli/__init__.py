@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sqlite3
 from collections.abc import Callable
 
+import psycopg
 import typer
 from sqlalchemy.exc import DBAPIError
 
@@ -48,7 +50,7 @@ def main() -> None:
     wired: list[App] = []
     try:
         build(wired.append)(standalone_mode=True)
-    except DBAPIError:
+    except (DBAPIError, sqlite3.Error, psycopg.Error):
         # a database never upgraded (or behind this version): say what to do, not a trace
         problem = schema_problem(wired[0].engine) if wired else None
         if problem is None:
