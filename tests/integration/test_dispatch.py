@@ -80,9 +80,7 @@ def test_limit_and_english(db: Engine, keyring: KeyRing, tmp_path):
     sink = FileSink(tmp_path)
     assert dispatch_once(db, keyring, sink, NOW, limit=2, gate=AllowAll()).sent == 2
     body = str(lines(tmp_path / "sms.jsonl")[0]["body"])
-    assert (
-        body.startswith("Hello Alice Smith0,") and "CN¥1,234.50" in body and "1 Mar 2026" in body
-    )
+    assert body.startswith("Hello Alice Smith0,") and "CN¥1,234.50" in body and "1 Mar 2026" in body
 
 
 class ScriptedGate:
