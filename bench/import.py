@@ -49,8 +49,7 @@ def write_extracts(directory: Path, rows: int, accounts: int) -> Path:
         )
     with (setup / "accounts.csv").open("w", encoding="utf-8") as fh:
         fh.write(
-            "account_id,borrower_id,product,currency,principal,annual_rate,penalty_rate,"
-            "opened_on\n"
+            "account_id,borrower_id,product,currency,principal,annual_rate,penalty_rate,opened_on\n"
         )
         fh.writelines(
             f"A{i},B{i},instalment_loan,CNY,12000.00,0.18,0.05,2024-01-01\n"
@@ -118,10 +117,13 @@ def main() -> None:
         started = time.perf_counter()
         payments = write_extracts(work, args.rows, args.accounts)
         size_mb = payments.stat().st_size / 2**20
-        print(f"wrote {args.rows} payments ({size_mb:.0f} MB) in {time.perf_counter() - started:.0f} s")
+        wrote_s = time.perf_counter() - started
+        print(f"wrote {args.rows} payments ({size_mb:.0f} MB) in {wrote_s:.0f} s")
         subprocess.run([str(ARREARS), "db", "upgrade"], env=env, check=True, capture_output=True)
         setup_s, setup_rss, _ = measured([str(ARREARS), "import", str(work / "setup")], env)
-        print(f"setup: {args.accounts} borrowers and accounts in {setup_s:.1f} s")
+        print(
+            f"setup: {args.accounts} borrowers and accounts in {setup_s:.1f} s, {setup_rss:.0f} MB"
+        )
 
         read_s, read_rss, counted = measured([sys.executable, "-c", READ_ONLY, str(payments)], env)
         assert int(counted) == args.rows, counted
