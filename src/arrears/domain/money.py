@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from types import MappingProxyType
+
+from babel.numbers import get_currency_precision, list_currencies
 
 from arrears.domain.errors import DomainError
 
-# Minor units per ISO 4217 for the currencies lenders here book in.
-MINOR_UNITS: dict[str, int] = {
-    "CNY": 2,
-    "HKD": 2,
-    "USD": 2,
-    "GBP": 2,
-    "EUR": 2,
-    "SGD": 2,
-    "JPY": 0,
-    "KRW": 0,
-}
+# Minor units of every ISO 4217 code, from Babel's CLDR data (package data, no other I/O):
+# the standard digits, not the cash ones (TWD 2, BHD 3, JPY 0, KRW 0, CLF 4).
+MINOR_UNITS: Mapping[str, int] = MappingProxyType(
+    {code: get_currency_precision(code) for code in sorted(list_currencies())}
+)
 
 # The rounding used wherever the domain makes a new amount (interest, penalty, instalments).
 DEFAULT_ROUNDING = ROUND_HALF_UP
@@ -25,8 +23,7 @@ DEFAULT_ROUNDING = ROUND_HALF_UP
 
 class CurrencyUnknown(DomainError):
     def __init__(self, code: str) -> None:
-        known = ", ".join(sorted(MINOR_UNITS))
-        super().__init__(f"unknown currency {code!r}; use one of {known}")
+        super().__init__(f"unknown currency {code!r}; use an ISO 4217 code such as EUR or TWD")
 
 
 class CurrencyMismatch(DomainError):

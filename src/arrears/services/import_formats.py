@@ -158,8 +158,9 @@ def iso_date(text: str) -> date:
 @cache
 def currency(text: str) -> str:
     if text not in MINOR_UNITS:
-        known = ", ".join(sorted(MINOR_UNITS))
-        raise FieldInvalid(f"{text!r} is not a currency we book; use one of {known}")
+        raise FieldInvalid(
+            f"{text!r} is not an ISO 4217 currency code; write one such as CNY, TWD or BHD"
+        )
     return text
 
 

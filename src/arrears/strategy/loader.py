@@ -258,7 +258,7 @@ def read(source: str, path: str = "<strategy>") -> tuple[Strategy | None, list[P
     if currency not in MINOR_UNITS and "currency" in top:
         r.at(
             top["currency"],
-            f"unknown currency {currency!r}; use one of {', '.join(sorted(MINOR_UNITS))}",
+            f"unknown currency {currency!r}; use an ISO 4217 code such as CNY or TWD",
         )
         currency = "CNY"
     salt = r.text(top.get("salt"), "salt", name)

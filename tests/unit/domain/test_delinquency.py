@@ -278,13 +278,14 @@ def test_the_daily_run_uses_the_same_buckets_tolerance_and_cap() -> None:
     assert config.penalty_cap_ppm == rate_to_ppm(DEFAULT_CAP)
 
 
-def test_the_daily_run_tolerance_follows_the_currencies_booked(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_daily_run_tolerance_follows_the_currencies_booked() -> None:
     from arrears.engine.config import RunConfig
 
-    monkeypatch.setitem(MINOR_UNITS, "KWD", 3)
+    # every ISO 4217 currency, three- and four-decimal ones included, without registering any
     assert RunConfig().tolerance_of("KWD") == default_tolerance("KWD").to_minor() == 1000
+    assert RunConfig().tolerance_of("BHD") == 1000
+    assert RunConfig().tolerance_of("TWD") == 100
+    assert RunConfig().tolerance_of("CLF") == 10_000
 
 
 def test_the_daily_run_tolerance_can_be_set_per_currency() -> None:
@@ -293,8 +294,8 @@ def test_the_daily_run_tolerance_can_be_set_per_currency() -> None:
     config = RunConfig(tolerance={"JPY": 100, "CNY": 0})
     assert (config.tolerance_of("JPY"), config.tolerance_of("CNY")) == (100, 0)
     assert config.tolerance_of("KRW") == 1  # the others keep one major unit
-    assert config.tolerance_of("XTS") == 0  # a currency without one: every minor unit counts
-    assert config.tolerance_values() == [0, 1, 100]
+    assert config.tolerance_of("XYZ") == 0  # a code without one: every minor unit counts
+    assert config.tolerance_values() == [0, 1, 100, 1000, 10_000]  # 3- and 4-decimal ones too
 
 
 @pytest.mark.parametrize(

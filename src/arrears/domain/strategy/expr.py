@@ -271,8 +271,9 @@ class _Parser:
             code = self.tok
             if code.kind == "name" and re.fullmatch(r"[A-Z]{3}", code.text):
                 if code.text not in MINOR_UNITS:
-                    known = ", ".join(sorted(MINOR_UNITS))
-                    raise self.fail(f"unknown currency {code.text!r}; use one of {known}", code)
+                    raise self.fail(
+                        f"unknown currency {code.text!r}; use an ISO 4217 code such as CNY", code
+                    )
                 self.i += 1  # an amount in a named currency: 70 USD
                 return Lit(t.pos, Money(Decimal(value), code.text))
             return Lit(t.pos, value)
