@@ -17,11 +17,11 @@ from arrears.store import tables as t
 class Role(StrEnum):
     """A user's role (the one definition: sign-in, permissions, masking)."""
 
-    ADMIN = "admin"
     AGENT = "agent"
     TEAM_LEAD = "team_lead"
     MANAGER = "manager"
     COMPLIANCE = "compliance"
+    ADMIN = "admin"
     INTEGRATION = "integration"  # the lender's systems: HTTP API with a token, no workbench
 
 
