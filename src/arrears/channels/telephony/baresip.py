@@ -155,6 +155,19 @@ def _free_port(kind: int) -> int:
         return int(s.getsockname()[1])
 
 
+def _free_sip_port() -> int:
+    """A port free for SIP over both UDP and TCP (baresip listens on both)."""
+    for _ in range(50):
+        port = _free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise DialerUnavailable("no free loopback port for the softphone's SIP transport")
+
+
 def _netstring(obj: Mapping[str, Any]) -> bytes:
     body = json.dumps(obj).encode()
     return str(len(body)).encode() + b":" + body + b","
@@ -195,6 +208,16 @@ class _Softphone:
 
     # --- process -----------------------------------------------------------------------------
     def start(self) -> None:
+        # a port found free can be taken by another process before baresip binds it: try again
+        for attempt in range(3):
+            try:
+                self._start_once()
+                return
+            except DialerUnavailable as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+
+    def _start_once(self) -> None:
         cfg = self.owner.config
         self.dir.mkdir(parents=True, exist_ok=True)
         # sndfile builds its file names in a 128-byte buffer ("<snd_path>/dump-<time>-enc.wav"):
@@ -206,7 +229,7 @@ class _Softphone:
                 f"the temporary directory {tempfile.gettempdir()!r} is too deep for baresip's "
                 "recorder; set TMPDIR to a short path such as /tmp"
             )
-        sip_port, ctrl_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+        sip_port, ctrl_port = _free_sip_port(), _free_port(socket.SOCK_STREAM)
         user = _safe_user(self.agent)
         lines = {
             "poll_method": "epoll",
