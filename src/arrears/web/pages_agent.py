@@ -635,16 +635,21 @@ def post_call(
     return RedirectResponse(f"/cases/{case_id}?call={call_id}", status_code=303)
 
 
-@router.get("/cases/{case_id}/calls/{call_id}")
-def call_state(request: Request, case_id: int, call_id: int, viewer: ViewerDep) -> Response:
-    """The call's progress for the page to follow (JSON without any number)."""
+def _own_call(request: Request, viewer: Viewer, case_id: int, call_id: int) -> dict[str, Any]:
+    """The state of a call on a case this agent may work, or 404."""
     viewer.require(Permission.WORK_CASES)
-    ctx = context_of(request)
-    with ctx.begin() as conn:
+    with context_of(request).begin() as conn:
         wq.case_for(conn, viewer, case_id)
     state = _call_state(request, call_id)
     if state is None or state["case_id"] != case_id:
         raise PageNotFound(word(viewer.lang, "agent.err.no_call"))
+    return state
+
+
+@router.get("/cases/{case_id}/calls/{call_id}")
+def call_state(request: Request, case_id: int, call_id: int, viewer: ViewerDep) -> Response:
+    """The call's progress for the page to follow (JSON without any number)."""
+    state = _own_call(request, viewer, case_id, call_id)
     shown = {k: state[k] for k in ("state", "outcome", "talk_seconds", "recorded")}
     return JSONResponse(shown, headers={"Cache-Control": "no-store"})
 
@@ -654,13 +659,8 @@ def hang_up(request: Request, case_id: int, call_id: int, viewer: CheckedViewer)
     from arrears.channels.telephony.port import CallUnknown
     from arrears.services.calls import hangup_call
 
-    viewer.require(Permission.WORK_CASES)
+    _own_call(request, viewer, case_id, call_id)
     ctx = context_of(request)
-    with ctx.begin() as conn:
-        wq.case_for(conn, viewer, case_id)
-    state = _call_state(request, call_id)
-    if state is None or state["case_id"] != case_id:
-        raise PageNotFound(word(viewer.lang, "agent.err.no_call"))
     with contextlib.suppress(CallUnknown):
         hangup_call(ctx.app.engine, ctx.app.dialer, call_id)
     return RedirectResponse(f"/cases/{case_id}?call={call_id}", status_code=303)
