@@ -329,9 +329,12 @@ class Scope(StrEnum):
     PAYMENTS_WRITE = "payments:write"
     CASES_READ = "cases:read"
     WEBHOOKS_WRITE = "webhooks:write"
+    # an external collection agency: its placed cases only, bound to one agency (agencies.py)
+    AGENCY = "agency"
 
 
-ALL_SCOPES = frozenset(Scope)
+# the lender's own systems; an agency's token is issued by `arrears agency token`
+ALL_SCOPES = frozenset(Scope) - {Scope.AGENCY}
 
 
 class TokenInvalid(PermissionError):

@@ -63,6 +63,9 @@ class Pack:
     # in which a dispute stops collection until the debt is verified
     validation_notice: bool = False
     validation_period_days: int | None = None
+    # an external agency a case is placed with receives the borrower's full name and phone
+    # (else masked, as an agent sees them); contacts are never shared with it
+    agency_identity: bool = False
 
     @cached_property
     def rule_ids(self) -> tuple[str, ...]:

@@ -125,6 +125,7 @@ CN = Pack(
     banned_phrases=content.BANNED_PHRASES,
     limited_content_channels=frozenset({Channel.VOICEMAIL}),
     retention_years=5,
+    agency_identity=True,  # placed with an agency under contract: it needs whom to call
     rules=_rules(
         *_COMMON_FIRST,
         (frequency.CONNECTED_PER_DAY, frequency.connected_calls_per_day),
@@ -151,6 +152,7 @@ US = Pack(
     banned_phrases=content.BANNED_PHRASES,
     limited_content_channels=frozenset({Channel.VOICEMAIL}),
     retention_years=3,
+    agency_identity=True,  # placed with an agency under contract: it needs whom to call
     rules=_rules(
         *_COMMON_FIRST,
         (third_party.CONTACT_ONCE, third_party.contact_once),
@@ -180,6 +182,7 @@ UK = Pack(
     banned_phrases=content.BANNED_PHRASES,
     limited_content_channels=frozenset({Channel.VOICEMAIL}),
     retention_years=6,
+    agency_identity=True,  # placed with an agency under contract: it needs whom to call
     rules=_rules(
         *_COMMON_FIRST,
         (frequency.CONNECTED_PER_DAY, frequency.connected_calls_per_day),
