@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, select
 
 from arrears.domain.strategy.model import Strategy
 from arrears.store.tables import actions, cases
+from arrears.store.tables_agency import placements
 from arrears.store.tables_compliance import disputes
 from arrears.strategy.loader import BUILTIN, load
 from arrears.strategy.plan import Pinned, plan_with
@@ -36,7 +37,25 @@ def plan_actions(
     and new cases with the seed.
     """
     planned = _plan(conn, as_of, strategy, case_ids)
-    return planned - _paused_by_dispute(conn, as_of)
+    return planned - _paused_by_dispute(conn, as_of) - _paused_by_placement(conn, as_of)
+
+
+def _paused_by_placement(conn: Connection, as_of: date) -> int:
+    """A case placed with an external agency is the agency's to work until recalled: the
+    lender plans nothing of its own for it (services/agencies.py)."""
+    a, p = actions, placements
+    placed = select(p.c.case_id).where(p.c.status == "placed")
+    return (
+        conn.execute(
+            delete(a).where(
+                a.c.business_date == as_of,
+                a.c.status == "planned",
+                a.c.scheduled_at.is_(None),
+                a.c.case_id.in_(placed),
+            )
+        ).rowcount
+        or 0
+    )
 
 
 def _paused_by_dispute(conn: Connection, as_of: date) -> int:
