@@ -44,6 +44,8 @@ class AuditKind(StrEnum):
     USER = "user"  # an account added, changed or deactivated
     IMPORT = "import"  # an extract imported
     RUN = "run"  # a daily run
+    AGENCY = "agency"  # an agency added, a placement rule, a case placed or recalled
+    STRATEGY = "strategy"  # a strategy deployed, approved or rolled back
 
 
 def audit_key(ring: KeyRing) -> bytes:
