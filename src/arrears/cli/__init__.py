@@ -1,23 +1,91 @@
-"""`arrears` — the command line. Each area registers its commands in its own module."""
+"""`arrears` — the command line. Each area registers its commands in its own module.
+
+Only the module of the command that runs is imported (`arrears run-day` does not load the web,
+the channels or the dialler); `arrears --help` imports them all to list every command."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import sqlite3
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 
 import psycopg
 import typer
 from sqlalchemy.exc import DBAPIError
+from typer import _click as tc  # the click typer vendors: the types of its groups
+from typer.core import TyperGroup
 
 from arrears.bootstrap import App, bootstrap
 from arrears.config import Settings
-from arrears.services.schema import schema_problem
+
+_HELP = (__doc__ or "").split("\n\n")[0]
+# how a module names its commands: @app.command("name") or app.add_typer(x, name="name")
+_NAMED = re.compile(
+    r"""@app\.command\(\s*["']([\w-]+)["']|app\.add_typer\([^)]*name=["']([\w-]+)["']"""
+)
+
+
+@cache
+def _modules() -> tuple[str, ...]:
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__)))
+
+
+@cache
+def _module_of() -> dict[str, str]:
+    """Command name -> the module that registers it, read from the modules' text (no import)."""
+    found: dict[str, str] = {}
+    for name in _modules():
+        source = (Path(__file__).parent / f"{name}.py").read_text(encoding="utf-8")
+        for command, group in _NAMED.findall(source):
+            found.setdefault(command or group, name)
+    return found
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: a command's module is imported when the command is asked for."""
+
+    def __init__(self, **attrs: object) -> None:
+        super().__init__(**attrs)  # type: ignore[arg-type]
+        self.loaded: set[str] = set()
+
+    def _load(self, module_name: str) -> None:
+        if module_name in self.loaded:
+            return
+        self.loaded.add(module_name)
+        module = importlib.import_module(f"arrears.cli.{module_name}")
+        if not hasattr(module, "register"):
+            return
+        area = typer.Typer(add_completion=False)
+        module.register(area)
+        area.callback()(lambda: None)  # a group even when the module adds one command
+        for name, command in typer.main.get_group(area).commands.items():
+            self.commands.setdefault(name, command)
+
+    def _load_all(self) -> None:
+        for name in _modules():
+            self._load(name)
+
+    def list_commands(self, ctx: tc.Context) -> list[str]:
+        self._load_all()  # single commands first, then the groups, as typer lists them
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: isinstance(self.commands[n], TyperGroup))
+
+    def get_command(self, ctx: tc.Context, cmd_name: str) -> tc.Command | None:
+        if cmd_name not in self.commands:
+            module = _module_of().get(cmd_name)
+            if module is not None:
+                self._load(module)
+            if cmd_name not in self.commands:  # named some other way: look everywhere
+                self._load_all()
+        return super().get_command(ctx, cmd_name)
 
 
 def build(on_bootstrap: Callable[[App], None] | None = None) -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help=_HELP, cls=_LazyGroup)
 
     @app.callback()
     def _root(
@@ -30,11 +98,6 @@ def build(on_bootstrap: Callable[[App], None] | None = None) -> typer.Typer:
         if on_bootstrap is not None:
             on_bootstrap(ctx.obj)
 
-    # every module under arrears.cli that defines `register(app)` adds its commands
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"arrears.cli.{info.name}")
-        if hasattr(module, "register"):
-            module.register(app)
     return app
 
 
@@ -52,6 +115,8 @@ def main() -> None:
         build(wired.append)(standalone_mode=True)
     except (DBAPIError, sqlite3.Error, psycopg.Error):
         # a database never upgraded (or behind this version): say what to do, not a trace
+        from arrears.services.schema import schema_problem
+
         problem = schema_problem(wired[0].engine) if wired else None
         if problem is None:
             raise
