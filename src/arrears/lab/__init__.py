@@ -1,0 +1,1 @@
+"""The strategy lab: history → roll, cure and vintage; scores; calibrated simulator; optimiser."""
