@@ -1,19 +1,23 @@
 """`arrears lab …` — the strategy lab for the risk analyst and the strategist: roll rates from a
 performance history, the out-of-sample check, response rates, scores.
 
-Other lab modules add their commands to `lab_app` (decorate at module level:
-`@lab_app.command("simulate")`).
+Other lab modules (`arrears/cli/lab_*.py`) add their commands to `lab_app`, decorated at module
+level (`@lab_app.command("simulate")`); `register` imports them, since the command line loads
+only this module when `arrears lab …` runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
+import arrears.cli
 from arrears.lab import roll_rates as rr
 from arrears.lab.history import History, HistoryInvalid, load_history
 
@@ -21,6 +25,9 @@ lab_app = typer.Typer(help="Strategy lab: roll rates, scores, simulation.", no_a
 
 
 def register(app: typer.Typer) -> None:
+    for info in pkgutil.iter_modules(arrears.cli.__path__):
+        if info.name.startswith("lab_"):
+            importlib.import_module(f"arrears.cli.{info.name}")
     app.add_typer(lab_app, name="lab")
 
 
