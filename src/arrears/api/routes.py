@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from arrears.api.agency import router as agency_router
 from arrears.api.context import Context, context_of
 from arrears.api.problems import PROBLEM_RESPONSES, FieldError, ProblemError, field_error
 from arrears.api.schemas import (
@@ -568,3 +569,8 @@ def delete_webhook(
     if not gone:
         raise ProblemError(404, "webhook-unknown", f"no webhook {webhook_id}")
     return Response(status_code=204)
+
+
+# --- external agencies (api/agency.py): their placed cases, payments, outcomes, the port ------
+
+router.include_router(agency_router)
