@@ -298,7 +298,7 @@ def read_history(
         reader.row(line, {h: c.strip() for h, c in zip(header, cells, strict=True)})
     if reader.problems:
         raise HistoryInvalid(reader.problems, reader.more)
-    if reader.currency is None:
+    if reader.currency is None or not reader.cols.account:
         raise HistoryInvalid([HistoryProblem(name, 2, "", "no rows: the history is empty")])
     return _frame(reader.cols, reader.currency, tuple(reader.labels))
 
