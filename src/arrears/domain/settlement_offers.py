@@ -51,7 +51,7 @@ class SettlementTransitionInvalid(DomainError):
 class DiscountLimits:
     """Per role, the largest discount (percent of the balance) it grants without approval."""
 
-    by_role: Mapping[str, Decimal] = field(default=DEFAULT_DISCOUNT_LIMITS)
+    by_role: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_DISCOUNT_LIMITS)
 
     def __post_init__(self) -> None:
         for role, limit in self.by_role.items():

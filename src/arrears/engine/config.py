@@ -38,8 +38,17 @@ class RunConfig:
     penalty_cap_ppm: int = 240_000  # annual rate + penalty rate never above 24%
     bucket_bounds: tuple[tuple[str, int], ...] = field(default=DEFAULT_BUCKET_BOUNDS)
     overflow_bucket: str = OVERFLOW_BUCKET
+    # An account reaching this DPD is charged off (engine/charge_off.py); a product may differ.
+    charge_off_dpd: int = 180
+    charge_off_dpd_by_product: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        for product, dpd in {"": self.charge_off_dpd, **self.charge_off_dpd_by_product}.items():
+            if isinstance(dpd, bool) or not isinstance(dpd, int) or dpd < 1:
+                where = f" of {product}" if product else ""
+                raise ValueError(f"charge-off DPD{where}: {dpd!r} is not a whole number >= 1")
+            if product and not re.fullmatch(r"[a-z_]+", product):
+                raise ValueError(f"charge-off DPD: {product!r} is not a product name")
         tolerance = default_tolerances()
         for code, minor in self.tolerance.items():
             if not isinstance(code, str) or not _CURRENCY_CODE.fullmatch(code):

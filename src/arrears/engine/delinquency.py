@@ -237,7 +237,7 @@ def _update_assessed(
         FROM ({agg}) AS agg
         JOIN accounts a ON a.id = agg.account_id
         LEFT JOIN ({_plan_dpd_sql(sql)}) AS pd ON pd.borrower_id = a.borrower_id
-        WHERE a.status <> 'charged_off'
+        WHERE a.status NOT IN ('charged_off', 'sold')
     """
     differs = sql.any_distinct(
         [

@@ -11,6 +11,7 @@ from typing import TypeVar, cast
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from arrears.engine.cases import update_cases
+from arrears.engine.charge_off import charge_off
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import assess_accounts
 from arrears.engine.enqueue import enqueue_messages
@@ -20,6 +21,7 @@ from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
 from arrears.engine.quarantine import quarantine
 from arrears.engine.settlement import settle
+from arrears.engine.settlement_offers import decide_offers
 from arrears.store import tables as t
 
 T = TypeVar("T")
@@ -39,6 +41,9 @@ class RunReport:
     plans_broken: int
     actions_planned: int
     messages_enqueued: int
+    offers_settled: int = 0
+    offers_lapsed: int = 0
+    accounts_charged_off: int = 0
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
     # accounts set aside (never the whole night): id -> why; their payments wait unposted
     quarantined: dict[str, str] = field(default_factory=dict)
@@ -75,7 +80,9 @@ def run_day(
         posted = step("post_payments", lambda: post_payments(conn, as_of))
         penalty = step("accrue_penalty", lambda: accrue_penalty(conn, as_of, config))
         settled = step("settle", lambda: settle(conn, as_of))
+        offers = step("settlement_offers", lambda: decide_offers(conn, as_of))
         assessed = step("assess_accounts", lambda: assess_accounts(conn, as_of, config))
+        charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))
         planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
         step("gate", lambda: gate(conn, as_of, rule_pack))
@@ -96,6 +103,9 @@ def run_day(
         plans_broken=settled.plans_broken,
         actions_planned=planned,
         messages_enqueued=enqueued,
+        offers_settled=offers.settled,
+        offers_lapsed=offers.lapsed,
+        accounts_charged_off=charged_off,
         step_seconds=spent,
         quarantined=quarantined,
     )

@@ -18,14 +18,14 @@ from sqlalchemy import (
 
 from arrears.store.tables import metadata, money
 
-# One entry per account and reason: the balance a charge-off wrote off (still owed: what comes
-# in later is a recovery), or the remainder a settlement forgave.
+# An entry per account, reason and day: the balance a charge-off wrote off (still owed: what
+# comes in later is a recovery), or the remainder a settlement forgave.
 write_offs = Table(
     "write_offs",
     metadata,
     Column("account_id", String(64), ForeignKey("accounts.id"), primary_key=True),
     Column("reason", String(16), primary_key=True),  # charge_off | settlement
-    Column("business_date", Date, nullable=False),
+    Column("business_date", Date, primary_key=True),
     Column("case_id", Integer, ForeignKey("cases.id")),
     Column("offer_id", Integer, ForeignKey("settlement_offers.id")),
     Column("currency", String(3), nullable=False),

@@ -50,7 +50,7 @@ def upgrade() -> None:
         "write_offs",
         sa.Column("account_id", sa.String(64), sa.ForeignKey("accounts.id"), primary_key=True),
         sa.Column("reason", sa.String(16), primary_key=True),
-        sa.Column("business_date", sa.Date(), nullable=False),
+        sa.Column("business_date", sa.Date(), primary_key=True),
         sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id")),
         sa.Column("offer_id", sa.Integer(), sa.ForeignKey("settlement_offers.id")),
         sa.Column("currency", sa.String(3), nullable=False),
