@@ -15,6 +15,8 @@ from arrears.cli import build
 from arrears.lab import taiwan
 from tests.integration.lab.test_taiwan_roll_rates import LABELS, _direct_counts
 
+PREDICT = ("--calibrate-through", "2005-08", "--predict", "2005-09")
+
 
 def _run(tmp_path: Path, *args: str) -> str:
     db = f"sqlite:///{tmp_path / 'unused.db'}"
@@ -79,18 +81,7 @@ def test_prediction_printed_per_cell_matches_a_hand_computation(
 def test_json_gives_every_month_and_the_prediction(
     taiwan_raw: Path, history: Path, tmp_path: Path
 ) -> None:
-    out = json.loads(
-        _run(
-            tmp_path,
-            "--history",
-            str(history),
-            "--json",
-            "--calibrate-through",
-            "2005-08",
-            "--predict",
-            "2005-09",
-        )  # fmt: skip
-    )
+    out = json.loads(_run(tmp_path, "--history", str(history), "--json", *PREDICT))
     direct = _direct_counts(taiwan_raw)
     assert out["currency"] == "TWD" and len(out["matrices"]) == 5
     for matrix, counted in zip(out["matrices"], direct, strict=True):
