@@ -17,6 +17,7 @@ from arrears.compliance.loading import load_pack, pack_choice
 from arrears.config import Settings
 from arrears.engine.gate import DayGate
 from arrears.engine.run_day import RunReport, run_day
+from arrears.observability import logs, metrics
 from arrears.privacy import audit
 from arrears.privacy.keycheck import open_key_ring
 from arrears.privacy.keyring import KeyRing
@@ -71,6 +72,8 @@ class App:
         report = run_day(
             self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw
         )
+        metrics.record_run(report)  # this process's gauges of the run's steps
+        logs.run_steps(report)
         detail = {
             "as_of": as_of.isoformat(),
             "payments_posted": report.payments_posted,

@@ -36,6 +36,7 @@ from arrears.compliance.rules.model import (
 )
 from arrears.compliance.rules.pack import Pack
 from arrears.compliance.rules.validation import NOTICE_TEMPLATE
+from arrears.observability.metrics import record_gate
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows
 from arrears.store.sql import Dialect, dated
@@ -177,6 +178,7 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
             decisions.append({**recorded, "action_id": row.id})
     insert_rows(conn, gate_decisions, decisions)
     _apply(conn, batch)
+    record_gate({str(v): n for v, n in verdicts.items()}, tally)  # counts, not actions
     return GateReport(
         business_date,
         ",".join(sorted(groups)),

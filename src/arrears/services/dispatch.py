@@ -76,6 +76,8 @@ from arrears.compliance.templates import (
 )
 from arrears.domain.phone import PhoneInvalid, normalise_phone
 from arrears.formats import format_day, format_minor
+from arrears.observability import logs
+from arrears.observability.metrics import record_dispatch
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
 from arrears.store.bulk import among, insert_rows
@@ -832,6 +834,14 @@ class Dispatcher:
                     self._dead(conn, p.row, why)
                     report.dead += 1
             self._mark_sending(conn, next_batch)
+        record_dispatch([p.row.channel for p, _ in sent], [p.row.channel for p, _ in failed])
+        logs.event(
+            "dispatch",
+            "batch recorded",
+            sent=len(sent),
+            failed=len(failed),
+            outbox_ids=[p.row.outbox_id for p, _ in results],
+        )
 
     # -- events: delivery receipts and inbound messages ---------------------------------------
 

@@ -24,6 +24,7 @@ from arrears.api.security import BodyLimit
 from arrears.bootstrap import App
 from arrears.web import i18n
 from arrears.web.api_docs import mount_api_docs
+from arrears.web.probes import mount_probes
 from arrears.web.render import render
 from arrears.web.session import (
     CsrfFailed,
@@ -163,6 +164,7 @@ def create_app(
     api.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
+    mount_probes(api, app)  # /healthz, /readyz, /metrics and the latency of every request
     return api
 
 
