@@ -20,6 +20,7 @@ from typer import _click as tc  # the click typer vendors: the types of its grou
 from typer.core import TyperGroup
 
 from arrears.bootstrap import App, bootstrap
+from arrears.cli.readable import name_values, readable
 from arrears.config import Settings
 
 _HELP = (__doc__ or "").split("\n\n")[0]
@@ -63,7 +64,10 @@ class _LazyGroup(TyperGroup):
         module.register(area)
         area.callback()(lambda: None)  # a group even when the module adds one command
         for name, command in typer.main.get_group(area).commands.items():
-            self.commands.setdefault(name, command)
+            self.commands.setdefault(name, readable(command))
+
+    def get_params(self, ctx: tc.Context) -> list[tc.Parameter]:
+        return name_values(super().get_params(ctx))  # the root's own, completion's too
 
     def _load_all(self) -> None:
         for name in _modules():
@@ -85,15 +89,26 @@ class _LazyGroup(TyperGroup):
 
 
 def build(on_bootstrap: Callable[[App], None] | None = None) -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, help=_HELP, cls=_LazyGroup)
+    app = typer.Typer(no_args_is_help=True, add_completion=True, help=_HELP, cls=_LazyGroup)
 
     @app.callback()
     def _root(
         ctx: typer.Context,
         database: str = typer.Option(
-            None, "--database", help="Database URL (default $ARREARS_DATABASE_URL or sqlite)."
+            None,
+            "--database",
+            metavar="URL",
+            help="Database URL (default $ARREARS_DATABASE_URL or sqlite).",
+        ),
+        log_json: bool = typer.Option(
+            None,
+            "--log-json/--log-plain",
+            help="Log events as JSON lines on stderr (default: $ARREARS_LOG_FORMAT=json).",
         ),
     ) -> None:
+        from arrears.observability import logs
+
+        logs.configure(logs.wanted(log_json))
         ctx.obj = bootstrap(Settings.from_env(database))
         if on_bootstrap is not None:
             on_bootstrap(ctx.obj)

@@ -32,7 +32,14 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="With --serve: the address to listen on."),
         port: int = typer.Option(8000, help="With --serve: the port to listen on."),
     ) -> None:
-        """Simulate a portfolio through the collection loop and print what it achieved."""
+        """Simulate a portfolio through the collection loop and print what it achieved.
+
+        Examples:
+
+          arrears demo
+
+          arrears --database sqlite:///demo.db demo --borrowers 500 --days 30 --serve
+        """
         wired = app_of(ctx)
         if ctx.parent is None or ctx.parent.params.get("database") is None:
             DEMO_DB.parent.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Claim due outbox rows, re-check the compliance gate, send, record. SIGTERM stops
-        after the batch in hand."""
+        after the batch in hand.
+
+        Examples:
+
+          arrears dispatch --once --channels channels.yaml
+
+          arrears --log-json dispatch --channels channels.yaml --batch 500
+        """
         a = app_of(ctx)
         try:
             channel_set, comms, rates = _channels(channels, a.settings.outbox_dir)

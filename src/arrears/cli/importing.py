@@ -26,7 +26,14 @@ def register(app: typer.Typer) -> None:
         ),
         by: str = typer.Option("import", "--by", help="Who runs it (recorded in the audit log)."),
     ) -> None:
-        """Import host extracts, all or nothing; every problem is listed as file:line: column."""
+        """Import host extracts, all or nothing; every problem is listed as file:line: column.
+
+        Examples:
+
+          arrears import extracts/2026-03-02 --dry-run
+
+          arrears import extracts/2026-03-02 --by host-feed
+        """
         wired = app_of(ctx)
         try:
             report = import_directory(wired.engine, wired.keyring, directory, dry_run=dry_run)

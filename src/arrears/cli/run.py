@@ -29,7 +29,14 @@ def register(app: typer.Typer) -> None:
             "run-day", "--by", help="Who runs it (recorded in the audit log with the counts)."
         ),
     ) -> None:
-        """Run the daily loop for one business date over the whole portfolio."""
+        """Run the daily loop for one business date over the whole portfolio.
+
+        Examples:
+
+          arrears run-day --as-of 2026-03-02
+
+          arrears --log-json run-day --as-of 2026-03-02 --by ops-cron
+        """
         wired = app_of(ctx)
         try:
             report = wired.run_day(parse_date(as_of), by=by)

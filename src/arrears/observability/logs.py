@@ -13,9 +13,10 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from arrears.observability.metrics import RunFigures, step_rows
+if TYPE_CHECKING:
+    from arrears.observability.metrics import RunFigures
 
 ROOT = "arrears"
 ENV = "ARREARS_LOG_FORMAT"
@@ -87,6 +88,8 @@ def event(area: str, what: str, **fields: Any) -> None:
 
 def run_steps(report: RunFigures) -> None:
     """One line per step of a daily run, then one for the run."""
+    from arrears.observability.metrics import step_rows  # the CLI starts without prometheus
+
     rows = step_rows(report)
     for step, seconds in report.step_seconds.items():
         event(
