@@ -217,6 +217,13 @@ def register(app: typer.Typer) -> None:
 # --- a schedule for a single-box install (`arrears serve --nightly-at 02:00`) -------------------
 
 
+def parse_time_of_day(text: str) -> time:
+    try:
+        return datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a time of day; write HH:MM") from None
+
+
 def next_run(now: datetime, at: time, zone: ZoneInfo) -> datetime:
     """The next moment the clock in `zone` shows `at`, after `now`."""
     local = now.astimezone(zone)

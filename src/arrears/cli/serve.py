@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import typer
 
 from arrears.bootstrap import App
@@ -22,8 +24,19 @@ def register(app: typer.Typer) -> None:
         demo_users: bool = typer.Option(
             False, "--demo-users", help="Create the demo users of every role first."
         ),
+        nightly_at: str = typer.Option(
+            None,
+            "--nightly-at",
+            help="Also run `arrears nightly` every day at HH:MM, the lender's time zone "
+            "(a single-box install; docs/operations.md).",
+        ),
     ) -> None:
         """Serve the workbench, dashboards, borrower page and /api/v1 (OpenAPI at /api/v1/docs)."""
+        if nightly_at:
+            from arrears.cli.nightly import parse_time_of_day, start_scheduler
+
+            start_scheduler(app_of(ctx), parse_time_of_day(nightly_at), threading.Event())
+            typer.echo(f"the nightly run starts every day at {nightly_at}")
         serve_app(
             app_of(ctx), host=host, port=port, demo_users=demo_users, secure_cookies=secure_cookies
         )
