@@ -5,10 +5,12 @@ fails (docs/operations.md). `arrears nights` lists what the last nights did."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from types import FrameType
 from zoneinfo import ZoneInfo
 
 import typer
@@ -133,6 +135,10 @@ def _resume_command(
     return " ".join(words)
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("nightly")
     def nightly_cmd(
@@ -183,15 +189,21 @@ def register(app: typer.Typer) -> None:
         last = parse_date(through) if through else None
         given = {"--extracts": extracts, "--channels": channels, "--reports": reports}
         config = night_config(wired, extracts=extracts, channels=channels, reports=reports, by=by)
-        code = run_nightly(
-            wired,
-            config,
-            as_of=day,
-            through=last,
-            wait=wait,
-            resume=_resume_command(as_of, through, given),
-            echo=lambda line: typer.echo(line, err=line.startswith(("error", "alert", "no "))),
-        )
+        # SIGTERM (systemd stopping the unit) stops like Ctrl-C: the step in hand rolls back and
+        # stays "running", the lock is let go, and the next run resumes that step
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        try:
+            code = run_nightly(
+                wired,
+                config,
+                as_of=day,
+                through=last,
+                wait=wait,
+                resume=_resume_command(as_of, through, given),
+                echo=lambda line: typer.echo(line, err=line.startswith(("error", "alert", "no "))),
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         raise typer.Exit(code)
 
     @app.command("nights")

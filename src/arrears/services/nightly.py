@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from arrears.engine.run_day import last_business_date
+from arrears.observability import logs
 from arrears.store.tables_ops import night_lock, night_steps, nights
 
 LOCK_NAME = "nightly"
@@ -177,8 +178,9 @@ def break_lock(engine: Engine) -> tuple[str, datetime] | None:
 
 def dates_to_run(engine: Engine, through: date) -> list[date]:
     """Calendar mode: every business date after the last finished night up to `through`, in
-    order (a failed night among them resumes). Before the first recorded night: the day after
-    the last daily run, or `through` alone on a new install."""
+    order, starting earlier at a night that did not finish (it resumes; finished nights on the
+    way are passed over). Before the first recorded night: the day after the last daily run, or
+    `through` alone on a new install."""
     with engine.connect() as conn:
         done = conn.scalar(
             select(func.max(nights.c.business_date)).where(nights.c.status == NightStatus.FINISHED)
@@ -187,10 +189,11 @@ def dates_to_run(engine: Engine, through: date) -> list[date]:
             select(func.min(nights.c.business_date)).where(nights.c.status != NightStatus.FINISHED)
         )
         ran = last_business_date(conn)
-    if done is not None:
-        start = _day(done) + timedelta(days=1)
-    elif first_open is not None:
-        start = _day(first_open)
+    after_done = None if done is None else _day(done) + timedelta(days=1)
+    if first_open is not None:  # a failed or interrupted night comes first, wherever it is
+        start = _day(first_open) if after_done is None else min(_day(first_open), after_done)
+    elif after_done is not None:
+        start = after_done
     elif ran is not None:
         start = ran + timedelta(days=1)
     else:
@@ -306,6 +309,15 @@ def run_night(
         except Exception as exc:
             error = str(exc) or type(exc).__name__
             _end_step(engine, as_of, name, _ended(StepStatus.FAILED, tick, clock, error=error))
+            # the kind of failure only: an error's text may quote a row of an extract
+            logs.event(
+                "nightly",
+                "step failed",
+                business_date=as_of,
+                step=name,
+                attempt=attempt,
+                error_kind=type(exc).__name__,
+            )
             raise NightFailed(as_of, name, error, resume) from exc
         status = StepStatus.SKIPPED if result.skipped else StepStatus.FINISHED
         _end_step(
@@ -314,6 +326,15 @@ def run_night(
             name,
             _ended(status, tick, clock, rows=result.rows, note=result.note[:300] or None),
         )
+        logs.event(
+            "nightly",
+            f"step {status}",
+            business_date=as_of,
+            step=name,
+            attempt=attempt,
+            seconds=round(time.perf_counter() - tick, 3),
+            rows=result.rows,
+        )
         ran.append(name)
     with engine.begin() as conn:
         conn.execute(
@@ -321,6 +342,7 @@ def run_night(
             .where(nights.c.business_date == as_of)
             .values(status=NightStatus.FINISHED, finished_at=clock(), failed_step=None, error=None)
         )
+    logs.event("nightly", "night finished", business_date=as_of, ran=ran, kept=kept)
     return NightOutcome(as_of, ran, kept)
 
 
