@@ -147,6 +147,7 @@ def register(app: typer.Typer) -> None:
         through: str = typer.Option(
             None,
             "--through",
+            metavar="DATE",
             help="Calendar mode: every business date since the last finished night, in order, "
             "through this one.",
         ),
