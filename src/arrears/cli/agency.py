@@ -35,7 +35,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _tiers(agency: svc.Agency) -> str:
-    return ", ".join(f"from {t.from_days} {t.rate * 100:g} %" for t in agency.tiers)
+    return ", ".join(f"from {t.from_days} {svc.percent(t.rate)} %" for t in agency.tiers)
 
 
 def register(app: typer.Typer) -> None:
@@ -222,7 +222,7 @@ def register(app: typer.Typer) -> None:
                 "agency": x.agency_id,
                 "currency": x.currency,
                 "tier_from_days": x.tier.from_days,
-                "rate_percent": f"{x.tier.rate * 100:g}",
+                "rate_percent": svc.percent(x.tier.rate),
                 "payments": x.payments,
                 "recovered": plain_amount(x.recovered, x.currency),
                 "commission": plain_amount(x.commission, x.currency),

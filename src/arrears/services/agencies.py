@@ -113,6 +113,12 @@ class Placement:
 # --- agencies and tiers -----------------------------------------------------------------------
 
 
+def percent(rate: Decimal) -> str:
+    """0.15 -> "15", 0.225 -> "22.5" (a rate as people write it, without a trailing zero)."""
+    text = format(rate * 100, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def parse_tiers(text: str) -> tuple[Tier, ...]:
     """`0:15,120:20,180:25` — from day 0 15 %, from day 120 20 %, from day 180 25 %."""
     tiers: list[Tier] = []
@@ -195,7 +201,7 @@ def add_agency(
         {
             "action": "agency_added",
             "basis": kind.value,
-            "tiers": [f"{t_.from_days}:{t_.rate * 100}" for t_ in ordered],
+            "tiers": [f"{t_.from_days}:{percent(t_.rate)}" for t_ in ordered],
         },
     )
     return get_agency(conn, agency_id)
