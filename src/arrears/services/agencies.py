@@ -410,11 +410,7 @@ def _place_one(
         )
         .returning(placements.c.id)
     ).scalar_one()
-    conn.execute(
-        update(t.actions)
-        .where(t.actions.c.case_id == case_id, t.actions.c.status.in_(["planned", "deferred"]))
-        .values(status="cancelled", reason=f"placed with agency {rule.agency_id}")
-    )
+    _call_off(conn, case_id, f"placed with agency {rule.agency_id}")
     _audit(
         conn,
         ring,
@@ -431,6 +427,23 @@ def _place_one(
         },
     )
     return int(pid)
+
+
+def _call_off(conn: Connection, case_id: int, reason: str) -> None:
+    """What the lender had planned, deferred or queued for the case and not yet sent: its
+    messages waiting in the outbox are blocked (one already claimed is in flight)."""
+    a, o = t.actions.c, t.outbox.c
+    waiting = select(a.id).where(a.case_id == case_id, a.status.in_(["queued", "deferred"]))
+    conn.execute(
+        update(t.outbox)
+        .where(o.action_id.in_(waiting), o.status == "pending")
+        .values(status="blocked", error=reason)
+    )
+    conn.execute(
+        update(t.actions)
+        .where(a.case_id == case_id, a.status.in_(["planned", "deferred", "queued"]))
+        .values(status="cancelled", reason=reason)
+    )
 
 
 def recall(

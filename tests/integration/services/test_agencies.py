@@ -126,6 +126,13 @@ def test_rules_place_only_what_they_match(db: Engine) -> None:
         placed = ag.place(conn, AS_OF, by="night", at=AT, ring=RING)
     got = {(p.case_id, p.agency_id, p.dpd) for p in placed}
     assert got == {(_case(db, "OK"), "north", 95), (_case(db, "OLD"), "deep", 170)}
+    # the day's reminder of a placed case waits in the outbox no more; the others' still do
+    o, a = t.outbox.c, t.actions.c
+    with db.connect() as conn:
+        waiting = dict(
+            conn.execute(select(a.case_id, o.status).join(t.actions, a.id == o.action_id)).all()
+        )
+    assert waiting[_case(db, "OK")] == "blocked" and waiting[_case(db, "YOUNG")] == "pending"
 
 
 def test_a_pack_that_does_not_share_masks_name_and_phone(
