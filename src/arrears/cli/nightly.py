@@ -246,15 +246,21 @@ def next_run(now: datetime, at: time, zone: ZoneInfo) -> datetime:
     return candidate
 
 
-def start_scheduler(wired: App, at: time, stop: threading.Event) -> threading.Thread:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def start_scheduler(
+    wired: App, at: time, stop: threading.Event, *, clock: Callable[[], datetime] = _utc_now
+) -> threading.Thread:
     """A daemon thread that runs the nights at `at` (the lender's time zone) every day, through
     the business date before that day; a night already running elsewhere is left to finish."""
     zone = ZoneInfo(wired.settings.timezone)
 
     def loop() -> None:
         while not stop.is_set():
-            fire = next_run(datetime.now(UTC), at, zone)
-            if stop.wait((fire - datetime.now(UTC)).total_seconds()):
+            fire = next_run(clock(), at, zone)
+            if stop.wait((fire - clock()).total_seconds()):
                 return
             through = fire.date() - timedelta(days=1)
             try:

@@ -5,7 +5,7 @@ once rather than after the back-off. The lock: refused while held, waited for, b
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,16 +13,20 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from typer.testing import CliRunner
 
+from arrears.bootstrap import App
 from arrears.cli import build
-from arrears.cli.nightly import next_run
+from arrears.cli.nightly import next_run, start_scheduler
+from arrears.config import Settings
 from arrears.privacy.keyring import KeyRing
 from arrears.services.night_steps import NightConfig, dispatch_step
 from arrears.services.nightly import (
     LOCK_NAME,
     NightLockHeld,
+    NightStatus,
     NightStepFailed,
     StepContext,
     held_lock,
+    last_night,
 )
 from arrears.store import tables as t
 from arrears.store.tables_ops import night_lock
@@ -113,3 +117,27 @@ def test_the_schedule_fires_at_the_lenders_clock_time() -> None:
     after = datetime(2026, 2, 16, 18, 30, tzinfo=UTC)  # 02:30 on the 17th
     assert next_run(before, time(2, 0), zone) == datetime(2026, 2, 17, 2, 0, tzinfo=zone)
     assert next_run(after, time(2, 0), zone) == datetime(2026, 2, 18, 2, 0, tzinfo=zone)
+
+
+def test_the_scheduler_thread_runs_the_night_before_its_day(
+    db: Engine, keyring: KeyRing, tmp_path: Path
+) -> None:
+    """`serve --nightly-at 02:00`: at 02:00 on the 17th in Shanghai the night of the 16th runs."""
+    settings = Settings(
+        database_url=cli_url(db), keys_json=keyring.to_json(), outbox_dir=tmp_path / "outbox"
+    )
+    just_before = datetime(2026, 2, 16, 17, 59, 59, 500_000, tzinfo=UTC)  # 01:59:59.5 there
+    stop = threading.Event()
+    thread = start_scheduler(App(settings), time(2, 0), stop, clock=lambda: just_before)
+    try:
+        for _ in range(600):
+            night = last_night(db)
+            if night is not None and night.status == NightStatus.FINISHED:
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert night is not None
+    assert (night.business_date, night.status) == (date(2026, 2, 16), NightStatus.FINISHED)
+    assert not thread.is_alive()
