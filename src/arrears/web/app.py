@@ -39,6 +39,7 @@ PAGE_MODULES = (
     "pages_agent",
     "pages_lead",
     "pages_manager",
+    "pages_agencies",
     "pages_admin",
     "pages_borrower",
     "pages_unsubscribe",
