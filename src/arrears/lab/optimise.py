@@ -149,12 +149,20 @@ def search(
     sample = random.Random(rng_seed).sample(pool, min(candidates, len(pool)))
     screen = list(seeds[:screen_seeds])
     screened = [evaluate(model, p, screen, cases, days) for p in [SEED, *sample]]
-    short = [e.params for e in pareto(screened)[:front_size]]
+
+    def gentle(e: Evaluation, seed: Evaluation) -> bool:
+        return e.harm[0] <= contact_cut * seed.harm[0] and e.harm[1] <= seed.harm[1]
+
+    # the screened front, and the gentle strategies with the most net recovery, go on
+    gentle_screened = sorted((e for e in screened if gentle(e, screened[0])), key=lambda e: -e.net)
+    short = [e.params for e in pareto(screened)[:front_size] + gentle_screened[:4]]
     base = evaluate(model, SEED, seeds, cases, days)
-    front = pareto([evaluate(model, p, seeds, cases, days) for p in short if p != SEED] + [base])
-    contact0, calls0, _ = base.harm
-    kind = [e for e in front if e.harm[0] <= contact_cut * contact0 and e.harm[1] <= calls0]
+    full = [evaluate(model, p, seeds, cases, days) for p in dict.fromkeys(short) if p != SEED]
+    front = pareto([*full, base])
+    kind = [e for e in full if gentle(e, base)]
     best = max(kind or front, key=lambda e: e.net)
+    if best not in front:
+        front = sorted([*front, best], key=lambda e: -e.net)
     return Search(base, front, best, len(screened))
 
 
