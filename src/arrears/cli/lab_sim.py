@@ -100,7 +100,7 @@ def simulate_command(
     reproduced = sim.simulate(model, sim.SEED, cases=20_000, days=90, seed=99)
     typer.echo(render_fit(model, reproduced) + "\n")
     typer.echo(f"the seed strategy, {cases} cases x {days} days, {seeds} seeds:")
-    typer.echo(_sensitivity(fitted, opt.SEED, cases, days, seeds))
+    typer.echo(_sensitivity(fitted, sim.SEED, cases, days, seeds))
     if engine:
         _engine(ctx, borrowers, days, strategy)
 
