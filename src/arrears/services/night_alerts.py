@@ -61,6 +61,8 @@ def load_alert_config(path: Path | None) -> AlertConfig:
     channels = load_channels_file(path)
     name = str(ops.get("email_channel", "email"))
     spec = channels.adapters.get(name)
+    if spec is not None:  # an alert to operations carries no unsubscribe link
+        spec = {k: v for k, v in spec.items() if not k.startswith("unsubscribe")}
     if ops.get("email") and (spec is None or spec.get("kind") != "smtp"):
         raise AlertConfigInvalid(
             f"{path}: operations.email needs a channel {name!r} of kind smtp to send through"

@@ -78,8 +78,14 @@ def import_step(
         return StepResult(note=f"no extract directory {directory}", skipped=True)
     try:
         report = import_directory(engine, keyring, directory)
-    except ImportRejected as exc:
-        raise NightStepFailed(f"the extracts in {directory} were rejected: {exc}") from exc
+    except ImportRejected as exc:  # where, not what: a cell may hold personal data
+        first = exc.problems[0] if exc.problems else None
+        at = f", the first at {first.file}:{first.line}: {first.column}" if first else ""
+        raise NightStepFailed(
+            f"the extracts in {directory} were rejected with "
+            f"{len(exc.problems) + exc.omitted} problem(s){at}; nothing was imported. "
+            f"`arrears import {directory} --dry-run` lists them"
+        ) from exc
     counts = {
         name: {"inserted": c.inserted, "updated": c.updated, "skipped": c.skipped}
         for name, c in report.files.items()

@@ -18,7 +18,7 @@ from arrears.cli import build
 from arrears.cli.nightly import next_run, start_scheduler
 from arrears.config import Settings
 from arrears.privacy.keyring import KeyRing
-from arrears.services.night_steps import NightConfig, dispatch_step
+from arrears.services.night_steps import NightConfig, dispatch_step, import_step
 from arrears.services.nightly import (
     LOCK_NAME,
     NightLockHeld,
@@ -141,3 +141,28 @@ def test_the_scheduler_thread_runs_the_night_before_its_day(
     assert night is not None
     assert (night.business_date, night.status) == (date(2026, 2, 16), NightStatus.FINISHED)
     assert not thread.is_alive()
+
+
+def test_rejected_extracts_fail_the_import_step_saying_where_not_what(
+    db: Engine, keyring: KeyRing, tmp_path: Path
+) -> None:
+    day = tmp_path / DAY.isoformat()
+    day.mkdir()
+    (day / "borrowers.csv").write_text(
+        "borrower_id,name,phone,email,timezone,language,region,risk_score\n"
+        "B1,王芳,13812345678,wang.fang@example.cn,Asia/Shanghai,zh-CN,east,620\n"
+        "B2,李伟,call-me-李伟-maybe,li.wei@example.cn,Asia/Shanghai,zh-CN,east,not-a-score\n",
+        "utf-8",
+    )
+    config = NightConfig(extracts=tmp_path)
+    with pytest.raises(NightStepFailed) as failed:
+        import_step(db, keyring, config, StepContext(DAY, 1), NOW)
+    message = str(failed.value)
+    assert "problem(s), the first at borrowers.csv:3" in message
+    assert "李伟" not in message and "call-me" not in message  # no cell reaches an alert
+    with db.connect() as conn:
+        assert conn.execute(select(t.borrowers)).first() is None  # all or nothing
+    skipped = import_step(
+        db, keyring, NightConfig(extracts=tmp_path / "none"), StepContext(DAY, 1), NOW
+    )
+    assert skipped.skipped and "no extract directory" in skipped.note
