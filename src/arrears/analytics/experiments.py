@@ -8,15 +8,18 @@ out and counted: they were not randomised). Measures:
 
 - cure rate at 30 days: of the cases opened at least 30 days before the date, the share closed
   cured or paid off within 30 days of opening — Wilson interval, two-proportion z-test;
-- recovered / overdue: payments received on the borrower's accounts from opening to the date
-  (at most the case's overdue amount at opening: regular instalments paid later are not
-  recoveries), over the overdue amount at opening, summed over cases — a ratio estimator with a
-  delta-method interval and z-test;
+- recovered / overdue: payments received on the borrower's accounts in the case's currency
+  from opening to the date or the case's closing (at most the case's overdue amount at
+  opening: regular instalments paid later are not recoveries), over the overdue amount at
+  opening, summed over cases — a ratio estimator with a delta-method interval and z-test;
 - contacts per case: interactions that reached a person (borrower or contact), and attempts
   per case (every interaction) — mean, normal interval, Welch z-test;
 - PTP kept rate: of the cohort's settled promises, the share kept in full — Wilson, z-test;
 - reached on day one: the share of cases where a person (borrower or contact) was reached on
   the day the case opened — Wilson, z-test.
+
+This is the one definition of a variant's results: `arrears experiment report` and the
+manager's variant view on the web (`variant_views`) both summarise these outcomes.
 """
 
 from __future__ import annotations
@@ -164,6 +167,7 @@ class CaseOutcome:
     promises_settled: int
     promises_kept: int
     reached_day_one: bool = False
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,15 +235,23 @@ def _day(value: object) -> date | None:
 
 
 def case_outcomes(conn: Connection, strategy: str, as_of: date) -> list[CaseOutcome]:
+    """The cohort's cases of one strategy, each with what happened to it by the date."""
+    return [o for _, o in _outcomes(conn, strategy, as_of)]
+
+
+def _outcomes(conn: Connection, strategy: str | None, as_of: date) -> list[tuple[str, CaseOutcome]]:
+    """(strategy, outcome) of the cohort's cases: of one strategy, or of every one (None)."""
     d = f"'{as_of.isoformat()}'" if is_sqlite(conn.engine) else f"DATE '{as_of.isoformat()}'"
     reached = ", ".join(f"'{o}'" for o in REACHED)
+    one = " AND s.strategy = :strategy" if strategy is not None else ""
     rows = conn.execute(
         text(
             f"""SELECT c.id, s.variant, c.opened_on, c.status, c.closed_on, c.overdue_at_open,
                   (SELECT COALESCE(SUM(p.amount), 0) FROM payments p
                      JOIN accounts a ON a.id = p.account_id
                     WHERE a.borrower_id = c.borrower_id AND p.received_on >= c.opened_on
-                      AND p.received_on <= {d}) AS recovered,
+                      AND p.received_on <= {d} AND p.currency = c.currency
+                      AND (c.closed_on IS NULL OR p.received_on <= c.closed_on)) AS recovered,
                   (SELECT COUNT(*) FROM interactions i
                     WHERE i.case_id = c.id AND i.business_date <= {d}) AS attempts,
                   (SELECT COUNT(*) FROM interactions i WHERE i.case_id = c.id
@@ -250,19 +262,20 @@ def case_outcomes(conn: Connection, strategy: str, as_of: date) -> list[CaseOutc
                   (SELECT COUNT(*) FROM promises pr WHERE pr.case_id = c.id
                       AND pr.status = 'kept' AND pr.settled_on <= {d}) AS kept,
                   (SELECT COUNT(*) FROM interactions i WHERE i.case_id = c.id
-                      AND i.business_date = c.opened_on AND i.outcome IN ({reached})) AS day_one
+                      AND i.business_date = c.opened_on AND i.outcome IN ({reached})) AS day_one,
+                  c.currency, s.strategy
                FROM strategy_assignments s JOIN cases c ON c.id = s.case_id
-               WHERE s.strategy = :strategy AND s.assigned_on = c.opened_on
+               WHERE s.assigned_on = c.opened_on{one}
                  AND s.salt <> :pinned AND c.opened_on <= {d}
-               ORDER BY c.id"""
+               ORDER BY s.strategy, c.id"""
         ),
         {"strategy": strategy, "pinned": PINNED},
     ).all()
     return [
-        CaseOutcome(
+        (r[13], CaseOutcome(
             int(r[0]), r[1], _day(r[2]) or as_of, r[3], _day(r[4]), int(r[5]), int(r[6]),
-            int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]) > 0,
-        )
+            int(r[7]), int(r[8]), int(r[9]), int(r[10]), int(r[11]) > 0, r[12],
+        ))
         for r in rows
     ]  # fmt: skip
 
@@ -348,6 +361,27 @@ def experiment_report(
         {"s": strategy, "pinned": PINNED},
     ).scalar_one()
     return ExperimentReport(strategy, as_of, results, diffs, int(pinned))
+
+
+def variant_views(
+    conn: Connection, as_of: date, shares: dict[str, list[tuple[str, int]]] | None = None
+) -> list[tuple[str, str, VariantResult]]:
+    """(strategy, currency, result) of every strategy's variants, the champion first, per
+    currency (amounts in different currencies are never pooled); with one currency each
+    result is the experiment report's own. shares: strategy -> (variant, share) in order."""
+    by: dict[tuple[str, str], list[CaseOutcome]] = {}
+    for strategy, o in _outcomes(conn, None, as_of):
+        by.setdefault((strategy, o.currency), []).append(o)
+    out: list[tuple[str, str, VariantResult]] = []
+    for (strategy, currency), outcomes in sorted(by.items()):
+        given = (shares or {}).get(strategy, [])
+        found = {o.variant for o in outcomes}
+        names = [v for v, _ in given if v in found] + sorted(
+            found - {v for v, _ in given}, key=lambda v: (v != "champion", v)
+        )
+        of = dict(given)
+        out.extend((strategy, currency, summarise(outcomes, as_of, v, of.get(v))) for v in names)
+    return out
 
 
 LABELS = {

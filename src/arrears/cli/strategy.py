@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import typer
@@ -14,6 +14,7 @@ from arrears.domain.strategy.expr import FUNCTIONS
 from arrears.domain.strategy.fields import FIELDS
 from arrears.domain.strategy.model import Strategy
 from arrears.services import cases
+from arrears.services import strategies as svc
 from arrears.strategy import loader
 from arrears.strategy.plan import preview
 from arrears.strategy.snapshot import load_snapshots
@@ -40,8 +41,12 @@ def _label(a: PlannedAction) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    st = typer.Typer(help="Strategies: check, explain, compare.", no_args_is_help=True)
+    st = typer.Typer(
+        help="Strategies: check, explain, compare; deploy, approve, roll back.",
+        no_args_is_help=True,
+    )
     app.add_typer(st, name="strategy")
+    _register_deployment(st)
 
     @st.command("check")
     def check(file: Path) -> None:
@@ -156,3 +161,146 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  + {sb.name}: {label}")
         if len(differ) > limit:
             typer.echo(f"… and {len(differ) - limit} more (raise --limit)")
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def _shares(pairs: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, pct = pair.partition("=")
+        if not sep or not pct.strip().rstrip("%").isdigit():
+            raise typer.BadParameter(f"{pair!r}: write VARIANT=PERCENT, e.g. challenger=30")
+        out[name.strip()] = int(pct.strip().rstrip("%"))
+    return out
+
+
+def _line(d: svc.Deployed) -> str:
+    shares = ", ".join(f"{n} {s}%" for n, s in d.shares)
+    when = f" from {d.active_from}" if d.active_from else ""
+    retired = f" until {d.retired_from} (rolled back by {d.retired_by})" if d.retired_from else ""
+    approved = f", approved by {d.approved_by}{when}" if d.approved_by else ""
+    moves = ", moves open cases" if d.migrate_open_cases else ""
+    return (
+        f"{d.name} v{d.version}  {d.status.value}  deployed by {d.deployed_by}{approved}"
+        f"{retired}{moves}" + (f"  [{shares}]" if shares else "") + f"  sha256 {d.sha256[:12]}"
+    )
+
+
+def _register_deployment(st: typer.Typer) -> None:
+    @st.command("deploy")
+    def deploy(
+        ctx: typer.Context,
+        file: Path,
+        by: str = typer.Option(..., "--by", help="The strategist deploying (maker)."),
+        migrate_open_cases: bool = typer.Option(
+            False, "--migrate-open-cases", help="Move open cases to it too (each move recorded)."
+        ),
+    ) -> None:
+        """Store FILE, checked, as a pending version; a second person approves it."""
+        if not file.exists():
+            _fail(FileNotFoundError(f"no such file: {file}"))
+        wired = app_of(ctx)
+        try:
+            with wired.engine.begin() as conn:
+                d = svc.deploy(
+                    conn,
+                    wired.keyring,
+                    source=file.read_text(encoding="utf-8"),
+                    path=str(file),
+                    by=by,
+                    migrate_open_cases=migrate_open_cases,
+                    at=datetime.now(UTC),
+                )
+        except svc.ERRORS as exc:
+            _fail(exc)
+            return
+        typer.echo(f"deployed {_line(d)}")
+        if d.status is svc.VersionStatus.PENDING:
+            typer.echo(
+                f"another user approves it: arrears strategy approve {d.name} --version "
+                f"{d.version} --by USER --from YYYY-MM-DD"
+            )
+
+    @st.command("approve")
+    def approve(
+        ctx: typer.Context,
+        name: str,
+        version: int = typer.Option(..., "--version", help="The deployed version."),
+        by: str = typer.Option(..., "--by", help="The approver: not the one who deployed it."),
+        from_: str = typer.Option(..., "--from", help="Business date it plans from."),
+        share: list[str] = typer.Option(
+            [], "--share", help="VARIANT=PERCENT of new cases (repeat; one may be left out)."
+        ),
+    ) -> None:
+        """Put a pending version in force from a business date (maker–checker)."""
+        wired = app_of(ctx)
+        try:
+            with wired.engine.begin() as conn:
+                d = svc.approve(
+                    conn,
+                    wired.keyring,
+                    name=name,
+                    version=version,
+                    by=by,
+                    active_from=_date(from_),
+                    shares=_shares(share),
+                    at=datetime.now(UTC),
+                )
+        except svc.ERRORS as exc:
+            _fail(exc)
+            return
+        typer.echo(f"approved {_line(d)}")
+
+    @st.command("rollback")
+    def rollback(
+        ctx: typer.Context,
+        name: str,
+        by: str = typer.Option(..., "--by"),
+        from_: str = typer.Option(..., "--from", help="Business date new cases go back from."),
+    ) -> None:
+        """Back to the version approved before (or the seed) for new cases; open cases keep
+        theirs."""
+        wired = app_of(ctx)
+        try:
+            with wired.engine.begin() as conn:
+                done = svc.rollback(
+                    conn, wired.keyring, name=name, by=by, from_=_date(from_), at=datetime.now(UTC)
+                )
+        except svc.ERRORS as exc:
+            _fail(exc)
+            return
+        now = done.now_in_force
+        back = f"{now.name} v{now.version}" if now else "the shipped seed"
+        typer.echo(f"rolled back {_line(done.retired)}; new cases from {from_}: {back}")
+
+    @st.command("list")
+    def list_cmd(ctx: typer.Context) -> None:
+        """Every deployed version, its approval and shares."""
+        with app_of(ctx).engine.connect() as conn:
+            found = svc.list_versions(conn)
+        if not found:
+            typer.echo("no strategy deployed: the daily run plans with the shipped seed")
+        for d in found:
+            typer.echo(_line(d))
+
+    @st.command("show")
+    def show_cmd(
+        ctx: typer.Context,
+        name: str,
+        version: int = typer.Option(None, "--version", help="Default: the latest deployed."),
+    ) -> None:
+        """One deployed version: who, when, shares, and its YAML as deployed."""
+        try:
+            with app_of(ctx).engine.connect() as conn:
+                d = svc.get_version(conn, name, version)
+        except svc.ERRORS as exc:
+            _fail(exc)
+            return
+        typer.echo(_line(d))
+        typer.echo(f"sha256 {d.sha256}")
+        typer.echo("---")
+        typer.echo(d.source, nl=False)

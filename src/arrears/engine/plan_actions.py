@@ -19,6 +19,7 @@ from arrears.domain.strategy.model import Strategy
 from arrears.store.tables import actions, cases
 from arrears.store.tables_agency import placements
 from arrears.store.tables_compliance import disputes
+from arrears.strategy.deployed import plan_groups
 from arrears.strategy.loader import BUILTIN, load
 from arrears.strategy.plan import Pinned, plan_with
 
@@ -33,8 +34,10 @@ def plan_actions(
 
     strategy: a Strategy, a shipped name (seed, seed_challenger_day3), a file path, or a
     `Pinned` strategy (some borrowers' new cases placed in a named variant); None plans each
-    case with the shipped strategy it is under (an experiment's cases stay in their variant)
-    and new cases with the seed.
+    case with the deployed version it was given and new cases with the version in force
+    (`strategy/deployed.py`) — or, before any deployment was approved, each case with the
+    shipped strategy it is under (an experiment's cases stay in their variant) and new cases
+    with the seed.
     """
     planned = _plan(conn, as_of, strategy, case_ids)
     return planned - _paused_by_dispute(conn, as_of) - _paused_by_placement(conn, as_of)
@@ -87,6 +90,11 @@ def _plan(
         return plan_with(conn, strategy.strategy, as_of, case_ids, strategy.variants)
     if strategy is not None:
         return plan_with(conn, load(strategy), as_of, case_ids)
+    groups = plan_groups(conn, as_of, case_ids)
+    if groups is not None:  # a strategy was deployed: each case under its version
+        if case_ids is None and len(groups) == 1:
+            return plan_with(conn, groups[0][0], as_of, None)
+        return sum(plan_with(conn, chosen, as_of, ids) for chosen, ids in groups)
     if case_ids is None:
         # the whole portfolio under the default: a case already given a variant of another
         # shipped strategy (a running experiment) stays in it; new cases follow the seed

@@ -20,6 +20,7 @@ class Role(StrEnum):
     AGENT = "agent"
     TEAM_LEAD = "team_lead"
     MANAGER = "manager"
+    STRATEGIST = "strategist"  # writes, deploys and approves strategies; sees no personal data
     COMPLIANCE = "compliance"
     ADMIN = "admin"
     INTEGRATION = "integration"  # the lender's systems: HTTP API with a token, no workbench
@@ -42,6 +43,7 @@ CLEAR: dict[Role, frozenset[PersonalField]] = {
     Role.COMPLIANCE: frozenset(),
     Role.ADMIN: frozenset(),
     Role.INTEGRATION: frozenset(PersonalField),
+    Role.STRATEGIST: frozenset(),
 }
 # Roles that may reveal a masked field, with a reason.
 MAY_REVEAL = frozenset({Role.TEAM_LEAD, Role.COMPLIANCE})

@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
+from arrears.analytics import experiments as ex
 from arrears.compliance.templates import list_templates
 from arrears.domain.money import Money
 from arrears.store import tables as t
 from arrears.store.sql import dated
 from arrears.store.tables_compliance import compliance_overrides
+from arrears.strategy import deployed
 
 
 def buckets_over_time(
@@ -81,71 +83,44 @@ def roll_rates(conn: Connection, end: date, lag: int = 30) -> list[Roll]:
 
 @dataclass(frozen=True)
 class VariantResult:
+    """A strategy variant's results in one currency, as the experiment report computes them
+    (`analytics/experiments.py`: one definition, with 95% intervals)."""
+
     strategy: str
-    variant: str
-    cases: int
-    cured: int
-    overdue_at_open: int
-    recovered: int
-    promises: int
-    promises_kept: int
-    currency: str = ""  # the cases' currency: recovery is a ratio of amounts in it
+    currency: str
+    result: ex.VariantResult
+
+    @property
+    def variant(self) -> str:
+        return self.result.variant
+
+    @property
+    def cases(self) -> int:
+        return self.result.cases
 
     @property
     def cure_rate(self) -> float:
-        return self.cured / self.cases if self.cases else 0.0
+        return self.result.cure_rate_30d.value or 0.0
 
     @property
     def recovery_rate(self) -> float:
-        return self.recovered / self.overdue_at_open if self.overdue_at_open else 0.0
+        return self.result.recovery_rate.value or 0.0
 
     @property
     def kept_rate(self) -> float:
-        return self.promises_kept / self.promises if self.promises else 0.0
+        return self.result.ptp_kept_rate.value or 0.0
 
 
 def variant_results(conn: Connection, end: date) -> list[VariantResult]:
-    """Per strategy variant and currency: cases, cures, recovery of the arrears at opening (in the
-    cases' own currency: payments in another currency do not count), promises kept."""
-    rows = conn.execute(
-        dated(
-            """SELECT c.strategy, c.variant, c.currency, COUNT(*) AS cases,
-                      SUM(CASE WHEN c.status IN ('cured', 'paid_off', 'settled') THEN 1 ELSE 0
-                          END) AS cured,
-                      SUM(c.overdue_at_open) AS at_open,
-                      SUM(COALESCE(paid.amount, 0)) AS recovered,
-                      SUM(COALESCE(pr.n, 0)) AS promises, SUM(COALESCE(pr.kept, 0)) AS kept
-               FROM cases c
-               LEFT JOIN (SELECT c2.id AS case_id, SUM(p.amount) AS amount
-                          FROM cases c2 JOIN accounts a ON a.borrower_id = c2.borrower_id
-                          JOIN payments p ON p.account_id = a.id
-                          WHERE p.received_on >= c2.opened_on AND p.received_on <= :end
-                            AND p.currency = c2.currency
-                            AND (c2.closed_on IS NULL OR p.received_on <= c2.closed_on)
-                          GROUP BY c2.id) paid ON paid.case_id = c.id
-               LEFT JOIN (SELECT case_id, COUNT(*) AS n,
-                                 SUM(CASE WHEN status = 'kept' THEN 1 ELSE 0 END) AS kept
-                          FROM promises GROUP BY case_id) pr ON pr.case_id = c.id
-               WHERE c.opened_on <= :end
-               GROUP BY c.strategy, c.variant, c.currency
-               ORDER BY c.strategy, c.variant, c.currency""",
-            "end",
-        ),
-        {"end": end},
-    ).all()
+    """Per strategy variant and currency: the experiment report's results (cases given their
+    variant on their first day; cured within 30 days, recovered / overdue in the cases' own
+    currency, promises kept), with the shares of the version in force for a deployed one."""
+    shares = {
+        d.name: list(d.shares) for d in deployed.versions(conn) if d.in_force(end) and d.shares
+    }
     return [
-        VariantResult(
-            r[0],
-            r[1],
-            int(r[3]),
-            int(r[4] or 0),
-            int(r[5] or 0),
-            int(r[6] or 0),
-            int(r[7] or 0),
-            int(r[8] or 0),
-            currency=r[2],
-        )
-        for r in rows
+        VariantResult(strategy, currency, result)
+        for strategy, currency, result in ex.variant_views(conn, end, shares)
     ]
 
 

@@ -25,6 +25,8 @@ class Permission(StrEnum):
     VIEW_PORTFOLIO = "view_portfolio"
     VIEW_COMPLIANCE = "view_compliance"
     MANAGE_USERS = "manage_users"
+    DEPLOY_STRATEGIES = "deploy_strategies"  # deploy, roll back (maker)
+    APPROVE_STRATEGIES = "approve_strategies"  # approve another's deploy (checker)
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -40,13 +42,25 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.MANAGER: frozenset(
-        {Permission.SEE_ALL_CASES, Permission.VIEW_FLOOR, Permission.VIEW_PORTFOLIO}
+        {
+            Permission.SEE_ALL_CASES,
+            Permission.VIEW_FLOOR,
+            Permission.VIEW_PORTFOLIO,
+            Permission.APPROVE_STRATEGIES,
+        }
     ),
     Role.COMPLIANCE: frozenset(
         {Permission.SEE_ALL_CASES, Permission.REVEAL_PII, Permission.VIEW_COMPLIANCE}
     ),
     Role.ADMIN: frozenset({Permission.MANAGE_USERS}),
     Role.INTEGRATION: frozenset(),
+    Role.STRATEGIST: frozenset(
+        {
+            Permission.VIEW_PORTFOLIO,
+            Permission.DEPLOY_STRATEGIES,
+            Permission.APPROVE_STRATEGIES,
+        }
+    ),
 }
 
 

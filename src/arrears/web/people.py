@@ -28,6 +28,7 @@ HOME: dict[str, str] = {
     Role.MANAGER.value: "/manager",
     Role.COMPLIANCE.value: "/compliance",
     Role.ADMIN.value: "/admin/users",
+    Role.STRATEGIST.value: "/strategies",
 }
 
 API_ONLY = "this account is for the HTTP API (integration); the workbench is not open to it"

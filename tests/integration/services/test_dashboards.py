@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, literal, select
 
 from arrears.domain.money import Money
 from arrears.services import dashboards as dash
 from arrears.store import tables as t
+from arrears.store.tables_strategy import strategy_assignments
 
 DAY = date(2026, 3, 2)
 
@@ -119,6 +120,20 @@ def test_recovery_is_kept_apart_per_currency_in_its_own_units(db: Engine) -> Non
 
 def test_a_variant_recovers_in_its_cases_currency(db: Engine) -> None:
     _portfolio(db)
+    with db.begin() as conn:  # each case given its variant the day it opened: the cohort
+        conn.execute(
+            insert(strategy_assignments).from_select(
+                ["case_id", "strategy", "salt", "bucket", "variant", "assigned_on"],
+                select(
+                    t.cases.c.id,
+                    literal("seed"),
+                    literal("s"),
+                    literal(0),
+                    literal("champion"),
+                    t.cases.c.opened_on,
+                ),
+            )
+        )
     with db.connect() as conn:
         results = dash.variant_results(conn, DAY)
     by_currency = {r.currency: r for r in results}

@@ -37,7 +37,15 @@ def integration_user(app: App) -> str:
 
 
 def test_every_role_is_known_to_the_web() -> None:
-    assert ROLES == ("agent", "team_lead", "manager", "compliance", "admin", "integration")
+    assert ROLES == (
+        "agent",
+        "team_lead",
+        "manager",
+        "strategist",
+        "compliance",
+        "admin",
+        "integration",
+    )
     assert "integration" not in HOME  # no workbench page
     assert set(HOME) == set(ROLES) - {"integration"}
     assert set(creatable_roles()) >= set(HOME)
