@@ -153,3 +153,55 @@ def roll_rates(
         typer.echo(f"vintage curves: none — {vintages.reason}")
     if prediction is not None:
         typer.echo("\n" + _render_prediction(prediction))
+
+
+@lab_app.command("train-score")
+def train_score(
+    history_file: Path = typer.Option(..., "--history", help="Performance history CSV."),
+    currency: str = typer.Option(None, "--currency", help="Currency when the file has none."),
+    models: Path = typer.Option(
+        Path(".arrears/models"), "--models", help="Directory the versioned models go to."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Train p_pay_30 and p_self_cure on the history (time holdout: the last month with an
+    outcome), print AUC, KS, Brier against a logistic baseline and the calibration table,
+    and store each model with its hash and metrics."""
+    from dataclasses import asdict
+
+    from arrears.lab import scores
+
+    history = _history(history_file, currency)
+    out = []
+    for score in scores.Score:
+        try:
+            trained = scores.train(history, score)
+        except scores.ScoreDataInvalid as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        stored = scores.save(trained, models)
+        ev = trained.evaluation
+        out.append({"version": stored.version, "sha256": stored.sha256, **asdict(ev)})
+        if not as_json:
+            typer.echo(_render_evaluation(ev, stored))
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=str))
+
+
+def _render_evaluation(ev: Any, stored: Any) -> str:
+    lines = [
+        f"{ev.score}  version {stored.version}  sha256 {stored.sha256}",
+        f"  trained on {', '.join(ev.train_months)}; tested on {ev.test_month} "
+        f"({ev.model.n} delinquent accounts, outcome rate {ev.model.positive_rate:.3f})",
+        f"  {'':<20}{'AUC':>7}{'KS':>7}{'Brier':>8}",
+    ]
+    for name, m in (("model", ev.model), ("logistic baseline", ev.baseline)):
+        lines.append(f"  {name:<20}{m.auc:>7.3f}{m.ks:>7.3f}{m.brier:>8.4f}")
+    lines.append("  calibration: score decile, mean predicted, observed, accounts")
+    for row in ev.calibration:
+        lines.append(
+            f"    {row['low']:.3f}-{row['high']:.3f}  {row['predicted']:.3f}  "
+            f"{row['observed']:.3f}  {row['n']}"
+        )
+    lines.append(f"  stored: {stored.path}")
+    return "\n".join(lines) + "\n"
