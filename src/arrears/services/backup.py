@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -148,8 +149,9 @@ def _tool(name: str) -> str:
 
 
 def libpq_url(url: URL) -> str:
-    """A URL pg_dump, pg_restore and psql understand (no SQLAlchemy driver name)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """A URL pg_dump, pg_restore and psql understand (no SQLAlchemy driver name, and no
+    password: that goes in PGPASSWORD, not on a command line others can read)."""
+    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
 
 
 def _pg_dump(engine: Engine, target: Path) -> tuple[dict[str, int], str]:
@@ -165,12 +167,15 @@ def _pg_dump(engine: Engine, target: Path) -> tuple[dict[str, int], str]:
             if schema != "public":
                 args.append(f"--schema={schema}")
             args += ["--file", str(target), libpq_url(engine.url)]
-            _run(args, "pg_dump")
+            _run(args, "pg_dump", engine.url)
     return rows, schema
 
 
-def _run(args: list[str], what: str) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+def _run(args: list[str], what: str, url: URL) -> None:
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    done = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise BackupProblem(f"{what} failed ({done.returncode}): {done.stderr.strip()[:2000]}")
 
@@ -307,6 +312,7 @@ def _restored(folder: Path, manifest: BackupManifest, scratch_url: str | None) -
                 str(folder / manifest.database_file),
             ],
             "pg_restore",
+            url,
         )
         schema = manifest.schema or "public"
         engine = make_engine(
