@@ -116,7 +116,7 @@ def last_night(engine: Engine) -> LastNight | None:
 
 
 def lock_holder(by: str) -> str:
-    return f"{by}@{socket.gethostname()} pid {os.getpid()}"
+    return f"{by}@{socket.gethostname()} pid {os.getpid()}"[-200:]  # the pid is kept
 
 
 def _held(engine: Engine) -> tuple[str, datetime] | None:
