@@ -442,7 +442,7 @@ def get_cases(
     ctx: Ctx,
     _: Reader,
     status: Annotated[
-        str | None, Query(pattern=r"^(open|cured|paid_off|settled|charged_off)$")
+        str | None, Query(pattern=r"^(open|cured|paid_off|settled|charged_off|sold)$")
     ] = None,
     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -8,6 +8,7 @@ its due date closes the case `settled`; one not paid by then lapses.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -92,6 +93,13 @@ def _role(conn: Connection, username: str) -> str:
     if user is None or not user.active:
         raise SettlementUserUnknown(username)
     return str(user.role)
+
+
+def configured_limits() -> DiscountLimits:
+    """The lender's limits from $ARREARS_SETTLEMENT_LIMITS (agent=10,team_lead=30,...), else
+    the defaults."""
+    text = os.environ.get("ARREARS_SETTLEMENT_LIMITS", "").strip()
+    return DiscountLimits.parse(text) if text else DiscountLimits()
 
 
 def case_balance(conn: Connection, case_id: int) -> Money:

@@ -22,7 +22,7 @@ from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, View
 
 router = APIRouter(include_in_schema=False)
 
-STATUSES = ("open", "cured", "paid_off", "settled", "charged_off")
+STATUSES = ("open", "cured", "paid_off", "settled", "charged_off", "sold")
 _FILTERS = ("status", "bucket", "agent", "queue", "dpd_min", "dpd_max", "sort", "dir", "page")
 
 

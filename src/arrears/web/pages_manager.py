@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from arrears.api.context import context_of
 from arrears.services import dashboards as dash
+from arrears.services import recoveries as rec
 from arrears.services.users import Permission
 from arrears.web import audit, charts
 from arrears.web.i18n import code, rule_name, word
@@ -28,6 +31,7 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
         variants = dash.variant_results(conn, today)
         recovery = dash.recovery_by_week(conn, today)
         cohorts = dash.cure_by_cohort(conn, today)
+        recovered = rec.totals(rec.recoveries(conn, today - timedelta(days=29), today))
     labels = [d.strftime("%m-%d") for d in dates]
     # one chart per currency: amounts of different currencies are never drawn on one scale
     svg = {
@@ -73,6 +77,7 @@ def manager(request: Request, viewer: ViewerDep) -> Response:
         rolls=rolls,
         variants=variants,
         cohorts=cohorts,
+        recovered=recovered,
     )
 
 
