@@ -42,6 +42,9 @@ from arrears.compliance.rules.pack import Pack
 from arrears.compliance.send import check_action, check_actions
 from arrears.domain.outcomes import Target
 from arrears.store import tables as t
+from arrears.store.tables_agency import placements
+
+PLACED_WITH_AGENCY = "placed_with_agency"  # not a pack's rule: the lender placed the case
 
 
 class DialTargetUnknown(LookupError):
@@ -212,6 +215,7 @@ def check_dial(
     record: bool = True,
     action_id: int | None = None,
     agent: str | None = None,
+    agency: str | None = None,
 ) -> Verdict:
     """May this call be placed now? The rule pack decides at `at` and the decision is recorded.
 
@@ -219,6 +223,8 @@ def check_dial(
     names it, or it is found); else as an agent-initiated call, recorded as an action of its own
     (status 'done' when allowed — the call's outcome is its interaction — else 'deferred' or
     'blocked' with the rule). `record=False` judges without leaving a trace (a preview).
+    A case placed with an external agency is called only by that agency (`agency`) until it is
+    recalled (docs/agencies.md).
     """
     if at.tzinfo is None:
         raise ValueError("check_dial judges aware moments; pass `at` with a time zone (UTC)")
@@ -258,6 +264,21 @@ def check_dial(
             f"case {case_id} is {row.status}; there is nothing to collect",
             None,
             {"status": str(row.status)},
+            pack.code,
+        )
+    placed_with = conn.execute(
+        select(placements.c.agency_id).where(
+            placements.c.case_id == case_id, placements.c.status == "placed"
+        )
+    ).scalar()
+    if placed_with is not None and placed_with != agency:
+        return Verdict(
+            VerdictKind.BLOCK,
+            PLACED_WITH_AGENCY,
+            f"case {case_id} is placed with agency {placed_with}; only the agency calls it "
+            "until it is recalled",
+            None,
+            {"agency": str(placed_with)},
             pack.code,
         )
     d = _business_date(conn, at, row.timezone)

@@ -261,6 +261,7 @@ def ask(conn: Connection, agency_id: str, case_id: int, channel: str, at: dateti
             contact_id=None,
             at=at,
             agent=agent_of(agency_id).replace(":", "_"),
+            agency=agency_id,
         )
     else:
         verdict = _ask_message(conn, agency_id, case_id, at)

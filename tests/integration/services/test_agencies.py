@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from arrears.compliance.officer import map_jurisdiction
+from arrears.compliance.port import check_dial
 from arrears.compliance.rules import packs
 from arrears.engine.run_day import run_day
 from arrears.services import agencies as ag
@@ -25,6 +26,7 @@ from arrears.services.placement_file import place_and_file
 from arrears.store import tables as t
 from arrears.store.tables_agency import agencies, agency_tiers
 from arrears.store.tables_compliance import disputes
+from arrears.web.i18n import word
 from tests import factories as f
 
 AS_OF = date(2026, 10, 30)
@@ -210,3 +212,25 @@ def test_an_agency_reports_a_dispute_and_asks_before_a_message(db: Engine) -> No
     assert late.kind.value == "defer" and late.next_allowed_at is not None
     # neither waits as the lender's deferred action: the agency asks again
     assert statuses == {b1: "blocked", _case(db, "B2"): "cancelled"}
+
+
+def test_only_the_agency_calls_a_placed_case_until_it_is_recalled(db: Engine) -> None:
+    _book(db, ("B1", 95))
+    _agency(db, "north", min_dpd=90)
+    with db.begin() as conn:
+        ag.place(conn, AS_OF, by="night", at=AT, ring=RING)
+    b1 = _case(db, "B1")
+    with db.begin() as conn:
+        lender = check_dial(conn, case_id=b1, target="borrower", contact_id=None, at=AT, agent="li")
+        agency = portal.ask(conn, "north", b1, "call", AT)
+        ag.recall(conn, AS_OF, case_id=b1, by="lead", at=AT, ring=RING)
+        after = check_dial(conn, case_id=b1, target="borrower", contact_id=None, at=AT, agent="li")
+        with pytest.raises(portal.CaseNotPlaced):
+            portal.ask(conn, "north", b1, "call", AT)
+    assert (lender.kind.value, lender.rule_id, lender.params) == (
+        "block",
+        "placed_with_agency",
+        {"agency": "north"},
+    )
+    assert agency.allowed and after.allowed
+    assert word("zh", "rule.placed_with_agency").format(agency="north").startswith("案件已委托")
