@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection
 
 from arrears.api.context import context_of
 from arrears.domain.errors import DomainError
@@ -18,7 +19,7 @@ from arrears.services.users import Permission
 from arrears.web import queries as wq
 from arrears.web.i18n import Refusal, error_text
 from arrears.web.render import render
-from arrears.web.session import CheckedViewer, PageForbidden, Viewer, ViewerDep
+from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,8 +54,12 @@ def _page(
             row = wq.case_for(conn, viewer, case)
             balance = svc.case_balance(conn, case) if row is not None else None
             offers = svc.list_offers(conn, case_id=case)
-        else:
-            offers = svc.list_offers(conn, status=OfferStatus.PROPOSED)
+        else:  # those waiting on the cases the viewer may open
+            offers = [
+                o
+                for o in svc.list_offers(conn, status=OfferStatus.PROPOSED)
+                if _visible(conn, viewer, o.case_id)
+            ]
     return render(
         request,
         "settlements.html",
@@ -69,6 +74,14 @@ def _page(
         error=error,
         form=form or {},
     )
+
+
+def _visible(conn: Connection, viewer: Viewer, case_id: int) -> bool:
+    try:
+        wq.case_for(conn, viewer, case_id)
+    except (PageForbidden, PageNotFound):
+        return False
+    return True
 
 
 @router.get("/settlements", response_class=HTMLResponse)

@@ -53,6 +53,9 @@ def test_an_agent_offers_a_team_lead_approves(web: TestClient, app: App) -> None
     assert not any(raw in _visible(refused.text) for raw in _RAW)
 
     web.cookies.clear()
+    sign_in(web, "lead2")  # the late team's lead: not a case of theirs
+    assert f'data-testid="offer-{offer_id}"' not in web.get("/settlements").text
+    web.cookies.clear()
     csrf = sign_in(web, "lead")
     waiting = web.get("/settlements")
     assert f'data-testid="approve-offer-{offer_id}"' in waiting.text
