@@ -1,19 +1,22 @@
 """The nightly gate: every planned action of the business date decided under the rule pack.
 
 The batch reads every counter and flag it needs in a few set-based queries, then decides each
-action with the pure `decide`, then writes all decisions in one insert and applies them with
-one UPDATE ... FROM."""
+kind of action once with the pure `decide`, then records the decisions set-based: the kinds
+(a few hundred rows) and which kind each action is (two numbers an action) go to temporary
+tables, from which one INSERT ... SELECT writes every action's decision row and one UPDATE ...
+FROM applies the verdicts."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, insert, select, text
 
 from arrears.compliance.history import (
     as_utc,
@@ -69,21 +72,67 @@ class GateReport:
         }
 
 
-def _apply(conn: Connection, batch: str) -> None:
-    """Copy the batch's decisions onto the actions in one statement."""
-    status = (
-        "CASE g.verdict WHEN 'allow' THEN 'planned' WHEN 'defer' THEN 'deferred' ELSE 'blocked' END"
+_RECORDED = [c for c in gate_decisions.columns if c.name not in ("id", "action_id")]
+
+
+def _temporary(conn: Connection, name: str, *columns: Column[Any]) -> Table:
+    table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    table.create(conn)
+    return table
+
+
+def _record(
+    conn: Connection,
+    kinds: Sequence[dict[str, Any]],
+    judged: Sequence[dict[str, Any]],
+    queue: Sequence[str],
+) -> None:
+    """Write every action's decision row and apply the verdicts, set-based from the kinds.
+
+    `kinds`: one recorded row per kind of decision; `judged`: each action's kind, in the order
+    decided. An allowed action of a channel in `queue` leaves the gate queued (the daily run's
+    messages, whose outbox rows it writes next): the action is written once, not twice."""
+    kind = _temporary(
+        conn,
+        "tmp_gate_kinds",
+        Column("kind", Integer),
+        *(Column(c.name, c.type) for c in _RECORDED),
+    )
+    acted = _temporary(
+        conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
+    )
+    insert_rows(conn, kind, kinds)
+    insert_rows(conn, acted, judged)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE tmp_gate_kinds, tmp_gate_actions"))
+    names = ", ".join(c.name for c in _RECORDED)
+    conn.execute(
+        text(
+            f"""INSERT INTO gate_decisions (action_id, {names})
+                SELECT m.action_id, {", ".join(f"k.{c.name}" for c in _RECORDED)}
+                FROM tmp_gate_actions m JOIN tmp_gate_kinds k ON k.kind = m.kind
+                ORDER BY m.seq"""
+        )
+    )
+    allowed = "'planned'"
+    if queue:
+        channels = ", ".join(f"'{c}'" for c in queue)
+        allowed = f"CASE WHEN actions.channel IN ({channels}) THEN 'queued' ELSE 'planned' END"
+    status = f"CASE k.verdict WHEN 'allow' THEN {allowed} WHEN 'defer' THEN 'deferred' " + (
+        "ELSE 'blocked' END"
     )
     conn.execute(
         text(
-            f"""UPDATE actions SET status = {status}, scheduled_at = g.scheduled_at,
-                       rule_id = g.rule_id,
-                       reason = CASE WHEN g.verdict = 'allow' THEN NULL ELSE g.reason END
-                FROM gate_decisions g
-                WHERE g.batch = :batch AND g.action_id = actions.id"""
-        ),
-        {"batch": batch},
+            f"""UPDATE actions SET status = {status}, scheduled_at = k.scheduled_at,
+                       rule_id = k.rule_id,
+                       reason = CASE WHEN k.verdict = 'allow' THEN NULL ELSE k.reason END
+                FROM tmp_gate_actions m JOIN tmp_gate_kinds k ON k.kind = m.kind
+                WHERE m.action_id = actions.id"""
+        )
     )
+    conn.execute(text("DROP TABLE IF EXISTS tmp_gate_kinds"))
+    conn.execute(text("DROP TABLE IF EXISTS tmp_gate_actions"))
 
 
 # --- the nightly batch -------------------------------------------------------------------------
@@ -105,26 +154,29 @@ class _Decisions:
     consent), each decided the same way. No rule reads the case, borrower or action id, nor a
     borrower's id as target (a contact's id appears in messages, so it stays in the key):
     candidates equal but for those are decided alike. A decision's recorded row is made once
-    too."""
+    too, and numbered: the actions are recorded by the number of their kind."""
 
     def __init__(self, pack: Pack, batch: str, business_date: date) -> None:
         self.pack, self.batch, self.business_date = pack, batch, business_date
-        self.seen: dict[tuple[Any, ...], tuple[Decision, dict[str, Any]]] = {}
+        self.seen: dict[tuple[Any, ...], tuple[Decision, int]] = {}
+        self.kinds: list[dict[str, Any]] = []  # shared by every pack's batch of the night
 
-    def of(
-        self, c: Candidate, h: History, at: datetime, waived: set[str]
-    ) -> tuple[Decision, dict[str, Any]]:
+    def of(self, c: Candidate, h: History, at: datetime, waived: set[str]) -> tuple[Decision, int]:
         target = c.target_id if c.audience is Audience.CONTACT else ""
         key = (_kind(c), target, h, at, frozenset(waived))
         found = self.seen.get(key)
         if found is None:
             dec = decide_waived(c, h, self.pack, at, waived)
             row = decision_row(self.batch, "plan", 0, self.business_date, at, dec)
-            found = self.seen[key] = (dec, row)
+            del row["action_id"]
+            self.kinds.append({"kind": len(self.kinds), **row})
+            found = self.seen[key] = (dec, len(self.kinds) - 1)
         return found
 
 
-def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) -> GateReport:
+def gate_planned_actions(
+    conn: Connection, business_date: date, rule_pack: str, *, queue: Sequence[str] = ()
+) -> GateReport:
     """Decide every planned, not yet gated action of the business date, each under the rule
     pack of its borrower's jurisdiction (`compliance_jurisdictions`, else the portfolio's
     default; `rule_pack` is the default only for a database that names none).
@@ -134,6 +186,7 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
     rule id and reason. Deferred actions whose moment has come are carried over to the day.
     The actions are grouped by pack, and each group is decided set-based as one night's batch.
     Every pack in use is loaded first: one that cannot load stops the whole gate (fails closed).
+    `queue`: channels whose allowed actions are queued at once (see `_record`).
     """
     choice = pack_choice(conn, fallback=rule_pack)
     packs = {code: load_pack(code) for code in sorted(choice.codes)}
@@ -155,7 +208,8 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
         groups.setdefault(choice.code_for(row.jurisdiction), []).append(row)
     waived = overrides_of(conn, scope, params)
     batch = uuid.uuid4().hex
-    decisions = []
+    judged: list[dict[str, Any]] = []
+    kinds: list[dict[str, Any]] = []
     tally: Counter[str] = Counter()
     verdicts: Counter[VerdictKind] = Counter()
     starts: dict[str, datetime] = {}
@@ -165,19 +219,19 @@ def gate_planned_actions(conn: Connection, business_date: date, rule_pack: str) 
         own = scope if len(groups) == 1 else f"{scope} AND {_of_pack(choice, code)}"
         k = load_counters(conn, business_date, pack, own, params, exclude=-1)
         decided = _Decisions(pack, batch, business_date)
+        decided.kinds = kinds
         for row in group:
             c, h = candidate_of(row, k, business_date)
             at = starts.get(c.timezone)
             if at is None:
                 at = starts[c.timezone] = day_start(business_date, c.timezone)
-            dec, recorded = decided.of(c, h, at, waived.get(row.id, set()))
+            dec, kind = decided.of(c, h, at, waived.get(row.id, set()))
             count_allowed(k, c, row.number_index, dec)
             verdicts[dec.verdict] += 1
             if dec.rule_id:
                 tally[f"{dec.verdict} {dec.rule_id}"] += 1
-            decisions.append({**recorded, "action_id": row.id})
-    insert_rows(conn, gate_decisions, decisions)
-    _apply(conn, batch)
+            judged.append({"seq": len(judged), "action_id": row.id, "kind": kind})
+    _record(conn, kinds, judged, queue)
     record_gate({str(v): n for v, n in verdicts.items()}, tally)  # counts, not actions
     return GateReport(
         business_date,

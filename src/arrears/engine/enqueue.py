@@ -1,4 +1,10 @@
-"""Write an outbox row for every allowed message action of the day, in the run's transaction."""
+"""Write an outbox row for every allowed message action of the day, in the run's transaction.
+
+The gate leaves the day's allowed messages queued already (`DayGate`'s `queue`): each gets its
+outbox row here and is not written again. A row already there is skipped by the unique action
+id (a NOT EXISTS on the outbox, read while inserting into it, would rescan the pages just
+written). An action still `planned` with a moment (planned outside the run, or by a gate that
+does not queue) is queued here as before."""
 
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ def enqueue_messages(conn: Connection, as_of: date) -> int:
                 SELECT a.id, a.channel, a.template, {language}, a.target_type, a.target_id,
                        'pending', a.scheduled_at, a.scheduled_at
                 FROM actions a
-                WHERE a.business_date = {d} AND a.status = 'planned'
+                WHERE a.business_date = {d} AND a.status IN ('planned', 'queued')
                   AND a.channel IN ({channels}) AND a.scheduled_at IS NOT NULL
                 ON CONFLICT DO NOTHING""",
             "d",

@@ -7,6 +7,7 @@ pipeline alone; nothing in the product wires it (the gate fails closed, it never
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
@@ -16,19 +17,28 @@ from arrears.store.sql import Dialect, dated
 
 
 class DayGate(Protocol):
-    def __call__(self, conn: Connection, business_date: date, rule_pack: str) -> object: ...
+    """Decides the day's planned actions; an allowed action of a channel in `queue` leaves the
+    gate with status `queued` (the run writes its outbox row next), any other stays `planned`."""
+
+    def __call__(
+        self, conn: Connection, business_date: date, rule_pack: str, *, queue: Sequence[str] = ()
+    ) -> object: ...
 
 
-def schedule_without_rules(conn: Connection, business_date: date, rule_pack: str) -> int:
+def schedule_without_rules(
+    conn: Connection, business_date: date, rule_pack: str, *, queue: Sequence[str] = ()
+) -> int:
     """Engine tests only: every planned action is scheduled at the start of the business day
     (UTC)."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     start = f"{d} || ' 01:00:00'" if sql.sqlite else f"({d} + TIME '01:00')"
+    channels = ", ".join(f"'{c}'" for c in queue) or "NULL"
     return (
         conn.execute(
             dated(
-                f"UPDATE actions SET scheduled_at = {start} "
+                f"UPDATE actions SET scheduled_at = {start}, "
+                f"status = CASE WHEN channel IN ({channels}) THEN 'queued' ELSE status END "
                 f"WHERE business_date = {d} AND status = 'planned' AND scheduled_at IS NULL",
                 "d",
             ),

@@ -14,7 +14,7 @@ from arrears.engine.cases import update_cases
 from arrears.engine.charge_off import charge_off
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import assess_accounts
-from arrears.engine.enqueue import enqueue_messages
+from arrears.engine.enqueue import MESSAGE_CHANNELS, enqueue_messages
 from arrears.engine.gate import DayGate, schedule_without_rules
 from arrears.engine.penalty import accrue_penalty
 from arrears.engine.plan_actions import plan_actions
@@ -85,7 +85,7 @@ def run_day(
         charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))
         planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
-        step("gate", lambda: gate(conn, as_of, rule_pack))
+        step("gate", lambda: gate(conn, as_of, rule_pack, queue=MESSAGE_CHANNELS))
         enqueued = step("enqueue_messages", lambda: enqueue_messages(conn, as_of))
         _log_run(conn, as_of, assessed.changed)
         started = time.perf_counter()
