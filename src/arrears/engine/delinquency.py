@@ -223,6 +223,8 @@ def _update_assessed(
         SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding, {past}
         FROM ({running}) AS r GROUP BY r.account_id
     """
+    if not candidates:
+        agg = _scan_all_sql(overdue_part, tolerances)
     oldest_due = _by_tolerance(
         config, "a.currency", {minor: f"agg.oldest_due_{n}" for n, minor in enumerate(tolerances)}
     )
@@ -267,6 +269,57 @@ def _update_assessed(
         ).rowcount
         or 0
     )
+
+
+def _scan_all_sql(overdue_part: str, tolerances: list[int]) -> str:
+    """`agg` of every account in one scan of the items: the running sum only where needed.
+
+    With no overdue part below 0, the running overdue (oldest first) passes a tolerance at the
+    oldest unpaid item when that item alone is above it, and nowhere when the whole overdue is
+    within it. Only the other accounts (an old residue within the tolerance, then a younger
+    miss) need the running sum, over their own items. The scan is a common table: one pass."""
+    big = "".join(
+        f", MIN(CASE WHEN {overdue_part} > {minor} THEN i.due_on END) AS big_{n}"
+        for n, minor in enumerate(tolerances)
+    )
+    scan = f"""
+        SELECT i.account_id, SUM({overdue_part}) AS overdue, SUM({_OWED}) AS outstanding,
+               MIN(CASE WHEN {overdue_part} > 0 THEN i.due_on END) AS oldest,
+               MIN({overdue_part}) AS lowest{big}
+        FROM due_items i WHERE i.account_id NOT IN {QUARANTINED}
+        GROUP BY i.account_id
+    """
+
+    def plain(n: int, minor: int) -> str:  # the oldest unpaid item decides, or nothing passes
+        return (
+            f"(s.overdue <= {minor} OR (s.lowest >= 0 AND COALESCE(s.big_{n} = s.oldest, 1 = 0)))"
+        )
+
+    tangled = " OR ".join(f"NOT {plain(n, m)}" for n, m in enumerate(tolerances))
+    running = f"""
+        SELECT i.account_id, i.due_on, {overdue_part} AS overdue_part,
+               SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                   AS running
+        FROM due_items i
+        WHERE i.account_id IN (SELECT s.account_id FROM scan s WHERE {tangled})
+    """
+    passed = ", ".join(
+        f"MIN(CASE WHEN r.overdue_part > 0 AND r.running > {minor} THEN r.due_on END) AS due_{n}"
+        for n, minor in enumerate(tolerances)
+    )
+    oldest = ", ".join(
+        f"CASE WHEN s.overdue <= {m} THEN NULL WHEN {plain(n, m)} THEN s.oldest "
+        f"ELSE w.due_{n} END AS oldest_due_{n}"
+        for n, m in enumerate(tolerances)
+    )
+    return f"""
+        WITH scan AS ({scan})
+        SELECT s.account_id, s.overdue, s.outstanding, {oldest}
+        FROM scan s
+        LEFT JOIN (SELECT r.account_id, {passed} FROM ({running}) r GROUP BY r.account_id) w
+          ON w.account_id = s.account_id
+    """
 
 
 def _reage_charged_off(conn: Connection, sql: Dialect, as_of: date, config: RunConfig) -> None:
