@@ -36,6 +36,10 @@ SCENARIOS = {
     "call lift x2": lambda p: replace(p, call_lift=p.call_lift * 2),
     "sms lift x0.5": lambda p: replace(p, sms_lift=p.sms_lift * 0.5),
     "sms lift x2": lambda p: replace(p, sms_lift=p.sms_lift * 2),
+    "plan acceptance (not hardship) x0.5": lambda p: replace(
+        p, plan_accept_other=p.plan_accept_other * 0.5
+    ),
+    "plan acceptance (not hardship) x0": lambda p: replace(p, plan_accept_other=0.0),
 }
 
 

@@ -158,6 +158,7 @@ def optimise_command(
     seeds: int = typer.Option(20, help="Seeds for the front and the comparison (>= 20)."),
     candidates: int = typer.Option(150, help="Strategies screened."),
     contact_scale: float = typer.Option(1.0, help="The contact-person prior, times."),
+    pdf: Path = typer.Option(None, "--pdf", help="Also write the report as a PDF."),
 ) -> None:
     """Search strategy parameters on the calibrated simulator; print the Pareto front and the
     best strategy against the seed; write the best as a strategy file."""
@@ -167,7 +168,11 @@ def optimise_command(
         model, seeds=list(range(seeds)), cases=cases, days=days, candidates=candidates
     )
     typer.echo(opt.render_front(result, history.currency) + "\n")
-    typer.echo(opt.render_comparison(opt.compare(result.best, result.seed)))
+    comparison = opt.compare(result.best, result.seed)
+    typer.echo(opt.render_comparison(comparison))
+    if pdf is not None:
+        opt.write_pdf(result, comparison, history.currency, str(pdf))
+        typer.echo(f"wrote {pdf}")
     text = opt.to_yaml(result.best.params, name, history.currency, opt.describe(result.best.params))
     loader.loads(text, str(out))  # refuse to write a file the platform would not load
     out.write_text(text, encoding="utf-8")

@@ -343,3 +343,34 @@ def _step(
 
 def describe(params: Params) -> str:
     return f"Optimised on the calibrated simulator: {params.label()}"
+
+
+def write_pdf(result: Search, comparison: Comparison, currency: str, path: str) -> None:
+    """The terminal report as a PDF (landscape A4, a fixed-width font)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="L", format="A4")
+    pdf.set_auto_page_break(True, margin=10)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 13)
+    pdf.cell(
+        0,
+        8,
+        "Strategy lab: the Pareto front on the calibrated simulator",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.set_font("Courier", size=6)
+    for line in [
+        *render_front(result, currency).splitlines(),
+        "",
+        *render_comparison(comparison).splitlines(),
+    ]:
+        pdf.cell(
+            0,
+            3.2,
+            line.encode("latin-1", "replace").decode("latin-1"),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+    pdf.output(path)

@@ -43,6 +43,13 @@ def test_the_optimised_strategy_passes_strategy_check(model: sim.Model, tmp_path
     strategy = loader.load(path)
     contact = [s for s in strategy.steps if s.name == "contact_call"]
     assert bool(contact) == (result.best.params.contact_from_day is not None)
+    # the report as a PDF: the front and the comparison, readable as text
+    from pypdf import PdfReader
+
+    pdf = tmp_path / "front.pdf"
+    opt.write_pdf(result, opt.compare(result.best, result.seed), "TWD", str(pdf))
+    words = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "Pareto front" in words and "best against seed over 3 seeds" in words
 
 
 def test_every_kind_of_parameter_reads_back(tmp_path: Path) -> None:
