@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from arrears.api.agency import router as agency_router
 from arrears.api.context import Context, context_of
+from arrears.api.late import router as late_router
 from arrears.api.problems import PROBLEM_RESPONSES, FieldError, ProblemError, field_error
 from arrears.api.schemas import (
     AccountIn,
@@ -574,3 +575,7 @@ def delete_webhook(
 # --- external agencies (api/agency.py): their placed cases, payments, outcomes, the port ------
 
 router.include_router(agency_router)
+
+# --- the late stages (api/late.py): write-offs, recoveries, settlement offers ----------------
+
+router.include_router(late_router)

@@ -85,6 +85,45 @@ def recoveries(conn: Connection, start: date, end: date) -> list[Recovery]:
     ]
 
 
+@dataclass(frozen=True)
+class WriteOff:
+    account_id: str
+    reason: str  # charge_off | settlement
+    business_date: date
+    case_id: int | None
+    offer_id: int | None
+    currency: str
+    amount: int
+    dpd: int
+
+
+def write_offs_between(
+    conn: Connection, start: date, end: date, *, offset: int = 0, limit: int = 1000
+) -> list[WriteOff]:
+    """The write-offs booked from start to end (inclusive), by date and account: what the
+    lender's ledger books as charged off or forgiven."""
+    if start > end:
+        raise RecoveryPeriodInvalid(start, end)
+    w = write_offs.c
+    rows = conn.execute(
+        select(
+            w.account_id,
+            w.reason,
+            w.business_date,
+            w.case_id,
+            w.offer_id,
+            w.currency,
+            w.amount,
+            w.dpd,
+        )
+        .where(w.business_date >= start, w.business_date <= end)
+        .order_by(w.business_date, w.account_id, w.reason)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [WriteOff(r[0], r[1], _day(r[2]), r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
+
+
 def totals(found: list[Recovery]) -> list[RecoveryTotal]:
     """Per currency, never summed across currencies."""
     by: dict[str, list[Recovery]] = {}

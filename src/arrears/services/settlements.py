@@ -218,6 +218,12 @@ def list_offers(
     return [_record(r) for r in conn.execute(query)]
 
 
+def offers_of_case(conn: Connection, case_id: int) -> list[OfferRecord]:
+    """The case's offers, oldest first; SettlementCaseNotFound for no such case."""
+    _case(conn, case_id)
+    return list_offers(conn, case_id=case_id)
+
+
 def _pct(value: Decimal) -> Decimal:
     """A share in percent with at most four decimals (what parts per million hold)."""
     if not isinstance(value, Decimal) or not value.is_finite():
