@@ -14,6 +14,7 @@ import typer
 from arrears.analytics.experiments import experiment_report, render
 from arrears.bootstrap import bootstrap
 from arrears.cli import app_of
+from arrears.services import strategies
 from arrears.strategy import loader
 
 SIM_DB = Path(".arrears/experiment.db")
@@ -48,7 +49,8 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise typer.BadParameter(f"{as_of!r} is not a date; write YYYY-MM-DD") from None
         with app_of(ctx).engine.connect() as conn:
-            result = experiment_report(conn, strategy, day, _variants(strategy))
+            shares = strategies.shares_of(conn, strategy, day) or _variants(strategy)
+            result = experiment_report(conn, strategy, day, shares)
         if as_json:
             typer.echo(json.dumps(result.as_dict(), indent=2))
         elif not result.variants or all(v.cases == 0 for v in result.variants):

@@ -298,3 +298,15 @@ def list_versions(conn: Connection, name: str | None = None) -> list[Deployed]:
 
 def version_in_force(conn: Connection, on: date) -> Deployed | None:
     return in_force(conn, on)
+
+
+def shares_of(conn: Connection, name: str, on: date) -> list[tuple[str, int]]:
+    """The variants and shares of new cases of NAME's version approved last by the date
+    (in force or rolled back since); empty when none was approved."""
+    approved = [
+        d
+        for d in versions(conn, name)
+        if d.approval_seq is not None and d.active_from is not None and d.active_from <= on
+    ]
+    latest = max(approved, key=lambda d: d.approval_seq or 0, default=None)
+    return list(latest.shares) if latest else []
