@@ -110,3 +110,48 @@ def test_the_charge_off_dpd_is_a_whole_number_of_days() -> None:
         RunConfig(charge_off_dpd=0)
     with pytest.raises(ValueError, match="charge-off DPD of credit_card"):
         RunConfig(charge_off_dpd_by_product={"credit_card": -5})
+
+
+def test_a_charged_off_case_is_settled_or_paid_off_by_recoveries(db: Engine) -> None:
+    with db.begin() as conn:
+        for n in (1, 2):
+            f.borrower(conn, f"B{n}")
+            f.account(conn, f"A{n}", f"B{n}", [(DUE, 100_000, 0)])
+        add_user(conn, "boss", "a-long-password", Role.MANAGER, at=datetime.now(UTC))
+    run_day(db, date(2026, 1, 2), config=CONFIG)
+    run_day(db, date(2026, 5, 1), config=CONFIG)  # DPD 120: both charged off
+    with db.begin() as conn:
+        case_1 = conn.execute(
+            select(t.cases.c.id).where(t.cases.c.borrower_id == "B1")
+        ).scalar_one()
+        offer = offer_settlement(
+            conn, case_id=case_1, pay_pct=Decimal(50), due_on=date(2026, 5, 20),
+            on=date(2026, 5, 2), by="boss",
+        )  # fmt: skip
+        assert offer.status is OfferStatus.APPROVED  # a manager grants 50% alone
+        f.payment(conn, "P1", "A1", 50_000, date(2026, 5, 10))
+        f.payment(conn, "P2", "A2", 100_000, date(2026, 5, 10))  # all of it, as a recovery
+    run_day(db, date(2026, 5, 10), config=CONFIG)
+    with db.connect() as conn:
+        cases = {
+            r.borrower_id: (r.status, r.closed_on)
+            for r in conn.execute(
+                select(t.cases.c.borrower_id, t.cases.c.status, t.cases.c.closed_on)
+            )
+        }
+        a1 = conn.execute(select(t.accounts).where(t.accounts.c.id == "A1")).one()
+    assert cases == {
+        "B1": ("settled", date(2026, 5, 10)),
+        "B2": ("paid_off", date(2026, 5, 10)),
+    }
+    assert (a1.status, a1.outstanding, a1.dpd) == ("paid_off", 0, 0)
+    with db.connect() as conn:
+        w = write_offs.c
+        entries = conn.execute(
+            select(w.account_id, w.reason, w.amount).order_by(w.account_id, w.reason)
+        ).all()
+    assert [tuple(e) for e in entries] == [
+        ("A1", "charge_off", 100_000),
+        ("A1", "settlement", 50_000),
+        ("A2", "charge_off", 100_000),
+    ]
