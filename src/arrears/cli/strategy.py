@@ -83,7 +83,9 @@ def register(app: typer.Typer) -> None:
         account: str = typer.Option(..., "--account", help="Account id."),
         as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD."),
         strategy: str = typer.Option(
-            None, "--strategy", help="Name or file (default: the strategy the case is under)."
+            None,
+            "--strategy",
+            help="Name or file (default: the strategy version the case is under).",
         ),
     ) -> None:
         """Which segment, variant and steps apply to ACCOUNT's case on the date, and why."""
@@ -100,7 +102,10 @@ def register(app: typer.Typer) -> None:
                     f"account {account}: borrower {borrower_id} has no open case — nothing to plan"
                 )
                 raise typer.Exit(0)
-            chosen = _load(strategy or (case[1] if case[1] in loader.BUILTIN else "seed"))
+            deployed = None if strategy else svc.case_strategy(conn, case[0])
+            chosen = deployed or _load(
+                strategy or (case[1] if case[1] in loader.BUILTIN else "seed")
+            )
             snap = load_snapshots(conn, chosen.name, [case[0]])[0]
             compiled = preview(conn, chosen, day, [case[0]])
         decision = evaluate(chosen, snap, day)

@@ -23,6 +23,7 @@ from arrears.store.tables_strategy import strategy_version_shares, strategy_vers
 from arrears.strategy import loader
 from arrears.strategy.deployed import Deployed as Deployed
 from arrears.strategy.deployed import VersionStatus as VersionStatus
+from arrears.strategy.deployed import case_strategy as case_strategy
 from arrears.strategy.deployed import in_force, versions
 
 

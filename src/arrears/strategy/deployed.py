@@ -215,5 +215,19 @@ def _groups(conn: Connection, which: ColumnElement[bool]) -> list[tuple[Strategy
     ]
 
 
+def case_strategy(conn: Connection, case_id: int) -> Strategy | None:
+    """The deployed version that plans the case (None: it follows a shipped strategy)."""
+    cv = case_strategy_versions
+    vid = conn.scalar(
+        select(cv.c.version_id)
+        .where(cv.c.case_id == case_id)
+        .order_by(cv.c.since.desc(), cv.c.version_id.desc())
+        .limit(1)
+    )
+    if vid is None:
+        return None
+    return next(d.strategy() for d in versions(conn) if d.id == vid)
+
+
 def _shipped(name: str) -> str:
     return name if name in BUILTIN else "seed"

@@ -154,8 +154,8 @@ def test_a_share_takes_exactly_its_buckets(pct: int) -> None:
     assert taken.count("champion") == 100 - pct
 
 
-def test_the_command_line(db: Engine, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARREARS_KEYS", keyring.to_json())
+def test_the_command_line(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARREARS_KEYS", f.RING.to_json())  # the ring the borrowers are under
     with db.begin() as conn:
         _users(conn)
     path = BUILTIN[NAME]
@@ -177,6 +177,11 @@ def test_the_command_line(db: Engine, keyring: KeyRing, monkeypatch: pytest.Monk
         "--share", "challenger_day3=30",
     )  # fmt: skip
     assert "champion 70%, challenger_day3 30%" in out
+    with db.begin() as conn:
+        _borrowers(conn, "X", 1, date(2026, 3, 16))
+    run_day(db, date(2026, 3, 17))
+    explained = cli("explain", "--account", "AX0", "--as-of", "2026-03-17")
+    assert f"strategy {NAME} v1" in explained and "compiled engine agrees" in explained
     shown = cli("show", NAME)
     assert svc.sha256_of(V1) in shown and shown.endswith(V1)
     assert "back" in cli("rollback", NAME, "--by", "lin", "--from", "2026-03-20")
