@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,55 @@ def _render_evaluation(ev: Any, stored: Any) -> str:
         )
     lines.append(f"  stored: {stored.path}")
     return "\n".join(lines) + "\n"
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{option} {text!r} is not a date; write YYYY-MM-DD") from None
+
+
+@lab_app.command("response-rates")
+def response_rates(
+    ctx: typer.Context,
+    start: str = typer.Option(..., "--from", help="First business date YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last business date YYYY-MM-DD (inclusive)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Right-party contact, promise-kept and payment-within-7-days rates by action, channel and
+    DPD bucket, from the platform's own interactions."""
+    from arrears.cli import app_of
+    from arrears.lab import response_rates as rates
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    try:
+        with app_of(ctx).engine.connect() as conn:
+            rows = rates.response_rates(conn, first, last)
+    except rates.WindowInvalid as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo(f"no interactions between {first} and {last}")
+        return
+    typer.echo(
+        f"{'action':<22}{'channel':<8}{'bucket':<7}{'attempts':>9}{'RPC':>8}"
+        f"{'promises':>9}{'kept':>8}{'paid 7d':>9}"
+    )
+    for r in rows:
+        typer.echo(
+            f"{r.action:<22}{r.channel:<8}{r.bucket:<7}{r.attempts:>9}"
+            f"{_share(r.right_party_rate):>8}{r.promises:>9}{_share(r.promise_kept_rate):>8}"
+            f"{_share(r.payment_rate):>9}"
+        )
+    typer.echo(
+        "RPC: right-party contacts per attempt on the borrower; kept: among promises already "
+        "kept, partly kept or broken; paid 7d: a payment from the borrower within 7 days."
+    )
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
