@@ -87,3 +87,23 @@ def test_never_reaching_contacts_leaves_no_contact_step(tmp_path: Path) -> None:
     params = sim.Params(contact_from_day=None)
     s = loader.loads(opt.to_yaml(params, "lab_quiet", "TWD", "quiet"))
     assert all(a.target.value != "contacts" for st in s.steps for a in st.actions)
+
+
+def test_the_lab_commands_end_to_end(taiwan_subset: Path, tmp_path: Path) -> None:
+    history = tmp_path / "history.csv"
+    taiwan.convert(taiwan_subset, history)
+    db = f"sqlite:///{tmp_path / 'unused.db'}"
+    common = ["--history", str(history), "--cases", "200", "--days", "30"]
+    sim_run = CliRunner().invoke(
+        build(), ["--database", db, "lab", "simulate", *common, "--seeds", "2"]
+    )
+    assert sim_run.exit_code == 0, sim_run.output
+    assert "calibrated on 2005-04..2005-08; predicted 2005-08 -> 2005-09" in sim_run.output
+    assert "cure within a month: fitted" in sim_run.output
+    assert sim_run.output.count("x  ") >= 4  # a row per contact prior
+    out = tmp_path / "best.yaml"
+    args = [*common, "--seeds", "3", "--candidates", "6", "--out", str(out)]
+    opt_run = CliRunner().invoke(build(), ["--database", db, "lab", "optimise", *args])
+    assert opt_run.exit_code == 0, opt_run.output
+    assert "best against seed over 3 seeds" in opt_run.output
+    assert "strategy 'lab_best' v1 is valid" in _check(tmp_path, out)
