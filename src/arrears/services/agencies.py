@@ -380,6 +380,8 @@ def place(
             placed.append(
                 _place_one(conn, case_id, rule, dpd, currency, overdue, as_of, by, at, ring)
             )
+    if placed:
+        _call_off(conn, as_of)
     return [get_placement(conn, pid) for pid in placed]
 
 
@@ -410,7 +412,6 @@ def _place_one(
         )
         .returning(placements.c.id)
     ).scalar_one()
-    _call_off(conn, case_id, f"placed with agency {rule.agency_id}")
     _audit(
         conn,
         ring,
@@ -429,11 +430,16 @@ def _place_one(
     return int(pid)
 
 
-def _call_off(conn: Connection, case_id: int, reason: str) -> None:
-    """What the lender had planned, deferred or queued for the case and not yet sent: its
-    messages waiting in the outbox are blocked (one already claimed is in flight)."""
-    a, o = t.actions.c, t.outbox.c
-    waiting = select(a.id).where(a.case_id == case_id, a.status.in_(["queued", "deferred"]))
+def _call_off(conn: Connection, as_of: date) -> None:
+    """What the lender had planned, deferred or queued for the cases placed on `as_of` and not
+    yet sent, in one statement each: their messages waiting in the outbox are blocked (one
+    already claimed is in flight), the actions cancelled."""
+    a, o, p = t.actions.c, t.outbox.c, placements.c
+    reason = "placed with an agency"
+    case_id = select(p.case_id).where(
+        p.placed_on == as_of, p.status == PlacementStatus.PLACED.value
+    )
+    waiting = select(a.id).where(a.case_id.in_(case_id), a.status.in_(["queued", "deferred"]))
     conn.execute(
         update(t.outbox)
         .where(o.action_id.in_(waiting), o.status == "pending")
@@ -441,7 +447,7 @@ def _call_off(conn: Connection, case_id: int, reason: str) -> None:
     )
     conn.execute(
         update(t.actions)
-        .where(a.case_id == case_id, a.status.in_(["planned", "deferred", "queued"]))
+        .where(a.case_id.in_(case_id), a.status.in_(["planned", "deferred", "queued"]))
         .values(status="cancelled", reason=reason)
     )
 
