@@ -16,7 +16,7 @@ from uuid import uuid4
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from arrears.compliance.loading import borrower_pack, load_pack
+from arrears.compliance.loading import PackChoice, load_pack, pack_choice
 from arrears.compliance.port import Verdict, VerdictKind, check_dial, check_sends
 from arrears.domain.outcomes import Target
 from arrears.domain.phone import mask_name, mask_phone
@@ -94,7 +94,11 @@ def _accounts(conn: Connection, borrower_id: str, currency: str) -> list[tuple[s
     return [(r.id, r.outstanding) for r in rows]
 
 
-def view(conn: Connection, ring: KeyRing, placement: Placement) -> CaseView:
+def view(
+    conn: Connection, ring: KeyRing, placement: Placement, choice: PackChoice | None = None
+) -> CaseView:
+    """The case as the agency sees it; `choice` (the portfolio's packs, read once for many
+    cases) decides, by the borrower's jurisdiction, whether name and phone are shared."""
     c, b = t.cases.c, t.borrowers.c
     row = conn.execute(
         select(
@@ -106,11 +110,13 @@ def view(conn: Connection, ring: KeyRing, placement: Placement) -> CaseView:
             b.phone_enc,
             b.language,
             b.timezone,
+            b.jurisdiction,
         )
         .join(t.borrowers, t.borrowers.c.id == c.borrower_id)
         .where(c.id == placement.case_id)
     ).one()
-    shared = load_pack(borrower_pack(conn, row.borrower_id)).agency_identity
+    choice = choice or pack_choice(conn)
+    shared = load_pack(choice.code_for(row.jurisdiction)).agency_identity
     name = ring.decrypt(row.name_enc) or ""
     phone = ring.decrypt(row.phone_enc) or ""
     accounts = _accounts(conn, row.borrower_id, row.currency)
@@ -133,7 +139,8 @@ def view(conn: Connection, ring: KeyRing, placement: Placement) -> CaseView:
 
 def cases_of(conn: Connection, ring: KeyRing, agency_id: str) -> list[CaseView]:
     """The agency's cases placed now, in case order."""
-    return [view(conn, ring, p) for p in placements_of(conn, agency_id=agency_id)]
+    choice = pack_choice(conn)
+    return [view(conn, ring, p, choice) for p in placements_of(conn, agency_id=agency_id)]
 
 
 def case_of(conn: Connection, ring: KeyRing, agency_id: str, case_id: int) -> CaseView:

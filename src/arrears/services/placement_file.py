@@ -13,6 +13,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from sqlalchemy import Connection
 
+from arrears.compliance.loading import pack_choice
 from arrears.formats import plain_amount
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
@@ -92,7 +93,8 @@ def write_files(
 ) -> tuple[Path, Path]:
     """`<out_dir>/<agency>-<as_of>.csv` and `.xlsx` for the placements given; audited."""
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    rows = [row_of(view(conn, ring, p)) for p in placed]
+    choice = pack_choice(conn)
+    rows = [row_of(view(conn, ring, p, choice)) for p in placed]
     stem = out_dir / f"{agency_id}-{as_of.isoformat()}"
     paths = (write_csv(stem.with_suffix(".csv"), rows), write_xlsx(stem.with_suffix(".xlsx"), rows))
     audit.append(
