@@ -267,3 +267,22 @@ def load(path: Path) -> TrainedScore:
     trained = pickle.loads(blob)
     assert isinstance(trained, TrainedScore)
     return trained
+
+
+class ModelNotFound(ValueError):
+    pass
+
+
+def find(directory: Path, score: Score, version: str | None = None) -> tuple[TrainedScore, str]:
+    """The named version, or the one trained last, of a score in the models directory."""
+    if version is not None:
+        path = directory / f"{version}.pkl"
+        if not path.exists() or not version.startswith(f"{score}-"):
+            raise ModelNotFound(f"no {score} model {version!r} in {directory}")
+    else:
+        cards = sorted(directory.glob(f"{score}-*.json"), key=lambda p: p.stat().st_mtime)
+        if not cards:
+            train = "arrears lab train-score --history FILE"
+            raise ModelNotFound(f"no {score} model in {directory}; train one: {train}")
+        path = cards[-1].with_suffix(".pkl")
+    return load(path), path.stem
