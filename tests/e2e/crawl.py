@@ -29,7 +29,7 @@ from arrears.store import tables as t
 from arrears.strategy import loader
 from tests.e2e.conftest import ARTIFACTS, Served, serve
 
-ROLES = ("agent", "lead", "manager", "compliance", "admin")
+ROLES = ("agent", "lead", "manager", "strategist", "compliance", "admin")
 LANGS = ("zh", "en")
 UNSUBSCRIBE_SECRET = "unsubscribe-secret-for-the-crawl"
 PER_PATTERN = 2  # pages of one shape (/cases/{n}) visited per role

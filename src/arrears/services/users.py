@@ -253,6 +253,7 @@ DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
     ("lead", Role.TEAM_LEAD, "刘洋", "team-early"),
     ("lead2", Role.TEAM_LEAD, "周涛", "team-late"),
     ("manager", Role.MANAGER, "吴刚", None),
+    ("strategist", Role.STRATEGIST, "陈静", None),
     ("compliance", Role.COMPLIANCE, "郑洁", None),
 )
 DEMO_TEAMS: tuple[tuple[str, str, list[str]], ...] = (
