@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from arrears.cli import app_of
+from arrears.observability.progress import progress
 from arrears.privacy import audit
 from arrears.services.importing import ImportRejected, import_directory
 
@@ -36,7 +37,10 @@ def register(app: typer.Typer) -> None:
         """
         wired = app_of(ctx)
         try:
-            report = import_directory(wired.engine, wired.keyring, directory, dry_run=dry_run)
+            with progress("import", unit="rows") as bar:
+                report = import_directory(
+                    wired.engine, wired.keyring, directory, dry_run=dry_run, on_batch=bar.on_batch
+                )
         except ImportRejected as exc:
             for problem in exc.problems:
                 typer.echo(str(problem), err=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import typer
 
 from arrears.cli import app_of
+from arrears.observability.progress import progress
 from arrears.privacy import audit
 from arrears.privacy.keycheck import init_key_ring
 from arrears.privacy.keyring import KeyRingInvalid, KeyUnknown
@@ -59,7 +60,10 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         upgrade_schema(wired.engine)
-        report = rotate(wired.engine, ring, batch_size=batch, new_key=not resume)
+        with progress("keys rotate", unit="rows") as bar:
+            report = rotate(
+                wired.engine, ring, batch_size=batch, new_key=not resume, progress=bar.on_batch
+            )
         with wired.engine.begin() as conn:
             audit.append(
                 conn,

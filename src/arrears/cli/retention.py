@@ -10,6 +10,7 @@ import typer
 from arrears.cli import app_of
 from arrears.cli.run import parse_date
 from arrears.compliance.rules.packs import get_pack
+from arrears.observability.progress import progress
 from arrears.services.retention import cutoff_for, due_for_anonymising, run_retention
 
 
@@ -37,9 +38,16 @@ def register(app: typer.Typer) -> None:
                     f"{n} borrowers closed before {cutoff_for(day, years)} ({code}: {years} years)"
                 )
                 return
-            report = run_retention(
-                conn, wired.keyring, as_of=day, rule_pack=code, by=by, at=datetime.now(UTC)
-            )
+            with progress("retention", unit="rows") as bar:
+                report = run_retention(
+                    conn,
+                    wired.keyring,
+                    as_of=day,
+                    rule_pack=code,
+                    by=by,
+                    at=datetime.now(UTC),
+                    on_step=bar.on_batch,
+                )
         typer.echo(
             f"anonymised {report.borrowers} borrowers and {report.contacts} contacts whose last "
             f"case closed before {report.cutoff} ({code}: {years} years); figures kept"

@@ -31,7 +31,15 @@ def register(app: typer.Typer) -> None:
             "(a single-box install; docs/operations.md).",
         ),
     ) -> None:
-        """Serve the workbench, dashboards, borrower page and /api/v1 (OpenAPI at /api/v1/docs)."""
+        """Serve the workbench, dashboards, borrower page and /api/v1 (OpenAPI at /api/v1/docs);
+        /healthz, /readyz and /metrics for the orchestrator and Prometheus.
+
+        Examples:
+
+          arrears serve --port 8000
+
+          arrears --database postgresql://arrears@db/arrears serve --host 0.0.0.0 --secure-cookies
+        """
         if nightly_at:
             from arrears.cli.nightly import parse_time_of_day, start_scheduler
 

@@ -38,7 +38,7 @@ class JsonLines(logging.Formatter):
             "area": record.name.removeprefix(f"{ROOT}."),
             "event": record.getMessage(),
         }
-        line.update(getattr(record, "fields", {}))
+        line.update((k, v) for k, v in getattr(record, "fields", {}).items() if v is not None)
         if record.exc_info:
             line["error"] = repr(record.exc_info[1])
         return json.dumps(line, ensure_ascii=False, default=_plain)
@@ -76,6 +76,11 @@ def configure(json_lines: bool, stream: IO[str] | None = None) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def json_active() -> bool:
+    """Whether events go out as JSON lines (then no plain progress lines mix with them)."""
+    return any(getattr(h, "_arrears", False) for h in logging.getLogger(ROOT).handlers)
 
 
 def event(area: str, what: str, **fields: Any) -> None:

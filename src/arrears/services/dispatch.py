@@ -834,14 +834,15 @@ class Dispatcher:
                     self._dead(conn, p.row, why)
                     report.dead += 1
             self._mark_sending(conn, next_batch)
-        record_dispatch([p.row.channel for p, _ in sent], [p.row.channel for p, _ in failed])
-        logs.event(
-            "dispatch",
-            "batch recorded",
-            sent=len(sent),
-            failed=len(failed),
-            outbox_ids=[p.row.outbox_id for p, _ in results],
-        )
+        if results:
+            record_dispatch([p.row.channel for p, _ in sent], [p.row.channel for p, _ in failed])
+            logs.event(
+                "dispatch",
+                "batch recorded",
+                sent=len(sent),
+                failed=len(failed),
+                outbox_ids=[p.row.outbox_id for p, _ in results],
+            )
 
     # -- events: delivery receipts and inbound messages ---------------------------------------
 

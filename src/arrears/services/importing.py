@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 from collections import namedtuple
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arrears.engine.delinquency import reassess
+from arrears.observability import logs
 from arrears.privacy.keyring import KeyRing
 from arrears.services.import_formats import SPECS, ExtractFile
 from arrears.services.import_rows import (
@@ -109,18 +110,36 @@ class ImportReport:
 
 
 def import_directory(
-    engine: Engine, keyring: KeyRing, directory: Path, *, dry_run: bool = False
+    engine: Engine,
+    keyring: KeyRing,
+    directory: Path,
+    *,
+    dry_run: bool = False,
+    on_batch: Callable[[str, int], None] | None = None,
 ) -> ImportReport:
     """Import the host extracts found in directory (any subset of the five files).
 
-    The files are read a batch of rows at a time: memory stays bounded whatever their size.
+    The files are read a batch of rows at a time: memory stays bounded whatever their size;
+    `on_batch(file, rows)` hears of each batch read (the command's progress bar).
     """
     sources, problems = open_directory(directory)
     try:
-        return _import(engine, keyring, sources, problems, dry_run)
+        report = _import(engine, keyring, sources, problems, dry_run, on_batch)
     finally:
         for source in sources.values():
             source.close()
+    for name, counts in report.files.items():  # counts per file: no row's content
+        logs.event(
+            "import",
+            "file imported",
+            directory=directory.name,
+            file=name,
+            dry_run=dry_run,
+            inserted=counts.inserted,
+            updated=counts.updated,
+            skipped=counts.skipped,
+        )
+    return report
 
 
 def import_rows(
@@ -404,6 +423,7 @@ def _import(
     sources: dict[ExtractFile, _Source],
     read_problems: list[ImportProblem],
     dry_run: bool,
+    on_batch: Callable[[str, int], None] | None = None,
 ) -> ImportReport:
     """Validate and write each file a batch at a time, in one transaction: the files in
     dependency order, each batch checked against the database as the import has left it so
@@ -427,7 +447,7 @@ def _import(
             conn.commit()
         try:
             with conn.begin() as transaction:
-                _import_files(conn, keyring, sources, problems, earlier, counts)
+                _import_files(conn, keyring, sources, problems, earlier, counts, on_batch)
                 if dry_run:
                     transaction.rollback()
         finally:
@@ -447,6 +467,7 @@ def _import_files(
     problems: _Problems,
     earlier: Earlier,
     counts: dict[ExtractFile, FileCounts],
+    on_batch: Callable[[str, int], None] | None = None,
 ) -> None:
     seen = _SeenKeys(conn)
     for file in ExtractFile:
@@ -470,6 +491,8 @@ def _import_files(
             plan = _Plan(keyring, existing, file, records, result.payments_seen)
             total = total + plan.counts
             plan.write(conn)
+            if on_batch is not None:
+                on_batch(file.value, len(rows))
         problems.add(found)
         if not source.readable:
             earlier.unreadable.add(file)

@@ -4,6 +4,7 @@ stay; names, numbers, e-mails, ID numbers, addresses, blind indexes and free-tex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -53,8 +54,18 @@ def due_for_anonymising(conn: Connection, as_of: date, years: int) -> list[str]:
 
 
 def run_retention(
-    conn: Connection, ring: KeyRing, *, as_of: date, rule_pack: str, by: str, at: datetime
+    conn: Connection,
+    ring: KeyRing,
+    *,
+    as_of: date,
+    rule_pack: str,
+    by: str,
+    at: datetime,
+    on_step: Callable[[str, int], None] | None = None,
 ) -> RetentionReport:
+    """Anonymise the borrowers (and their contacts) due; `on_step(what, rows)` hears of each
+    statement as it is done (the command's progress)."""
+    step = on_step or (lambda what, rows: None)
     years = get_pack(rule_pack).retention_years
     ids = due_for_anonymising(conn, as_of, years)
     contacts = 0
@@ -76,17 +87,20 @@ def run_retention(
         conn.execute(
             update(b).where(b.c.id.in_(ids_param)).values(**blank_b, anonymised_on=as_of), params
         )
+        step("borrowers", len(ids))
         contacts = (
             conn.execute(
                 update(c).where(c.c.borrower_id.in_(ids_param)).values(**blank_c), params
             ).rowcount
             or 0
         )
+        step("contacts", contacts)
         case_ids = select(cs.c.id).where(cs.c.borrower_id.in_(ids_param))
         conn.execute(
             update(cs).where(cs.c.borrower_id.in_(ids_param)).values(hardship_note=None), params
         )
         conn.execute(update(i).where(i.c.case_id.in_(case_ids)).values(note=None), params)
+        step("case and call notes", 0)
     audit.append(
         conn,
         ring,
