@@ -10,6 +10,7 @@ import typer
 
 from arrears.cli import app_of
 from arrears.compliance.loading import RulePackUnavailable
+from arrears.observability.progress import progress
 from arrears.services.reports import actions_as_of, cases_as_of
 
 
@@ -39,7 +40,10 @@ def register(app: typer.Typer) -> None:
         """
         wired = app_of(ctx)
         try:
-            report = wired.run_day(parse_date(as_of), by=by)
+            with progress("run-day", unit="steps") as bar:
+                report = wired.run_day(
+                    parse_date(as_of), by=by, on_step=lambda name, _: bar.update(1, name)
+                )
         except RulePackUnavailable as exc:  # fails closed: nothing planned, say why
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -62,8 +62,10 @@ def run_day(
     gate: DayGate | None = None,
     rule_pack: str = "cn",
     strategy: object | None = None,
+    on_step: Callable[[str, float], None] | None = None,
 ) -> RunReport:
-    """Run every step for as_of in one transaction: a crash leaves the day as it was."""
+    """Run every step for as_of in one transaction: a crash leaves the day as it was.
+    `on_step(name, seconds)` hears of each step as it ends (the command's progress)."""
     config = config or RunConfig()
     gate = gate or schedule_without_rules
     spent: dict[str, float] = {}
@@ -74,6 +76,8 @@ def run_day(
             return fn()
         finally:
             spent[name] = round(time.perf_counter() - started, 3)
+            if on_step is not None:
+                on_step(name, spent[name])
 
     with engine.begin() as conn:
         quarantined = step("quarantine", lambda: quarantine(conn, as_of))
