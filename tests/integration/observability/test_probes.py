@@ -106,3 +106,29 @@ def test_latency_is_labelled_by_route_never_by_the_path(wired: App) -> None:
         client.get("/b/secret-token-in-the-path")
         body = client.get("/metrics").text
     assert "secret-token-in-the-path" not in body
+
+
+def _gate_counts() -> dict[tuple[str, str], float]:
+    from arrears.observability.metrics import REGISTRY
+
+    return {
+        (s.labels["verdict"], s.labels["rule"]): s.value
+        for family in REGISTRY.collect()
+        if family.name == "arrears_gate_decisions"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+
+def test_gate_decisions_are_counted_by_verdict_and_rule(wired: App, db: Engine) -> None:
+    behind(wired)
+    before = _gate_counts()
+    wired.run_day(DAY1)
+    after = _gate_counts()
+    grew = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    with db.connect() as conn:
+        rows = conn.execute(
+            text("SELECT verdict, rule_id, count(*) FROM gate_decisions GROUP BY verdict, rule_id")
+        ).all()
+    recorded = {(str(v), str(r) if r else "none"): float(n) for v, r, n in rows}
+    assert recorded and grew == recorded
