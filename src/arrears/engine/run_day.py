@@ -22,6 +22,7 @@ from arrears.engine.posting import post_payments
 from arrears.engine.quarantine import quarantine
 from arrears.engine.settlement import settle
 from arrears.engine.settlement_offers import decide_offers
+from arrears.engine.specialist import move_vulnerable
 from arrears.store import tables as t
 
 T = TypeVar("T")
@@ -89,6 +90,7 @@ def run_day(
         charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))
         planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
+        step("specialist_queue", lambda: move_vulnerable(conn, as_of))
         step("gate", lambda: gate(conn, as_of, rule_pack, queue=MESSAGE_CHANNELS))
         enqueued = step("enqueue_messages", lambda: enqueue_messages(conn, as_of))
         _log_run(conn, as_of, assessed.changed)

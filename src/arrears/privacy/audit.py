@@ -46,6 +46,7 @@ class AuditKind(StrEnum):
     RUN = "run"  # a daily run
     AGENCY = "agency"  # an agency added, a placement rule, a case placed or recalled
     STRATEGY = "strategy"  # a strategy deployed, approved or rolled back
+    COMPLAINT = "complaint"  # a complaint received, assigned, answered or closed
 
 
 def audit_key(ring: KeyRing) -> bytes:

@@ -1,5 +1,5 @@
 """Rules of borrower flags: cease, dispute, bankruptcy, deceased, incapacitated, vulnerability,
-breathing space, attorney. Each flag's effect is data of the pack."""
+breathing space, attorney, complaint. Each flag's effect is data of the pack."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ SENTENCES = {
     Flag.VULNERABILITY: "the borrower is vulnerable; only a specialist agent reaches out, by hand",
     Flag.BREATHING_SPACE: "the borrower is in a breathing-space moratorium",
     Flag.ATTORNEY: "the borrower is represented by an attorney; communicate with the attorney",
+    Flag.COMPLAINT: "the borrower's complaint is open and outreach pauses until it is answered",
 }
 
 

@@ -35,6 +35,7 @@ class Flag(StrEnum):
     VULNERABILITY = "vulnerability"  # handled by a specialist agent, no automated outreach
     BREATHING_SPACE = "breathing_space"  # debt-respite moratorium: no contact until it ends
     ATTORNEY = "attorney"  # represented: speak to the attorney, not the borrower
+    COMPLAINT = "complaint"  # a complaint asked for outreach to pause until it is answered
 
 
 class FlagUnknown(DomainError):

@@ -66,6 +66,9 @@ class Pack:
     # an external agency a case is placed with receives the borrower's full name and phone
     # (else masked, as an agent sees them); contacts are never shared with it
     agency_identity: bool = False
+    # the days within which a complaint is answered (a final response), counted from the day
+    # it was received (calendar days; sources in `sources` and docs/complaints.md)
+    complaint_response_days: int = 15
 
     @cached_property
     def rule_ids(self) -> tuple[str, ...]:

@@ -70,6 +70,7 @@ ALL_FLAGS_BLOCK_BORROWER = {
     Flag.VULNERABILITY: FlagEffect.BLOCK_AUTOMATED,
     Flag.BREATHING_SPACE: FlagEffect.DEFER_UNTIL_END,
     Flag.ATTORNEY: FlagEffect.BLOCK_BORROWER,
+    Flag.COMPLAINT: FlagEffect.BLOCK,
 }
 
 # Legal absolutes no one may override for a single action.
@@ -126,6 +127,11 @@ CN = Pack(
     limited_content_channels=frozenset({Channel.VOICEMAIL}),
     retention_years=5,
     agency_identity=True,  # placed with an agency under contract: it needs whom to call
+    complaint_response_days=15,
+    sources={
+        "complaint_response_days": "银行业保险业消费投诉处理管理办法 (CBIRC order 2020 no. 3), "
+        "art. 20: a decision within 15 days of receiving the complaint",
+    },
     rules=_rules(
         *_COMMON_FIRST,
         (frequency.CONNECTED_PER_DAY, frequency.connected_calls_per_day),
@@ -163,6 +169,11 @@ US = Pack(
     ),
     validation_notice=True,
     validation_period_days=30,
+    complaint_response_days=15,
+    sources={
+        "complaint_response_days": "CFPB company complaint process: a response within 15 "
+        "calendar days of the complaint being sent to the company",
+    },
 )
 
 UK = Pack(
@@ -183,6 +194,11 @@ UK = Pack(
     limited_content_channels=frozenset({Channel.VOICEMAIL}),
     retention_years=6,
     agency_identity=True,  # placed with an agency under contract: it needs whom to call
+    complaint_response_days=56,
+    sources={
+        "complaint_response_days": "FCA DISP 1.6.2R: a final response within eight weeks of "
+        "receiving the complaint",
+    },
     rules=_rules(
         *_COMMON_FIRST,
         (frequency.CONNECTED_PER_DAY, frequency.connected_calls_per_day),
