@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
             chosen = deployed or _load(
                 strategy or (case[1] if case[1] in loader.BUILTIN else "seed")
             )
-            snap = load_snapshots(conn, chosen.name, [case[0]])[0]
+            snap = load_snapshots(conn, chosen.name, [case[0]], day)[0]
             compiled = preview(conn, chosen, day, [case[0]])
         decision = evaluate(chosen, snap, day)
         typer.echo(f"account {account} — borrower {snap.borrower_id}, case {snap.case_id}, {day}")

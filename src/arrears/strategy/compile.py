@@ -2,15 +2,17 @@
 """Compile a strategy to one set-based SQL query over every open case at once.
 
 The query yields one row per planned action (case, step, target, channel, template, priority)
-and runs unchanged in spirit on SQLite, PostgreSQL and DuckDB: only date arithmetic and
-boolean spellings differ. Conditions become SQL expressions whose NULL logic is the reference
-evaluator's three-valued logic; nothing is evaluated row by row in Python.
+and runs unchanged in spirit on SQLite, PostgreSQL, DuckDB and Spark SQL (the partitioned run,
+`engine/spark/`): only date arithmetic and boolean spellings differ. Conditions become SQL
+expressions whose NULL logic is the reference evaluator's three-valued logic; nothing is
+evaluated row by row in Python.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from arrears.domain.money import Money
 from arrears.domain.strategy.expr import (
@@ -24,11 +26,13 @@ from arrears.domain.strategy.expr import (
     Neg,
     Node,
     Not,
+    fields_used,
 )
 from arrears.domain.strategy.model import Addressees, Event, Step, Strategy
 from arrears.domain.strategy.variants import PRIME, salt_keys
 
-DIALECTS = ("sqlite", "postgresql", "duckdb")
+DIALECTS = ("sqlite", "postgresql", "duckdb", "spark")
+COLUMNAR = ("duckdb", "spark")  # engines that join materialised aggregates by hash
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class Sql:
     def days_between(self, later: str, earlier: str) -> str:
         if self.dialect == "sqlite":
             return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+        if self.dialect == "spark":  # DATE - DATE is an interval in Spark SQL
+            return f"datediff({later}, {earlier})"
         return f"CAST(({later} - {earlier}) AS INTEGER)"
 
     def by_id(self, column: str) -> str:
@@ -68,6 +74,8 @@ def expression(node: Node, alias: str = "f") -> str:
             return f"(CASE WHEN {alias}.currency = {quote(v.currency)} THEN {v.to_minor()} END)"
         if isinstance(v, str):
             return quote(v)
+        if isinstance(v, Decimal):  # a probability, 0 to 1
+            return format(v, "f")
         return str(int(v))
     if isinstance(node, FieldRef):
         return f"{alias}.{node.name}"
@@ -120,10 +128,32 @@ def variant_sql(strategy: Strategy, case_id: str) -> str:
     return f"(CASE {' '.join(whens)} ELSE {quote(strategy.variants[-1].name)} END)"
 
 
+SCORE_FIELDS = ("p_pay_30", "p_self_cure")
+
+
+def uses_scores(strategy: Strategy) -> bool:
+    """Whether a segment or step condition reads a score of the day."""
+    conditions = [s.when for s in strategy.segments] + [s.when for s in strategy.steps]
+    return any(fields_used(c) & set(SCORE_FIELDS) for c in conditions)
+
+
+def score_sql(strategy: Strategy, d: str) -> tuple[str, str]:
+    """The score columns and their join: the case's row of `lab_scores` on the date, by its
+    key (a case not scored that day reads NULL). No join when no condition reads a score."""
+    if not uses_scores(strategy):
+        nothing = "CAST(NULL AS DOUBLE PRECISION)"
+        return f",\n         {nothing} AS p_pay_30, {nothing} AS p_self_cure", ""
+    return (
+        ",\n         ls.p_pay_30, ls.p_self_cure",
+        f"\n  LEFT JOIN lab_scores ls ON ls.case_id = oc.id AND ls.as_of = {d}",
+    )
+
+
 def facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: str = "") -> str:
     """One row of fields per open case, in any currency (the CTEs, ending in `f`):
-    aggregates joined by hash, the shape a columnar engine (DuckDB) runs best."""
+    aggregates joined by hash, the shape a columnar engine (DuckDB, Spark) runs best."""
     d = sql.date(as_of)
+    score_columns, score_join = score_sql(strategy, d)
     latest_promise = """SELECT case_id, status, ROW_NUMBER() OVER (PARTITION BY case_id
                          ORDER BY made_on DESC, id DESC) AS rn FROM promises
                          WHERE case_id IN (SELECT id FROM oc)"""
@@ -186,7 +216,7 @@ f AS (
          CASE WHEN pln.has_active = 1 THEN 'active' ELSE COALESCE(pln.latest, 'none') END AS plan_status,
          oc.hardship,
          {bool_column(sql, f"oc.unreachable_on = {d}")} AS unreachable,
-         COALESCE(asg.variant, {variant_sql(strategy, "oc.id")}) AS variant
+         COALESCE(asg.variant, {variant_sql(strategy, "oc.id")}) AS variant{score_columns}
   FROM oc
   JOIN borrowers b ON b.id = oc.borrower_id
   LEFT JOIN acc ON acc.borrower_id = oc.borrower_id
@@ -194,7 +224,7 @@ f AS (
   LEFT JOIN con ON con.borrower_id = oc.borrower_id
   LEFT JOIN ptp ON ptp.case_id = oc.id
   LEFT JOIN pln ON pln.case_id = oc.id
-  LEFT JOIN asg ON asg.case_id = oc.id
+  LEFT JOIN asg ON asg.case_id = oc.id{score_join}
 )"""
 
 
@@ -205,6 +235,7 @@ def row_store_facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: 
     of them (SQLite: 180 s for 30,000 cases)."""
     d = sql.date(as_of)
     name = quote(strategy.name)
+    score_columns, score_join = score_sql(strategy, d)
     of_borrower = "a.borrower_id = oc.borrower_id"
     return f"""
 oc AS (
@@ -239,13 +270,13 @@ f AS (
          {bool_column(sql, f"oc.unreachable_on = {d}")} AS unreachable,
          COALESCE((SELECT s.variant FROM strategy_assignments s
                    WHERE s.case_id = oc.id AND s.strategy = {name}),
-                  {variant_sql(strategy, "oc.id")}) AS variant
-  FROM oc JOIN borrowers b ON b.id = oc.borrower_id
+                  {variant_sql(strategy, "oc.id")}) AS variant{score_columns}
+  FROM oc JOIN borrowers b ON b.id = oc.borrower_id{score_join}
 )"""
 
 
 def any_facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: str = "") -> str:
-    if sql.dialect == "duckdb":
+    if sql.dialect in COLUMNAR:
         return facts_sql(strategy, sql, as_of, case_filter)
     return row_store_facts_sql(strategy, sql, as_of, case_filter)
 

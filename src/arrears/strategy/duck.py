@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS plan_instalments (
 CREATE TABLE IF NOT EXISTS strategy_assignments (
   case_id INTEGER NOT NULL, strategy VARCHAR NOT NULL, salt VARCHAR NOT NULL,
   bucket INTEGER NOT NULL, variant VARCHAR NOT NULL, assigned_on DATE NOT NULL);
+CREATE TABLE IF NOT EXISTS lab_scores (
+  case_id INTEGER NOT NULL, as_of DATE NOT NULL, p_pay_30 DOUBLE NOT NULL,
+  p_self_cure DOUBLE NOT NULL);
 """
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import Connection, select
 
@@ -26,6 +27,7 @@ from arrears.store.tables import (
     plans,
     promises,
 )
+from arrears.store.tables_lab import lab_scores
 from arrears.store.tables_strategy import strategy_assignments
 
 
@@ -35,9 +37,18 @@ def _date(value: object) -> date | None:
     return date.fromisoformat(str(value))
 
 
+def _decimal(value: float | None) -> Decimal | None:
+    """A stored score as the decimal it was written as (six places)."""
+    return None if value is None else Decimal(str(round(value, 6)))
+
+
 def load_snapshots(
-    conn: Connection, strategy_name: str, case_ids: Sequence[int] | None = None
+    conn: Connection,
+    strategy_name: str,
+    case_ids: Sequence[int] | None = None,
+    as_of: date | None = None,
 ) -> list[CaseSnapshot]:
+    """The open cases' snapshots; with a date, their scores of that date (`lab_scores`)."""
     q = select(cases).where(cases.c.status == "open")
     if case_ids is not None:
         q = q.where(cases.c.id.in_(list(case_ids)))
@@ -85,6 +96,15 @@ def load_snapshots(
             )
         )
     }
+    scored: dict[int, tuple[Decimal | None, Decimal | None]] = {}
+    if as_of is not None:
+        ls = lab_scores
+        for case_id, pay, cure in conn.execute(
+            select(ls.c.case_id, ls.c.p_pay_30, ls.c.p_self_cure).where(
+                ls.c.as_of == as_of, ls.c.case_id.in_(ids)
+            )
+        ):
+            scored[int(case_id)] = (_decimal(pay), _decimal(cure))
     out: list[CaseSnapshot] = []
     for c in case_rows:
         b = bor[c["borrower_id"]]
@@ -109,6 +129,8 @@ def load_snapshots(
                 plans=tuple(pls[c["id"]]),
                 contacts=tuple(cons[c["borrower_id"]]),
                 assigned_variant=assigned.get(c["id"]),
+                p_pay_30=scored.get(c["id"], (None, None))[0],
+                p_self_cure=scored.get(c["id"], (None, None))[1],
             )
         )
     return out

@@ -24,6 +24,7 @@ from arrears.domain.strategy.expr import (
     Value,
     fields_used,
 )
+from arrears.domain.strategy.fields import Type
 from arrears.domain.strategy.model import Addressees, Event, Step, Strategy
 from arrears.domain.strategy.variants import bucket_of, variant_of_bucket
 
@@ -94,6 +95,8 @@ class CaseSnapshot:
     plans: tuple[PlanFacts, ...] = ()
     contacts: tuple[ContactFacts, ...] = ()
     assigned_variant: str | None = None  # stored for this strategy, if any
+    p_pay_30: Decimal | None = None  # the case's scores of the date (None: not scored)
+    p_self_cure: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ def facts_of(snap: CaseSnapshot, as_of: date, strategy: Strategy) -> dict[str, V
         "hardship": snap.hardship,
         "unreachable": snap.unreachable_on == as_of,
         "variant": variant,
+        "p_pay_30": snap.p_pay_30,
+        "p_self_cure": snap.p_self_cure,
     }
 
 
@@ -235,7 +240,9 @@ def evaluate_expr(node: Node, facts: dict[str, Value]) -> Value:
     """The value of a checked expression for one case; None is SQL's unknown / null."""
     if isinstance(node, Lit):
         v = node.value
-        assert not isinstance(v, Decimal), "number literals are typed by the checker"
+        assert not isinstance(v, Decimal) or node.type is Type.PROBABILITY, (
+            "number literals are typed by the checker"
+        )
         if isinstance(v, Money) and v.currency != _case_currency(facts, v.currency):
             return None  # an amount in the strategy's currency says nothing of another's
         return v
@@ -278,7 +285,12 @@ def evaluate_expr(node: Node, facts: dict[str, Value]) -> Value:
         if any(a is None for a in args):
             return None
         if node.name == "abs":
-            return abs(args[0]) if not isinstance(args[0], Money) else args[0].max(-args[0])  # type: ignore[arg-type]
+            x = args[0]
+            if isinstance(x, Money):
+                return x.max(-x)
+            if isinstance(x, Decimal):
+                return abs(x)
+            return abs(x) if isinstance(x, int) else None
         a, b = args
         if node.name == "min":
             return a if a <= b else b  # type: ignore[operator]

@@ -41,7 +41,7 @@ class ExpressionInvalid(DomainError):
         super().__init__("; ".join(f"at {p.offset}: {p.message}" for p in problems))
 
 
-Value = int | str | bool | Money | None
+Value = int | str | bool | Money | Decimal | None
 
 
 # ---------------------------------------------------------------- nodes
@@ -328,6 +328,11 @@ class _Checker:
                 self.error(lit, f"{v} has more decimals than {self.currency} allows")
                 return None
             return Lit(lit.pos, Money(d.quantize(q), self.currency), type=Type.MONEY)
+        if want is Type.PROBABILITY and isinstance(v, int | Decimal) and not isinstance(v, bool):
+            if not 0 <= v <= 1:
+                self.error(lit, f"{v} is not a probability; write one from 0 to 1, e.g. 0.6")
+                return None
+            return Lit(lit.pos, Decimal(v), type=Type.PROBABILITY)
         if want is Type.INT and isinstance(v, int) and not isinstance(v, bool):
             return Lit(lit.pos, v, type=Type.INT)
         if want is Type.INT and isinstance(v, Decimal):
@@ -348,10 +353,10 @@ class _Checker:
         if ta is Type.NUMBER and tb is Type.NUMBER:
             a, b = self.settle(a), self.settle(b)
             return a, b, Type.INT
-        if ta is Type.NUMBER and isinstance(a, Lit) and tb in (Type.INT, Type.MONEY):
+        if ta is Type.NUMBER and isinstance(a, Lit) and tb in _NUMERIC:
             la = self.literal_as(a, tb)
             return (la or a), b, (tb if la else None)
-        if tb is Type.NUMBER and isinstance(b, Lit) and ta in (Type.INT, Type.MONEY):
+        if tb is Type.NUMBER and isinstance(b, Lit) and ta in _NUMERIC:
             lb = self.literal_as(b, ta)
             return a, (lb or b), (ta if lb else None)
         if ta is tb:
@@ -412,7 +417,7 @@ class _Checker:
             for item in node.items:
                 checked = self.check(item)
                 assert isinstance(checked, Lit)
-                if checked.type is Type.NUMBER and operand.type in (Type.INT, Type.MONEY):
+                if checked.type is Type.NUMBER and operand.type in _NUMERIC:
                     checked = self.literal_as(checked, operand.type) or checked
                 elif checked.type is Type.NUMBER:
                     settled = self.settle(checked)
@@ -486,9 +491,12 @@ class _Checker:
         a, b, t = self.unify(args[0], args[1], f"pass to {node.name}", node)
         if t is Type.NUMBER:
             t = Type.INT
-        if node.name in ("min", "max") and t not in (Type.INT, Type.MONEY, None):
-            self.error(node, f"{node.name} needs integers or money, found {_a(t)}")
+        if node.name in ("min", "max") and t not in (*_NUMERIC, None):
+            self.error(node, f"{node.name} needs integers, money or probabilities, found {_a(t)}")
         return replace(node, args=(a, b), type=t)
+
+
+_NUMERIC = (Type.INT, Type.MONEY, Type.PROBABILITY)  # a number literal can become one of them
 
 
 def _a(t: Type | None) -> str:

@@ -13,6 +13,7 @@ class Type(StrEnum):
     MONEY = "money"
     STRING = "text"
     BOOL = "boolean"
+    PROBABILITY = "probability"  # 0 to 1, e.g. a score; compared with decimals such as 0.6
     NUMBER = "number literal"  # a literal not yet tied to integer or money
 
 
@@ -64,6 +65,8 @@ FIELDS: dict[str, Field] = {
         Field("hardship", Type.STRING, True, "hardship recorded on the case (null: none)"),
         Field("unreachable", Type.BOOL, False, "the borrower proved unreachable today"),
         Field("variant", Type.STRING, False, "the case's experiment variant"),
+        Field("p_pay_30", Type.PROBABILITY, True, "today's score: chance of a payment within 30 days (null: not scored today)"),
+        Field("p_self_cure", Type.PROBABILITY, True, "today's score: chance of curing by next month (null: not scored today)"),
     )
 }  # fmt: skip
 
