@@ -19,13 +19,22 @@ def _streamed(conn: Connection) -> Connection:
     return conn.execution_options(stream_results=True, yield_per=STREAM_BATCH)
 
 
-def cases_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
+PERSONAL = ("name", "phone", "id_number", "address")  # the borrower's, encrypted at rest
+
+
+def cases_as_of(
+    conn: Connection, as_of: date, *, personal: bool = False
+) -> Iterator[dict[str, Any]]:
     """Cases open on as_of (opened on or before it, not closed before it), in id order, each
-    with its borrower's accounts; streamed, with no list of ids sent back to the database."""
-    c, a = t.cases, t.accounts
+    with its borrower's accounts; streamed, with no list of ids sent back to the database.
+    With `personal`, each row also holds the borrower's encrypted fields (`name_enc` …) for
+    the caller to decrypt or mask."""
+    c, a, b = t.cases, t.accounts, t.borrowers
+    blobs = [b.c[f"{f}_enc"] for f in PERSONAL] if personal else []
+    joined = c.outerjoin(a, a.c.borrower_id == c.c.borrower_id)
     rows = _streamed(conn).execute(
-        select(c, a.c.id.label("account_id"))
-        .select_from(c.outerjoin(a, a.c.borrower_id == c.c.borrower_id))
+        select(c, a.c.id.label("account_id"), *blobs)
+        .select_from(joined.join(b, b.c.id == c.c.borrower_id) if personal else joined)
         .where(c.c.opened_on <= as_of, or_(c.c.closed_on.is_(None), c.c.closed_on >= as_of))
         .order_by(c.c.id, a.c.id)
     )
@@ -48,6 +57,8 @@ def cases_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
                 "variant": r.variant,
                 "hardship": r.hardship,
             }
+            if personal:
+                current.update({f"{f}_enc": getattr(r, f"{f}_enc") for f in PERSONAL})
         if r.account_id is not None:
             current["account_ids"].append(r.account_id)
     if current is not None:
@@ -73,6 +84,37 @@ def actions_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
             "reason": r.reason,
             "scheduled_at": r.scheduled_at.isoformat() if r.scheduled_at else None,
         }
+
+
+def interactions_between(conn: Connection, start: date, end: date) -> Iterator[Any]:
+    """Interactions recorded from start to end (business dates, inclusive), in id order;
+    streamed."""
+    i = t.interactions
+    return iter(
+        _streamed(conn).execute(
+            select(i).where(i.c.business_date >= start, i.c.business_date <= end).order_by(i.c.id)
+        )
+    )
+
+
+def promises_between(conn: Connection, start: date, end: date) -> Iterator[Any]:
+    """Promises made from start to end (inclusive), in id order; streamed."""
+    p = t.promises
+    return iter(
+        _streamed(conn).execute(
+            select(p).where(p.c.made_on >= start, p.c.made_on <= end).order_by(p.c.id)
+        )
+    )
+
+
+def plans_between(conn: Connection, start: date, end: date) -> Iterator[Any]:
+    """Plans proposed from start to end (inclusive), in id order; streamed."""
+    p = t.plans
+    return iter(
+        _streamed(conn).execute(
+            select(p).where(p.c.proposed_on >= start, p.c.proposed_on <= end).order_by(p.c.id)
+        )
+    )
 
 
 def _iso(day: Any) -> str:
