@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from arrears.api.agency import router as agency_router
+from arrears.api.complaints import router as complaints_router
 from arrears.api.context import Context, context_of
 from arrears.api.late import router as late_router
 from arrears.api.problems import PROBLEM_RESPONSES, FieldError, ProblemError, field_error
@@ -579,3 +580,7 @@ router.include_router(agency_router)
 # --- the late stages (api/late.py): write-offs, recoveries, settlement offers ----------------
 
 router.include_router(late_router)
+
+# --- the complaints register (api/complaints.py) -----------------------------------------------
+
+router.include_router(complaints_router)
