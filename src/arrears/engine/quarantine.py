@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy import Connection, delete, select, update
 
 from arrears.store import tables as t
-from arrears.store.sql import Dialect, dated
+from arrears.store.sql import Dialect, dated, staged
 from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
 
 # An account's due-item total or payment total above this many minor units (10 trillion of a
@@ -37,7 +37,26 @@ def _real(sql: Dialect, expr: str) -> str:
     return f"CAST({expr} AS {'REAL' if sql.sqlite else 'DOUBLE PRECISION'})"
 
 
+TOUCHED = "tmp_touched"  # the temporary table `staged` makes of "touched"
+
+
+def _touched_sql(sql: Dialect) -> str:
+    """The accounts the night touches: payments to post, items overdue, never assessed, or
+    quarantined already."""
+    d = sql.date_param("d")
+    return f"""
+        SELECT p.account_id AS id FROM payments p
+        WHERE p.posted_on IS NULL AND p.received_on <= {d}
+        UNION
+        SELECT account_id FROM due_items WHERE {OPEN_DUE_ON} < {d} AND {OPEN_ITEM}
+        UNION
+        SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
+        UNION
+        SELECT q.account_id FROM quarantined_accounts q"""
+
+
 def _offenders_sql(sql: Dialect) -> str:
+    """The touched accounts (in `TOUCHED`) whose sums would pass the limits."""
     d = sql.date_param("d")
     overdue = (
         f"i.due_on < {d} AND i.principal > i.paid_principal"  # principal overdue: penalty base
@@ -56,26 +75,16 @@ def _offenders_sql(sql: Dialect) -> str:
         f" * {r('a.penalty_rate_ppm')} * {days} ELSE 0 END"
     )
     return f"""
-        WITH touched AS (
-            SELECT p.account_id AS id FROM payments p
-            WHERE p.posted_on IS NULL AND p.received_on <= {d}
-            UNION
-            SELECT account_id FROM due_items WHERE {OPEN_DUE_ON} < {d} AND {OPEN_ITEM}
-            UNION
-            SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
-            UNION
-            SELECT q.account_id FROM quarantined_accounts q
-        ),
-        items AS (
+        WITH items AS (
             SELECT i.account_id, SUM({item_total}) AS total, MAX({penalty}) AS penalty
             FROM due_items i JOIN accounts a ON a.id = i.account_id
-            WHERE i.account_id IN (SELECT id FROM touched)
+            WHERE i.account_id IN (SELECT id FROM {TOUCHED})
             GROUP BY i.account_id
         ),
         paid AS (
             SELECT p.account_id, SUM({r("p.amount")}) AS total
             FROM payments p
-            WHERE p.account_id IN (SELECT id FROM touched)
+            WHERE p.account_id IN (SELECT id FROM {TOUCHED})
             GROUP BY p.account_id
         )
         SELECT touched.id AS account_id,
@@ -87,7 +96,7 @@ def _offenders_sql(sql: Dialect) -> str:
                         THEN 'the penalty on its overdue principal is beyond what the daily '
                              || 'run computes exactly'
                END AS reason
-        FROM touched
+        FROM {TOUCHED} touched
         LEFT JOIN items ON items.account_id = touched.id
         LEFT JOIN paid ON paid.account_id = touched.id
         WHERE items.total > {TOTAL_LIMIT} OR paid.total > {TOTAL_LIMIT}
@@ -99,10 +108,13 @@ def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
     """Set aside the accounts the run cannot compute as of as_of, release the corrected ones;
     returns the accounts set aside (id -> reason, with the date they were first set aside)."""
     sql = Dialect.of(conn)
-    found = {
-        row.account_id: row.reason
-        for row in conn.execute(dated(_offenders_sql(sql), "d"), {"d": as_of})
-    }
+    # gathered first and analysed: as a CTE, PostgreSQL guessed 200 accounts where a first
+    # day touches every one, and looked up each account's items one by one
+    with staged(conn, "touched", _touched_sql(sql), {"d": as_of}, "d"):
+        found = {
+            row.account_id: row.reason
+            for row in conn.execute(dated(_offenders_sql(sql), "d"), {"d": as_of})
+        }
     q = t.quarantined_accounts
     held = {row.account_id: row.since for row in conn.execute(select(q.c.account_id, q.c.since))}
     released = sorted(set(held) - set(found))
