@@ -240,38 +240,9 @@ class LetterChannel:
     def _letter(self, pdf: _LetterPdf, msg: OutgoingMessage, day: date) -> None:
         s = self.settings
         lang = msg.language
-        pdf.add_page()  # (draws the previous letter's last footer first)
-        pdf.current_key = msg.key
-        pdf.letter_first_page = pdf.page_no()
         lender = s.lender_name.get(lang) or next(iter(s.lender_name.values()), "")
-        pdf.set_font("cjk", size=14)
-        if lender:
-            pdf.cell(0, 8, lender, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("cjk", size=9)
         back = s.return_address.get(lang) or next(iter(s.return_address.values()), "")
-        if back:
-            pdf.multi_cell(0, 5, back, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(10)
-        pdf.set_font("cjk", size=11)
-        pdf.multi_cell(100, 6, msg.to, new_x="LMARGIN", new_y="NEXT")  # the envelope window
-        pdf.ln(8)
-        when = (
-            f"{day.year}年{day.month}月{day.day}日"
-            if lang.startswith("zh")
-            else (f"{day.day} {day.strftime('%B')} {day.year}")
-        )
-        pdf.cell(0, 6, when, align="R", new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(4)
-        if msg.subject:
-            pdf.set_font("cjk", size=13)
-            pdf.multi_cell(0, 8, msg.subject, align="C", new_x="LMARGIN", new_y="NEXT")
-            pdf.ln(4)
-        pdf.set_font("cjk", size=11)
-        for paragraph in msg.body.split("\n"):
-            if paragraph.strip():
-                pdf.multi_cell(0, 6.5, paragraph, new_x="LMARGIN", new_y="NEXT")
-            else:
-                pdf.ln(4)
+        _draw(pdf, msg.key, lender, back, msg.to, day, lang, msg.subject, msg.body)
 
     def poll_events(self) -> list[ChannelEvent]:
         return []
@@ -281,6 +252,70 @@ class LetterChannel:
 
     def close(self) -> None:
         pass
+
+
+def _draw(
+    pdf: _LetterPdf,
+    key: str,
+    lender: str,
+    back: str,
+    to: str,
+    day: date,
+    lang: str,
+    subject: str | None,
+    body: str,
+) -> None:
+    """One letter from a new page: letterhead, return address, the envelope window, the date,
+    the subject and the body."""
+    pdf.add_page()  # (draws the previous letter's last footer first)
+    pdf.current_key = key
+    pdf.letter_first_page = pdf.page_no()
+    pdf.set_font("cjk", size=14)
+    if lender:
+        pdf.cell(0, 8, lender, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=9)
+    if back:
+        pdf.multi_cell(0, 5, back, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    pdf.set_font("cjk", size=11)
+    pdf.multi_cell(100, 6, to, new_x="LMARGIN", new_y="NEXT")  # the envelope window
+    pdf.ln(8)
+    when = (
+        f"{day.year}年{day.month}月{day.day}日"
+        if lang.startswith("zh")
+        else (f"{day.day} {day.strftime('%B')} {day.year}")
+    )
+    pdf.cell(0, 6, when, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    if subject:
+        pdf.set_font("cjk", size=13)
+        pdf.multi_cell(0, 8, subject, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+    pdf.set_font("cjk", size=11)
+    for paragraph in body.split("\n"):
+        if paragraph.strip():
+            pdf.multi_cell(0, 6.5, paragraph, new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.ln(4)
+
+
+def letter_pdf(
+    font: Path,
+    *,
+    to: str,
+    subject: str | None,
+    body: str,
+    language: str,
+    day: date,
+    key: str,
+    lender_name: str = "",
+    return_address: str = "",
+) -> bytes:
+    """One letter on its own, laid out as the print batches lay theirs out, as PDF bytes (the
+    legal team's demand letter)."""
+    pdf = _LetterPdf(font)
+    _draw(pdf, key, lender_name, return_address, to, day, language, subject, body)
+    return bytes(pdf.output())
 
 
 class _LetterPdf(FPDF):

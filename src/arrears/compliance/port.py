@@ -42,9 +42,11 @@ from arrears.compliance.rules.pack import Pack
 from arrears.compliance.send import check_action, check_actions
 from arrears.domain.outcomes import Target
 from arrears.store import tables as t
+from arrears.store.handover import is_in_legal
 from arrears.store.tables_agency import placements
 
 PLACED_WITH_AGENCY = "placed_with_agency"  # not a pack's rule: the lender placed the case
+IN_LEGAL = "in_legal"  # not a pack's rule: the lender referred the case to its legal team
 
 
 class DialTargetUnknown(LookupError):
@@ -224,7 +226,8 @@ def check_dial(
     (status 'done' when allowed — the call's outcome is its interaction — else 'deferred' or
     'blocked' with the rule). `record=False` judges without leaving a trace (a preview).
     A case placed with an external agency is called only by that agency (`agency`) until it is
-    recalled (docs/agencies.md).
+    recalled (docs/agencies.md); a case in legal is not called until it is closed or withdrawn
+    (docs/late-stages.md, "Legal").
     """
     if at.tzinfo is None:
         raise ValueError("check_dial judges aware moments; pass `at` with a time zone (UTC)")
@@ -279,6 +282,16 @@ def check_dial(
             "until it is recalled",
             None,
             {"agency": str(placed_with)},
+            pack.code,
+        )
+    if is_in_legal(conn, case_id):
+        return Verdict(
+            VerdictKind.BLOCK,
+            IN_LEGAL,
+            f"case {case_id} is in legal; the lender does not call it until the legal team "
+            "closes or withdraws it",
+            None,
+            {},
             pack.code,
         )
     d = _business_date(conn, at, row.timezone)

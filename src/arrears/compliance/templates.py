@@ -53,6 +53,10 @@ BORROWER_SLOTS = frozenset(
         "instalment_due",
         "promise_amount",
         "promise_due",
+        # the legal team's demand letter (services/legal.py)
+        "balance",
+        "deadline",
+        "case_number",
     }
 )
 SLOTS = {Audience.BORROWER: BORROWER_SLOTS, Audience.CONTACT: CONTACT_SLOTS}

@@ -16,8 +16,8 @@ from datetime import date
 from sqlalchemy import Connection, delete, select
 
 from arrears.domain.strategy.model import Strategy
+from arrears.store.handover import handed_over_case_ids
 from arrears.store.tables import actions, cases
-from arrears.store.tables_agency import placements
 from arrears.store.tables_compliance import disputes
 from arrears.strategy.deployed import plan_groups
 from arrears.strategy.loader import BUILTIN, load
@@ -40,14 +40,15 @@ def plan_actions(
     with the seed.
     """
     planned = _plan(conn, as_of, strategy, case_ids)
-    return planned - _paused_by_dispute(conn, as_of) - _paused_by_placement(conn, as_of)
+    return planned - _paused_by_dispute(conn, as_of) - _paused_by_handover(conn, as_of)
 
 
-def _paused_by_placement(conn: Connection, as_of: date) -> int:
-    """A case placed with an external agency is the agency's to work until recalled: the
-    lender plans nothing of its own for it (services/agencies.py)."""
-    a, p = actions, placements
-    placed = select(p.c.case_id).where(p.c.status == "placed")
+def _paused_by_handover(conn: Connection, as_of: date) -> int:
+    """A case placed with an external agency is the agency's to work until recalled, a case in
+    legal the legal team's until closed or withdrawn: the lender plans nothing of its own for
+    them (services/agencies.py, services/legal.py; store/handover.py)."""
+    a = actions
+    placed = handed_over_case_ids()
     return (
         conn.execute(
             delete(a).where(

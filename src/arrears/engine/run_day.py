@@ -16,6 +16,7 @@ from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import assess_accounts
 from arrears.engine.enqueue import MESSAGE_CHANNELS, enqueue_messages
 from arrears.engine.gate import DayGate, schedule_without_rules
+from arrears.engine.legal_referral import refer_to_legal
 from arrears.engine.penalty import accrue_penalty
 from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
@@ -45,6 +46,7 @@ class RunReport:
     offers_settled: int = 0
     offers_lapsed: int = 0
     accounts_charged_off: int = 0
+    cases_referred_to_legal: int = 0
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
     # accounts set aside (never the whole night): id -> why; their payments wait unposted
     quarantined: dict[str, str] = field(default_factory=dict)
@@ -89,6 +91,7 @@ def run_day(
         assessed = step("assess_accounts", lambda: assess_accounts(conn, as_of, config))
         charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))
+        legal = step("legal_referral", lambda: refer_to_legal(conn, as_of))
         planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
         step("specialist_queue", lambda: move_vulnerable(conn, as_of))
         step("gate", lambda: gate(conn, as_of, rule_pack, queue=MESSAGE_CHANNELS))
@@ -112,6 +115,7 @@ def run_day(
         offers_settled=offers.settled,
         offers_lapsed=offers.lapsed,
         accounts_charged_off=charged_off,
+        cases_referred_to_legal=legal,
         step_seconds=spent,
         quarantined=quarantined,
     )

@@ -46,6 +46,7 @@ class AuditKind(StrEnum):
     RUN = "run"  # a daily run
     AGENCY = "agency"  # an agency added, a placement rule, a case placed or recalled
     STRATEGY = "strategy"  # a strategy deployed, approved or rolled back
+    LEGAL = "legal"  # a legal rule, a case referred or moved, a demand letter made or read
     COMPLAINT = "complaint"  # a complaint received, assigned, answered or closed
 
 

@@ -20,6 +20,7 @@ from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.services import auth
 from arrears.store import tables as t
+from arrears.store.handover import call_off
 from arrears.store.tables_agency import (
     agencies,
     agency_tiers,
@@ -432,24 +433,13 @@ def _place_one(
 
 def _call_off(conn: Connection, as_of: date) -> None:
     """What the lender had planned, deferred or queued for the cases placed on `as_of` and not
-    yet sent, in one statement each: their messages waiting in the outbox are blocked (one
-    already claimed is in flight), the actions cancelled."""
-    a, o, p = t.actions.c, t.outbox.c, placements.c
-    reason = "placed with an agency"
+    yet sent is called off (store/handover.py: its messages waiting in the outbox blocked, the
+    actions cancelled)."""
+    p = placements.c
     case_id = select(p.case_id).where(
         p.placed_on == as_of, p.status == PlacementStatus.PLACED.value
     )
-    waiting = select(a.id).where(a.case_id.in_(case_id), a.status.in_(["queued", "deferred"]))
-    conn.execute(
-        update(t.outbox)
-        .where(o.action_id.in_(waiting), o.status == "pending")
-        .values(status="blocked", error=reason)
-    )
-    conn.execute(
-        update(t.actions)
-        .where(a.case_id.in_(case_id), a.status.in_(["planned", "deferred", "queued"]))
-        .values(status="cancelled", reason=reason)
-    )
+    call_off(conn, case_id, "placed with an agency")
 
 
 def recall(

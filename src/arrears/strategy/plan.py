@@ -124,8 +124,15 @@ def assign_variants(
     return pinned + (new or 0)
 
 
+# a case in legal stays on the legal queue until the legal team closes or withdraws it
+_NOT_IN_LEGAL = (
+    "NOT EXISTS (SELECT 1 FROM legal_cases l WHERE l.case_id = cases.id AND l.ended_on IS NULL)"
+)
+
+
 def _set_queues(conn: Connection, strategy: Strategy, as_of: date, facts: str) -> None:
-    """Each open case's queue: its segment's, then the queue of an action planned today."""
+    """Each open case's queue: its segment's, then the queue of an action planned today (a case
+    in legal keeps the legal queue: services/legal.py)."""
     queues = [(s.name, s.queue) for s in strategy.segments if s.queue]
     if not queues:
         return
@@ -135,7 +142,8 @@ def _set_queues(conn: Connection, strategy: Strategy, as_of: date, facts: str) -
             f"""UPDATE cases SET queue = s.queue
                 FROM (SELECT x.case_id, CASE x.segment {whens} END AS queue
                       FROM {facts} x) s
-                WHERE cases.id = s.case_id AND s.queue IS NOT NULL AND cases.queue <> s.queue"""
+                WHERE cases.id = s.case_id AND s.queue IS NOT NULL AND cases.queue <> s.queue
+                  AND {_NOT_IN_LEGAL}"""
         )
     )
     if any(a.queue for st in strategy.steps for a in st.actions):
@@ -145,7 +153,7 @@ def _set_queues(conn: Connection, strategy: Strategy, as_of: date, facts: str) -
                 f"""UPDATE cases SET queue = s.queue
                     FROM (SELECT case_id, MIN(queue) AS queue FROM ({plan}) p
                           WHERE queue IS NOT NULL GROUP BY case_id) s
-                    WHERE cases.id = s.case_id AND cases.queue <> s.queue"""
+                    WHERE cases.id = s.case_id AND cases.queue <> s.queue AND {_NOT_IN_LEGAL}"""
             )
         )
 
