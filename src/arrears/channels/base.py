@@ -14,6 +14,15 @@ Audience = Target  # who a message reaches (one definition, in the domain)
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an e-mail (a scheduled report): its name, MIME type and bytes."""
+
+    filename: str
+    content_type: str  # e.g. text/csv
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """A rendered message ready for a provider. `key` is stable per outbox row, so a provider
     that de-duplicates by key (push, IVR) can safely be handed the same message again."""
@@ -28,6 +37,7 @@ class OutgoingMessage:
     subject: str | None = None
     html: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()  # e-mail only
 
     @property
     def key(self) -> str:

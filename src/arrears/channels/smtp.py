@@ -121,6 +121,9 @@ def build_email(
         email.add_alternative(
             msg.html, subtype="html", charset="utf-8", cte=_transfer_encoding(msg.html)
         )
+    for part in msg.attachments:
+        maintype, _, subtype = part.content_type.partition("/")
+        email.add_attachment(part.data, maintype=maintype, subtype=subtype, filename=part.filename)
     email["Content-Language"] = msg.language  # after the parts: they take Content-* headers
     return email
 

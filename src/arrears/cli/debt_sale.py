@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from arrears.cli import app_of
+from arrears.cli.report_schedules import add_schedule_commands
 from arrears.cli.run import parse_date
 from arrears.formats import plain_amount
 from arrears.services import debt_sale as svc
@@ -29,8 +30,9 @@ def _fail(exc: Exception) -> None:
 def register(app: typer.Typer) -> None:
     sale = typer.Typer(no_args_is_help=True, help="Sell charged-off accounts to a debt buyer.")
     app.add_typer(sale, name="debt-sale")
-    report = typer.Typer(no_args_is_help=True, help="Reports of the late stages.")
+    report = typer.Typer(no_args_is_help=True, help="Reports: recoveries, scheduled reports.")
     app.add_typer(report, name="report")
+    add_schedule_commands(report)
 
     @sale.command("export")
     def export_cmd(

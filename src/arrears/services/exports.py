@@ -565,9 +565,11 @@ def run_export(
     role: Role | str,
     out: IO[bytes],
     at: datetime,
+    note: dict[str, Any] | None = None,
 ) -> ExportDone:
-    """Write one export to `out` as the role may see it, then record it in the audit log.
-    A refused export writes nothing and records nothing."""
+    """Write one export to `out` as the role may see it, then record it in the audit log
+    (with `note`, e.g. the schedule and recipients of an e-mailed report). A refused export
+    writes nothing and records nothing."""
     kind, fmt = parse_kind(str(kind)), parse_format(str(fmt))
     role = check_allowed(role, kind)
     period = period_of(kind, as_of, start)
@@ -599,6 +601,7 @@ def run_export(
                 "rows": count,
                 "role": role.value,
                 "personal_data": personal,
+                **(note or {}),
             },
             at=at,
         )

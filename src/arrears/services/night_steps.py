@@ -16,15 +16,17 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, select, update
 
-from arrears.channels.base import ChannelSet
-from arrears.channels.config import CommsConfig, load_channels_file
+from arrears.channels.base import Channel, ChannelSet
+from arrears.channels.config import CommsConfig, build_adapter, load_channels_file
 from arrears.channels.filesink import FileSink
 from arrears.engine.run_day import RunReport
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.services.dispatch import DispatchConfig, Dispatcher
 from arrears.services.importing import ImportRejected, import_directory
+from arrears.services.night_alerts import load_alert_config
 from arrears.services.nightly import NightStepFailed, Step, StepContext, StepResult
+from arrears.services.report_schedules import send_due
 from arrears.services.reports import actions_as_of, cases_as_of
 from arrears.services.webhooks import collect_events, deliver
 from arrears.store import tables as t
@@ -64,7 +66,7 @@ def standard_steps(
         ("run_day", lambda ctx: run_day_step(run_day, ctx)),
         ("dispatch", lambda ctx: dispatch_step(engine, keyring, config, ctx, clock())),
         ("webhooks", lambda ctx: webhooks_step(engine, keyring, config, ctx, clock())),
-        ("reports", lambda ctx: reports_step(engine, config, ctx)),
+        ("reports", lambda ctx: reports_step(engine, config, ctx, keyring, clock())),
     ]
 
 
@@ -185,10 +187,19 @@ def webhooks_step(
     )
 
 
-def reports_step(engine: Engine, config: NightConfig, ctx: StepContext) -> StepResult:
-    """Placeholder until scheduled reports exist: the existing cases and actions reports of the
-    day (`arrears cases`, `arrears actions`), one JSON line per row, written to
-    `reports/<date>/` when configured (counted only otherwise); streamed, in bounded memory."""
+def reports_step(
+    engine: Engine,
+    config: NightConfig,
+    ctx: StepContext,
+    keyring: KeyRing | None = None,
+    now: datetime | None = None,
+) -> StepResult:
+    """The cases and actions reports of the day (`arrears cases`, `arrears actions`), one JSON
+    line per row, written to `reports/<date>/` when configured (counted only otherwise);
+    streamed, in bounded memory. Then the scheduled reports due on the date are e-mailed
+    through the channels file's SMTP channel (`services/report_schedules.py`); a recipient
+    already sent the date's report is not sent it again, and a send that failed fails the
+    step (the resumed step sends what is left)."""
     folder = None if config.reports is None else config.reports / ctx.as_of.isoformat()
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -200,10 +211,33 @@ def reports_step(engine: Engine, config: NightConfig, ctx: StepContext) -> StepR
         ):
             rows += _write(found, None if folder is None else folder / f"{name}.jsonl")
     where = f", written to {folder}" if folder is not None else ""
-    return StepResult(
-        rows=rows,
-        note=f"placeholder: no scheduled reports yet; the cases and actions reports{where}",
-    )
+    note = f"the cases and actions reports{where}"
+    if keyring is not None:
+        sent = send_due(
+            engine,
+            keyring,
+            ctx.as_of,
+            _report_channel(config),
+            at=now or _now(),
+            by=config.by,
+        )
+        if sent.failed:
+            raise NightStepFailed(
+                f"{len(sent.failed)} scheduled report e-mail(s) not sent "
+                f"({sent.sent} sent); first: {sent.failed[0]}"
+            )
+        note += f"; scheduled reports: {sent.sent} e-mailed, {sent.already} sent before"
+    return StepResult(rows=rows, note=note)
+
+
+def _report_channel(config: NightConfig) -> Callable[[], Channel] | None:
+    """The SMTP channel the scheduled reports go through: the one operations' alerts use
+    (`email`, or the channels file's `operations.email_channel`), with no unsubscribe link."""
+    alerts = load_alert_config(config.channels)
+    spec = alerts.email_spec
+    if spec is None or spec.get("kind") != "smtp":
+        return None
+    return lambda: build_adapter(alerts.email_channel, spec, alerts.comms or CommsConfig())
 
 
 def _write(rows: Iterable[dict[str, Any]], path: Path | None) -> int:
