@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from uuid import uuid4
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from arrears.channels.config import CommsConfig
+from arrears.channels.config import CommsConfig, load_channels_file
 from arrears.channels.letter import find_font, letter_pdf
 from arrears.compliance.port import Verdict, check_sends
 from arrears.compliance.rules.model import VerdictKind
@@ -408,6 +409,17 @@ def _move(
 
 
 # --- the demand letter ----------------------------------------------------------------------
+
+
+def lender_comms(channels: Path | None = None) -> CommsConfig:
+    """What the letters say of the lender: the channels file's (`channels`, else
+    $ARREARS_CHANNELS, else ./channels.yaml), else the defaults — as the dispatcher reads it."""
+    candidate = channels or (
+        Path(os.environ["ARREARS_CHANNELS"]) if os.environ.get("ARREARS_CHANNELS") else None
+    )
+    if candidate is None and Path("channels.yaml").exists():
+        candidate = Path("channels.yaml")
+    return load_channels_file(candidate).comms if candidate is not None else CommsConfig()
 
 
 def send_demand_letter(
