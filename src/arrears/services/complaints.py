@@ -563,3 +563,14 @@ def complaint_report(
         by_outcome=counts([r.outcome for r in answered if r.outcome], ComplaintOutcome),
         by_month=by_month,
     )
+
+
+def complaint_owners(conn: Connection) -> list[str]:
+    """The users who may own a complaint: active team leads and compliance officers."""
+    return list(
+        conn.scalars(
+            select(users.c.username)
+            .where(users.c.active.is_(True), users.c.role.in_(["team_lead", "compliance"]))
+            .order_by(users.c.username)
+        )
+    )

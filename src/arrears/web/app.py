@@ -41,6 +41,7 @@ PAGE_MODULES = (
     "pages_manager",
     "pages_agencies",
     "pages_settlement",
+    "pages_complaints",
     "pages_strategy",
     "pages_admin",
     "pages_borrower",
