@@ -264,7 +264,9 @@ def _internal(base: str, href: str | None) -> str | None:
         return None
     if href.startswith(("/lang/", "/static/", "/logout", "/api/", "/b/", "/unsubscribe/")):
         return None
-    if "/recordings/" in href or href.endswith((".wav", ".mp3", ".ogg", ".csv", ".pdf")):
+    if "/recordings/" in href or href.split("?")[0].endswith(
+        (".wav", ".mp3", ".ogg", ".csv", ".pdf", ".xlsx")
+    ):
         return None
     return href
 

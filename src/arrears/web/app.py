@@ -40,6 +40,7 @@ PAGE_MODULES = (
     "pages_lead",
     "pages_manager",
     "pages_agencies",
+    "pages_exports",
     "pages_settlement",
     "pages_complaints",
     "pages_strategy",
