@@ -70,6 +70,8 @@ def code(lang: str, kind: str, value: object) -> str:
     if value is None or value == "":
         return "—"
     text = str(getattr(value, "value", value))
+    if kind == "step" and text.startswith("agent_"):  # an agent's own action: a dial, a request
+        text = "agent"
     words = catalogue(pick(lang))
     found = words.get(f"{kind}.{text}")
     if found is not None:

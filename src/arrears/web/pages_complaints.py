@@ -17,7 +17,16 @@ from arrears.privacy.masking import Role
 from arrears.services import complaints as svc
 from arrears.services import outreach
 from arrears.web import queries as wq
-from arrears.web.i18n import Refusal, display_zone, error_text, fmt_date, rule_reason, word
+from arrears.web.i18n import (
+    Refusal,
+    code,
+    display_zone,
+    error_text,
+    fmt_date,
+    pick,
+    rule_reason,
+    word,
+)
 from arrears.web.pages_agent import _case_page
 from arrears.web.render import render
 from arrears.web.session import CheckedViewer, PageForbidden, PageNotFound, Viewer, ViewerDep
@@ -248,10 +257,12 @@ def verdict_text(verdict: Any, lang: str) -> str:
         return word(lang, "outreach.allowed")
     why = rule_reason(lang, verdict.rule_id, verdict.params)
     head = word(lang, "outreach.deferred" if verdict.kind == "defer" else "outreach.blocked")
-    text = f"{head}: {why}"
+    colon, semi, (left, right) = ("：", "；", "（）") if pick(lang) == "zh" else (": ", "; ", "()")
+    text = f"{head}{colon}{why}"
     if verdict.next_allowed_at:
         nxt = fmt_date(verdict.next_allowed_at, lang)
-        text += f"; {word(lang, 'next_allowed')} {nxt} ({display_zone().key})"
+        zone = code(lang, "zone", display_zone().key)
+        text += f"{semi}{word(lang, 'next_allowed')} {nxt} {left}{zone}{right}"
     return text
 
 
