@@ -379,3 +379,32 @@ def choose_plan(
                     status_code=422,
                 )
     return RedirectResponse(f"/b/{token}?done=plan", status_code=303)
+
+
+@router.post("/b/{token}/dispute")
+def dispute(
+    request: Request,
+    token: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """The borrower disputes the debt on their page: collection of the case pauses until the
+    dispute is verified or withdrawn (`services/disputes.py`)."""
+    from arrears.services.disputes import DisputeSource, record_dispute
+
+    ctx = context_of(request)
+    with ctx.begin() as conn:
+        visit, sid = _checked(request, conn, token, csrf)
+        if not reason.strip():
+            return _home(request, conn, visit, sid, error="dispute_reason", status_code=422)
+        record_dispute(
+            conn,
+            source=DisputeSource.BORROWER,
+            on=visit.today,
+            by="borrower",
+            at=visit.now,
+            case_id=visit.link.case_id,
+            reason=reason.strip(),
+            keyring=ctx.app.keyring,
+        )
+    return RedirectResponse(f"/b/{token}?done=dispute", status_code=303)
