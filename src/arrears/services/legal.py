@@ -505,7 +505,7 @@ def send_demand_letter(
         as_of,
         by,
         at,
-        f"demand letter {doc_id}, pay by {deadline.isoformat()}",
+        None,  # the letter is the move's document (below); its deadline is in the audit entry
     )
     _audit(
         conn,

@@ -42,6 +42,7 @@ PAGE_MODULES = (
     "pages_agencies",
     "pages_exports",
     "pages_settlement",
+    "pages_legal",
     "pages_complaints",
     "pages_strategy",
     "pages_admin",
