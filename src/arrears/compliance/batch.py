@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, insert, select, text
 
 from arrears.compliance.history import (
+    Counters,
     as_utc,
     candidate_of,
     candidate_sql,
     count_allowed,
     decide_waived,
     decision_row,
+    kind_key,
     load_counters,
     overrides_of,
 )
@@ -41,13 +43,14 @@ from arrears.compliance.rules.pack import Pack
 from arrears.compliance.rules.validation import NOTICE_TEMPLATE
 from arrears.observability.metrics import record_gate
 from arrears.store import tables as t
-from arrears.store.bulk import insert_rows
+from arrears.store.bulk import insert_rows, insert_values
 from arrears.store.sql import Dialect, dated
 from arrears.store.tables_compliance import (
     gate_decisions,
 )
 
 CARRY_OVER_DAYS = 14
+_NONE_WAIVED: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,15 @@ def _temporary(conn: Connection, name: str, *columns: Column[Any]) -> Table:
 def _record(
     conn: Connection,
     kinds: Sequence[dict[str, Any]],
-    judged: Sequence[dict[str, Any]],
+    judged: Sequence[tuple[int, int, int]],
     queue: Sequence[str],
 ) -> None:
     """Write every action's decision row and apply the verdicts, set-based from the kinds.
 
-    `kinds`: one recorded row per kind of decision; `judged`: each action's kind, in the order
-    decided. An allowed action of a channel in `queue` leaves the gate queued (the daily run's
-    messages, whose outbox rows it writes next): the action is written once, not twice."""
+    `kinds`: one recorded row per kind of decision; `judged`: (seq, action id, kind) of each
+    action, in the order decided. An allowed action of a channel in `queue` leaves the gate
+    queued (the daily run's messages, whose outbox rows it writes next): the action is written
+    once, not twice."""
     kind = _temporary(
         conn,
         "tmp_gate_kinds",
@@ -103,7 +107,7 @@ def _record(
         conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
     )
     insert_rows(conn, kind, kinds)
-    insert_rows(conn, acted, judged)
+    insert_values(conn, acted, ("seq", "action_id", "kind"), judged)
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE tmp_gate_kinds, tmp_gate_actions"))
     names = ", ".join(c.name for c in _RECORDED)
@@ -111,8 +115,8 @@ def _record(
         text(
             f"""INSERT INTO gate_decisions (action_id, {names})
                 SELECT m.action_id, {", ".join(f"k.{c.name}" for c in _RECORDED)}
-                FROM tmp_gate_actions m JOIN tmp_gate_kinds k ON k.kind = m.kind
-                ORDER BY m.seq"""
+                FROM (SELECT seq, action_id, kind FROM tmp_gate_actions ORDER BY seq) m
+                JOIN tmp_gate_kinds k ON k.kind = m.kind"""
         )
     )
     allowed = "'planned'"
@@ -154,19 +158,38 @@ class _Decisions:
     consent), each decided the same way. No rule reads the case, borrower or action id, nor a
     borrower's id as target (a contact's id appears in messages, so it stays in the key):
     candidates equal but for those are decided alike. A decision's recorded row is made once
-    too, and numbered: the actions are recorded by the number of their kind."""
+    too, and numbered: the actions are recorded by the number of their kind.
+
+    A row of the night's candidates is looked up by its `kind_key` first (the values the
+    candidate is made of, minus the identities): the candidate and its history are made only
+    for a row unlike any before, not for each of a first day's hundreds of thousands."""
 
     def __init__(self, pack: Pack, batch: str, business_date: date) -> None:
         self.pack, self.batch, self.business_date = pack, batch, business_date
         self.seen: dict[tuple[Any, ...], tuple[Decision, int]] = {}
+        self.rows: dict[tuple[Any, ...], tuple[Decision, int]] = {}  # by kind_key, waivers
+        self.starts: dict[str, datetime] = {}  # the business day's start per time zone
         self.kinds: list[dict[str, Any]] = []  # shared by every pack's batch of the night
 
-    def of(self, c: Candidate, h: History, at: datetime, waived: set[str]) -> tuple[Decision, int]:
+    def of_row(self, row: Any, k: Counters, waived: frozenset[str]) -> tuple[Decision, int]:
+        key = (kind_key(row, k, self.business_date), waived)
+        found = self.rows.get(key)
+        if found is None:
+            c, h = candidate_of(row, k, self.business_date)
+            at = self.starts.get(c.timezone)
+            if at is None:
+                at = self.starts[c.timezone] = day_start(self.business_date, c.timezone)
+            found = self.rows[key] = self.of(c, h, at, waived)
+        return found
+
+    def of(
+        self, c: Candidate, h: History, at: datetime, waived: frozenset[str]
+    ) -> tuple[Decision, int]:
         target = c.target_id if c.audience is Audience.CONTACT else ""
-        key = (_kind(c), target, h, at, frozenset(waived))
+        key = (_kind(c), target, h, at, waived)
         found = self.seen.get(key)
         if found is None:
-            dec = decide_waived(c, h, self.pack, at, waived)
+            dec = decide_waived(c, h, self.pack, at, set(waived))
             row = decision_row(self.batch, "plan", 0, self.business_date, at, dec)
             del row["action_id"]
             self.kinds.append({"kind": len(self.kinds), **row})
@@ -208,11 +231,10 @@ def gate_planned_actions(
         groups.setdefault(choice.code_for(row.jurisdiction), []).append(row)
     waived = overrides_of(conn, scope, params)
     batch = uuid.uuid4().hex
-    judged: list[dict[str, Any]] = []
+    judged: list[tuple[int, int, int]] = []
     kinds: list[dict[str, Any]] = []
     tally: Counter[str] = Counter()
     verdicts: Counter[VerdictKind] = Counter()
-    starts: dict[str, datetime] = {}
     for code, group in sorted(groups.items()):
         pack = packs[code]
         # the counters of this pack's borrowers only (all of them when one pack is in use)
@@ -221,16 +243,15 @@ def gate_planned_actions(
         decided = _Decisions(pack, batch, business_date)
         decided.kinds = kinds
         for row in group:
-            c, h = candidate_of(row, k, business_date)
-            at = starts.get(c.timezone)
-            if at is None:
-                at = starts[c.timezone] = day_start(business_date, c.timezone)
-            dec, kind = decided.of(c, h, at, waived.get(row.id, set()))
-            count_allowed(k, c, row.number_index, dec)
+            overridden = waived.get(row.id)
+            dec, kind = decided.of_row(
+                row, k, frozenset(overridden) if overridden else _NONE_WAIVED
+            )
+            count_allowed(k, row, business_date, dec)
             verdicts[dec.verdict] += 1
             if dec.rule_id:
                 tally[f"{dec.verdict} {dec.rule_id}"] += 1
-            judged.append({"seq": len(judged), "action_id": row.id, "kind": kind})
+            judged.append((len(judged), row.id, kind))
     _record(conn, kinds, judged, queue)
     record_gate({str(v): n for v, n in verdicts.items()}, tally)  # counts, not actions
     return GateReport(

@@ -328,55 +328,100 @@ def as_utc(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_CHANNELS = {c.value: c for c in Channel}
+_AUDIENCES = {a.value: a for a in Audience}
+_NO_PREFERENCES = Preferences()
+_NO_CHANNELS: frozenset[Channel] = frozenset()
+
+
 def candidate_of(row: Any, k: Counters, d: date | None = None) -> tuple[Candidate, History]:
+    """The candidate and its history of one row of `candidate_sql`. The nightly gate makes
+    one per action (hundreds of thousands on a first day): enums and empty values are looked
+    up, not made, and the counters read with `get` (a `Counter`'s missing key is a call)."""
     m = row._mapping
-    channel = Channel(m["channel"])
-    audience = Audience(m["target_type"])
-    content = k.texts.get((m["template"], m["channel"]))
+    channel = _CHANNELS.get(m["channel"]) or Channel(m["channel"])
+    audience = _AUDIENCES.get(m["target_type"]) or Audience(m["target_type"])
+    case_id, borrower_id, target_id = m["case_id"], m["borrower_id"], m["target_id"]
+    unreachable_on = m["unreachable_on"]
     candidate = Candidate(
-        case_id=m["case_id"],
-        borrower_id=m["borrower_id"],
+        case_id=case_id,
+        borrower_id=borrower_id,
         business_date=d or as_date(m["business_date"]),
         channel=channel,
         audience=audience,
-        target_id=m["target_id"],
+        target_id=target_id,
         template=m["template"],
         timezone=m["timezone"],
         action_id=m["id"],
         step=m["step"],
         agent_initiated=str(m["step"]).startswith("agent_"),
         borrower_phone_status=m["phone_status"],
-        unreachable_on=as_date(m["unreachable_on"]) if m["unreachable_on"] else None,
+        unreachable_on=as_date(unreachable_on) if unreachable_on else None,
         contact_consent=bool(m["contact_consent"]),
         contact_status=m["contact_status"] or "active",
-        content=content,
+        content=k.texts.get((m["template"], m["channel"])),
     )
     number = m["number_index"]
+    opted_out = k.opted_out.get(number) if number else None
     history = History(
-        connected_calls_today=k.connected_today[m["borrower_id"]],
-        attempts_today_on_number=k.attempts_today[number] if number else 0,
-        attempt_days_on_debt=tuple(k.attempt_days.get(m["case_id"], ())),
-        last_conversation_on=k.last_conversation.get(m["case_id"]),
-        third_party_communications=k.third_party[m["target_id"]]
+        connected_calls_today=k.connected_today.get(borrower_id, 0),
+        attempts_today_on_number=k.attempts_today.get(number, 0) if number else 0,
+        attempt_days_on_debt=tuple(k.attempt_days.get(case_id, ())),
+        last_conversation_on=k.last_conversation.get(case_id),
+        third_party_communications=k.third_party.get(target_id, 0)
         if audience is Audience.CONTACT
         else 0,
-        flags=tuple(k.flags.get(m["borrower_id"], ())),
-        opted_out=frozenset(k.opted_out.get(number, ())) if number else frozenset(),
-        preferences=k.preferences.get(m["borrower_id"], Preferences()),
+        flags=tuple(k.flags.get(borrower_id, ())),
+        opted_out=frozenset(opted_out) if opted_out else _NO_CHANNELS,
+        preferences=k.preferences.get(borrower_id, _NO_PREFERENCES),
         holidays=k.holidays,
-        validation_notice_pending=k.notice_pending and m["case_id"] not in k.notice_sent,
+        validation_notice_pending=k.notice_pending and case_id not in k.notice_sent,
     )
     return candidate, history
 
 
-def count_allowed(k: Counters, c: Candidate, number: str | None, decision: Decision) -> None:
+def kind_key(row: Any, k: Counters, d: date) -> tuple[Any, ...]:
+    """Everything `candidate_of` reads of a row and its counters but the identities no rule
+    reads (case, borrower, action; a borrower's id as target): two rows of equal keys make
+    candidates equal but for those ids, with equal histories, so they are decided alike. The
+    nightly gate looks its kinds up by this key and makes a candidate only for a new one."""
+    m = row._mapping
+    case_id, borrower_id, target_id = m["case_id"], m["borrower_id"], m["target_id"]
+    contact = m["target_type"] == Audience.CONTACT
+    number = m["number_index"]
+    return (
+        m["channel"],
+        m["target_type"],
+        target_id if contact else None,
+        m["template"],
+        m["timezone"],
+        m["step"],
+        m["phone_status"],
+        m["unreachable_on"],
+        bool(m["contact_consent"]),
+        m["contact_status"],
+        k.connected_today.get(borrower_id, 0),
+        k.attempts_today.get(number, 0) if number else 0,
+        tuple(k.attempt_days.get(case_id, ())),
+        k.last_conversation.get(case_id),
+        k.third_party.get(target_id, 0) if contact else 0,
+        tuple(k.flags.get(borrower_id, ())),
+        frozenset(k.opted_out.get(number, ())) if number else None,
+        k.preferences.get(borrower_id),
+        k.notice_pending and case_id not in k.notice_sent,
+        d,
+    )
+
+
+def count_allowed(k: Counters, row: Any, d: date, decision: Decision) -> None:
     """A call allowed today is an attempt about to be made: later candidates see it."""
-    if decision.verdict is not VerdictKind.ALLOW or c.channel is not Channel.CALL:
+    m = row._mapping
+    if decision.verdict is not VerdictKind.ALLOW or m["channel"] != Channel.CALL:
         return
-    if number:
-        k.attempts_today[number] += 1
-    if c.audience is Audience.BORROWER:
-        k.attempt_days[c.case_id].append(c.business_date)
+    if m["number_index"]:
+        k.attempts_today[m["number_index"]] += 1
+    if m["target_type"] == Audience.BORROWER:
+        k.attempt_days[m["case_id"]].append(d)
 
 
 # --- overrides ---------------------------------------------------------------------------------
