@@ -166,7 +166,7 @@ def letter(request: Request, case_id: int, viewer: CheckedViewer) -> Response:
     return RedirectResponse(f"/legal?case={case_id}", status_code=303)
 
 
-@router.get("/legal/documents/{document_id}")
+@router.get("/legal/documents/{document_id}.pdf")
 def document(request: Request, document_id: int, viewer: ViewerDep) -> Response:
     _access(request, viewer)
     ctx = context_of(request)
