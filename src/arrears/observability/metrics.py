@@ -115,6 +115,7 @@ def step_rows(report: RunFigures) -> dict[str, int]:
         "settlement_offers": getattr(report, "offers_settled", 0)
         + getattr(report, "offers_lapsed", 0),
         "charge_off": getattr(report, "accounts_charged_off", 0),
+        "legal_referral": getattr(report, "cases_referred_to_legal", 0),
     }
 
 
