@@ -77,8 +77,8 @@ SPECS: dict[ExtractFile, FileSpec] = {
             "penalty_rate",
             "opened_on",
         ),
-        optional=("waterfall",),
-        may_be_empty=frozenset({"waterfall"}),
+        optional=("waterfall", "disputed_on"),
+        may_be_empty=frozenset({"waterfall", "disputed_on"}),
     ),
     ExtractFile.due_items: FileSpec(
         ExtractFile.due_items,

@@ -196,6 +196,9 @@ class _Cells:
             return None
 
 
+DISPUTED_ON = "disputed_on"  # not a column of accounts: a dispute the import records
+
+
 @dataclass
 class Earlier:
     """What the files of an import read before this one left behind for it."""
@@ -463,6 +466,12 @@ class _Validation:
         }
         if "waterfall" in row.cells:
             record["waterfall"] = row.read("waterfall", fmt.waterfall)
+        if row.cells.get("disputed_on"):  # the borrower disputes the account (services/disputes)
+            disputed = row.read("disputed_on", fmt.iso_date)
+            opened = record["opened_on"]
+            if disputed is not None and opened is not None and disputed < opened:
+                row.problem("disputed_on", f"{disputed} is before the account opened ({opened})")
+            record[DISPUTED_ON] = disputed
         stored = self.stored.accounts.get(aid) if aid else None
         if stored and ccy and stored.currency != ccy:
             row.problem(

@@ -19,7 +19,7 @@ import csv
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from operator import itemgetter
@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     case,
     literal_column,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,8 +42,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from arrears.engine.delinquency import reassess
 from arrears.observability import logs
 from arrears.privacy.keyring import KeyRing
+from arrears.services.disputes import DisputeSource, record_dispute
 from arrears.services.import_formats import SPECS, ExtractFile
 from arrears.services.import_rows import (
+    DISPUTED_ON,
     Earlier,
     Extract,
     ImportProblem,
@@ -58,6 +61,7 @@ from arrears.services.import_rows import (
 )
 from arrears.services.import_rows import Row as RawRow
 from arrears.store import tables as t
+from arrears.store.tables_compliance import disputes
 
 __all__ = [
     "ExtractFile",
@@ -737,6 +741,14 @@ class _Plan:
         self.payments_seen = payments_seen
         self.counts = FileCounts()
         self.rows: list[Record] = []
+        # (account, borrower, day) of the accounts the extract says the borrower disputes
+        self.disputes = [
+            (r["id"], r["borrower_id"], r.pop(DISPUTED_ON))
+            for r in records
+            if r.get(DISPUTED_ON) is not None
+        ]
+        for r in records:
+            r.pop(DISPUTED_ON, None)
         self._split(file, records)
 
     def _split(self, file: ExtractFile, records: list[Record]) -> None:
@@ -804,6 +816,35 @@ class _Plan:
     def write(self, conn: Connection) -> None:
         if self.rows:
             WRITERS[self.file](conn, self.rows)
+        if self.disputes:
+            _record_disputes(conn, self.keyring, self.disputes)
+
+
+def _record_disputes(
+    conn: Connection, keyring: KeyRing, found: Sequence[tuple[str, str, date]]
+) -> None:
+    """A dispute per account and day the extract names (source import), once: re-importing
+    the same file records nothing new. Collection of the borrower's case pauses."""
+    x = disputes.c
+    for account_id, borrower_id, day in found:
+        known = conn.execute(
+            select(x.id).where(
+                x.account_id == account_id,
+                x.raised_on == day,
+                x.source == DisputeSource.IMPORT.value,
+            )
+        ).first()
+        if known is None:
+            record_dispute(
+                conn,
+                source=DisputeSource.IMPORT,
+                on=day,
+                by="import",
+                at=datetime.now(UTC),
+                borrower_id=borrower_id,
+                account_id=account_id,
+                keyring=keyring,
+            )
 
 
 def _same_due_item(record: Record, old: Row[Any]) -> bool:
