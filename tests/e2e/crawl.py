@@ -110,11 +110,33 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
                 .where(t.actions.c.id == held)
                 .values(status="blocked", rule_id="cn.contact_consent", reason="no consent")
             )
+    _complaints(app, case_ids[0], day, now)
     key = f"arrears-{email}"
     unsubscribe = f"/unsubscribe/{key}?t={unsubscribe_token(key, UNSUBSCRIBE_SECRET.encode())}"
     link = f"/b/{make_token(app.keyring, with_plan or case_ids[0], day + timedelta(days=14))}"
     for served in serve(app, business_date=day, clock=lambda: now):
         yield Site(served, link, unsubscribe, case_ids)
+
+
+def _complaints(app: App, case_id: int, day: Any, now: datetime) -> None:
+    """Two complaints for the register: one overdue that paused outreach, one answered."""
+    from arrears.services import complaints as svc
+
+    with app.engine.begin() as conn:
+        late = svc.receive_complaint(
+            conn, app.keyring, channel="regulator", category="third_party_disclosure",
+            on=day - timedelta(days=20), by="lead", at=now, case_id=case_id,
+            summary="监管转办：催收员向同事透露欠款", pause_outreach=True,
+        )  # fmt: skip
+        svc.assign_complaint(conn, app.keyring, late.id, owner="compliance", by="lead", at=now)
+        answered = svc.receive_complaint(
+            conn, app.keyring, channel="phone", category="contact_frequency",
+            on=day - timedelta(days=5), by="lead", at=now, case_id=case_id, summary="电话太多",
+        )  # fmt: skip
+        svc.answer_complaint(
+            conn, app.keyring, answered.id, response="已调整联络频次", outcome="upheld",
+            on=day - timedelta(days=2), by="compliance", at=now,
+        )  # fmt: skip
 
 
 def served_site(tmp: Path) -> Iterator[Site]:
@@ -165,6 +187,13 @@ def _strategy_codes() -> set[str]:
     return codes
 
 
+def _complaint_codes() -> set[str]:
+    from arrears.services import complaints as svc
+
+    kinds = (svc.ComplaintChannel, svc.ComplaintCategory, svc.ComplaintStatus)
+    return {c.value for kind in (*kinds, svc.ComplaintOutcome) for c in kind}
+
+
 def known_codes() -> set[str]:
     """Statuses, roles, relationships, products, channels, outcomes, steps, templates, queues,
     variants, flags and rule ids: the tokens a translated page never shows."""
@@ -181,6 +210,7 @@ def known_codes() -> set[str]:
         "sms", "email", "push", "letter", "call", "voicemail", "task", "borrower", "contact",
     }  # fmt: skip
     codes |= _strategy_codes()
+    codes |= _complaint_codes()
     for pack in PACKS.values():
         for rule_id in pack.rule_ids:
             codes.add(rule_id)
