@@ -22,6 +22,7 @@ _ERRORS = (
     svc.LegalUserRefused,
     svc.LegalLetterRequired,
     svc.LegalDocumentNotFound,
+    svc.LegalDocumentUnavailable,
     LegalTransitionInvalid,
     LegalStatusUnknown,
 )

@@ -83,6 +83,10 @@ class LegalDocumentNotFound(LookupError):
         super().__init__(f"no legal document {document_id}; `arrears legal list` shows them")
 
 
+class LegalDocumentUnavailable(LookupError):
+    """Erased by retention, or not the document that was made (its hash differs)."""
+
+
 @dataclass(frozen=True)
 class LegalRule:
     id: int
@@ -579,9 +583,17 @@ def document_pdf(
     ).first()
     if row is None:
         raise LegalDocumentNotFound(document_id)
+    if row.content_enc is None:
+        raise LegalDocumentUnavailable(
+            f"legal document {document_id} was erased with the borrower's personal data "
+            f"(retention); its SHA-256 was {row.sha256}"
+        )
     pdf = base64.b64decode(ring.decrypt(row.content_enc) or "")
-    if hashlib.sha256(pdf).hexdigest() != row.sha256:
-        raise LegalDocumentNotFound(document_id)  # never hand out a document that changed
+    if hashlib.sha256(pdf).hexdigest() != row.sha256:  # never hand out a changed document
+        raise LegalDocumentUnavailable(
+            f"legal document {document_id} does not match its SHA-256 {row.sha256}; "
+            "restore it from a backup"
+        )
     _audit(
         conn,
         ring,

@@ -16,6 +16,7 @@ from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated
+from arrears.store.tables_legal import legal_cases, legal_documents
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,13 @@ def run_retention(
         )
         conn.execute(update(i).where(i.c.case_id.in_(case_ids)).values(note=None), params)
         step("case and call notes", 0)
+        # the legal team's letters name the borrower: their content goes, their hash stays
+        lc, ld = legal_cases.c, legal_documents
+        legal_ids = select(lc.id).where(lc.case_id.in_(case_ids))
+        conn.execute(
+            update(ld).where(ld.c.legal_case_id.in_(legal_ids)).values(content_enc=None), params
+        )
+        step("legal documents", 0)
     audit.append(
         conn,
         ring,

@@ -86,7 +86,7 @@ legal_documents = Table(
     Column("kind", String(24), nullable=False),  # demand_letter
     Column("language", String(16), nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("content_enc", LargeBinary, nullable=False),
+    Column("content_enc", LargeBinary),  # none: erased by retention (the hash stays)
     Column("action_id", Integer, ForeignKey("actions.id")),  # the gate's decision on sending it
     Column("business_date", Date, nullable=False),
     Column("created_by", String(64), nullable=False),

@@ -175,7 +175,7 @@ def document(request: Request, document_id: int, viewer: ViewerDep) -> Response:
             found, pdf = svc.document_pdf(
                 conn, document_id, by=viewer.user.username, at=ctx.now(), ring=ctx.app.keyring
             )
-        except svc.LegalDocumentNotFound as exc:
+        except (svc.LegalDocumentNotFound, svc.LegalDocumentUnavailable) as exc:
             raise PageNotFound(str(exc)) from None
     return Response(
         pdf,

@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(24), nullable=False),
         sa.Column("language", sa.String(16), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("content_enc", sa.LargeBinary, nullable=False),
+        sa.Column("content_enc", sa.LargeBinary),
         sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id")),
         sa.Column("business_date", sa.Date, nullable=False),
         sa.Column("created_by", sa.String(64), nullable=False),
