@@ -139,7 +139,8 @@ def test_three_nights_one_missed_a_failed_dispatch_alerts_and_resumes(
         first = nightly("--through", D1.isoformat())
         assert first.exit_code == 0, first.output
         steps = _steps(db, D1)
-        assert list(steps) == ["import", "run_day", "dispatch", "webhooks", "reports"]
+        assert list(steps) == ["import", "score", "run_day", "dispatch", "webhooks", "reports"]
+        assert steps.pop("score")["status"] == "skipped"  # no score model approved
         assert {s["status"] for s in steps.values()} == {"finished"}
         assert steps["import"]["rows"] > 0  # the extract was loaded
         assert steps["run_day"]["rows"] > 0  # accounts were assessed

@@ -264,28 +264,21 @@ def _share(value: float | None) -> str:
 def score_cases(
     ctx: typer.Context,
     as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD."),
-    models: Path = typer.Option(
-        Path(".arrears/models"), "--models", help="Directory of the trained models."
-    ),
-    pay_model: str = typer.Option(None, "--pay-model", help="p_pay_30 version (default: last)."),
-    cure_model: str = typer.Option(
-        None, "--cure-model", help="p_self_cure version (default: last)."
-    ),
 ) -> None:
     """Score every open case as of the date (p_pay_30, p_self_cure, reasons) into lab_scores,
-    in one batch; re-running the date replaces its scores."""
+    in one batch, with the models approved for the date (`arrears lab model`); re-running the
+    date replaces its scores."""
     from arrears.cli import app_of
-    from arrears.lab import scores, scoring
+    from arrears.lab import models
+    from arrears.lab.scores import ModelTampered
 
     day = _day(as_of, "--as-of")
     try:
-        pay, pay_version = scores.find(models, scores.Score.P_PAY_30, pay_model)
-        cure, cure_version = scores.find(models, scores.Score.P_SELF_CURE, cure_model)
-    except (scores.ModelNotFound, scores.ModelTampered) as exc:
+        with app_of(ctx).engine.begin() as conn:
+            batch = models.score_with_approved(conn, day)
+    except (models.ModelNotApproved, ModelTampered) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    with app_of(ctx).engine.begin() as conn:
-        batch = scoring.score_open_cases(conn, day, pay, cure, (pay_version, cure_version))
     typer.echo(
         f"scored {batch.cases} open cases as of {batch.as_of} "
         f"with {batch.pay_model} and {batch.cure_model}"

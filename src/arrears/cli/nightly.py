@@ -1,5 +1,5 @@
-"""`arrears nightly`: the night as one command — import, run-day, dispatch, webhooks, reports —
-for one date or every missed date, under one lock, resumable, alerting operations when it
+"""`arrears nightly`: the night as one command — import, score, run-day, dispatch, webhooks,
+reports — for one date or every missed date, under one lock, resumable, alerting operations when it
 fails (docs/operations.md). `arrears nights` lists what the last nights did."""
 
 from __future__ import annotations
@@ -75,9 +75,15 @@ def run_nightly(
     echo: Callable[[str], None],
 ) -> int:
     """Run the nights asked for under the lock; the exit code (0 done, 1 failed, 3 locked)."""
+    from arrears.lab.models import nightly_scorer  # scikit-learn loads only for a night
+
     engine = wired.engine
     steps = standard_steps(
-        engine, wired.keyring, lambda day: wired.run_day(day, by=config.by), config
+        engine,
+        wired.keyring,
+        lambda day: wired.run_day(day, by=config.by),
+        config,
+        score=nightly_scorer(engine),
     )
     try:
         with held_lock(engine, lock_holder(config.by), wait=wait):

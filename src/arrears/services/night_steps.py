@@ -1,7 +1,8 @@
-"""The steps of a night, in order: import the day's extracts, run the day, dispatch the outbox,
-deliver webhooks, the reports. Each is safe to run again (a resumed night runs the failed step
-again): the import skips rows already stored, the run changes nothing on a date it ran, the
-dispatcher sends each message once, webhooks deliver each event once per subscriber."""
+"""The steps of a night, in order: import the day's extracts, score the open cases (when a
+score model is approved), run the day, dispatch the outbox, deliver webhooks, the reports.
+Each is safe to run again (a resumed night runs the failed step again): the import skips rows
+already stored, the scores of a date are replaced, the run changes nothing on a date it ran,
+the dispatcher sends each message once, webhooks deliver each event once per subscriber."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from arrears.services.reports import actions_as_of, cases_as_of
 from arrears.services.webhooks import collect_events, deliver
 from arrears.store import tables as t
 
-STEP_NAMES = ("import", "run_day", "dispatch", "webhooks", "reports")
+STEP_NAMES = ("import", "score", "run_day", "dispatch", "webhooks", "reports")
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,14 @@ def standard_steps(
     config: NightConfig,
     *,
     clock: Callable[[], datetime] = _now,
+    score: Callable[[date], StepResult] | None = None,
 ) -> list[tuple[str, Step]]:
-    """The night's steps over one database, in the order they run."""
+    """The night's steps over one database, in the order they run. `score` is the strategy
+    lab's batch with the approved models (`arrears.lab.models.nightly_scorer`): before the
+    day runs, so the day's plan reads the day's scores."""
     return [
         ("import", lambda ctx: import_step(engine, keyring, config, ctx, clock())),
+        ("score", lambda ctx: score_step(score, ctx)),
         ("run_day", lambda ctx: run_day_step(run_day, ctx)),
         ("dispatch", lambda ctx: dispatch_step(engine, keyring, config, ctx, clock())),
         ("webhooks", lambda ctx: webhooks_step(engine, keyring, config, ctx, clock())),
@@ -104,6 +109,14 @@ def import_step(
         )
     rows = sum(c.inserted + c.updated for c in report.files.values())
     return StepResult(rows=rows, note=f"{len(report.files)} file(s) from {directory}")
+
+
+def score_step(score: Callable[[date], StepResult] | None, ctx: StepContext) -> StepResult:
+    """Every open case scored in one batch with the models approved for the date; skipped
+    with a note when none is approved (or no scorer is wired)."""
+    if score is None:
+        return StepResult(note="no score batch wired: the day's plan reads no scores", skipped=True)
+    return score(ctx.as_of)
 
 
 def run_day_step(run_day: Callable[[date], RunReport], ctx: StepContext) -> StepResult:

@@ -116,10 +116,25 @@ def test_a_model_for_the_wrong_score_is_refused(db: Engine, models: Path) -> Non
 
 
 def test_the_command_scores_the_open_cases(db: Engine, models: Path) -> None:
+    """With the approved models (tests/integration/lab/test_models.py: the maker–checker)."""
+    from datetime import UTC, datetime
+
+    from arrears.lab import models as deployed
+    from arrears.services.users import add_user
+
     _book_on(db)
     args = ["--database", cli_url(db), "lab", "score", "--as-of", "2026-03-31"]
-    out = CliRunner().invoke(build(), [*args, "--models", str(models)])
+    missing = CliRunner().invoke(build(), args)
+    assert missing.exit_code == 2 and "arrears lab model deploy" in missing.output
+    at = datetime(2026, 3, 30, tzinfo=UTC)
+    with db.begin() as conn:
+        add_user(conn, "lin", "strategist-pass", "strategist", at=at)
+        add_user(conn, "zhao", "strategist-pass", "strategist", at=at)
+        for score in scores.Score:
+            _, version = scores.find(models, score)
+            blob, card = deployed.read_model_file(models / f"{version}.pkl")
+            v = deployed.deploy(conn, f.RING, blob=blob, card=card, by="lin", at=at)
+            deployed.approve(conn, f.RING, version=v.version, by="zhao", active_from=D, at=at)
+    out = CliRunner().invoke(build(), args)
     assert out.exit_code == 0, out.output
     assert "scored 2 open cases as of 2026-03-31" in out.output
-    missing = CliRunner().invoke(build(), [*args, "--models", str(models / "none")])
-    assert missing.exit_code == 2 and "train one" in missing.output
