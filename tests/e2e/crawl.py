@@ -111,11 +111,26 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
                 .values(status="blocked", rule_id="cn.contact_consent", reason="no consent")
             )
     _complaints(app, case_ids[0], day, now)
+    _legal_case(app, case_ids[-1], day, now)
     key = f"arrears-{email}"
     unsubscribe = f"/unsubscribe/{key}?t={unsubscribe_token(key, UNSUBSCRIBE_SECRET.encode())}"
     link = f"/b/{make_token(app.keyring, with_plan or case_ids[0], day + timedelta(days=14))}"
     for served in serve(app, business_date=day, clock=lambda: now):
         yield Site(served, link, unsubscribe, case_ids)
+
+
+def _legal_case(app: App, case_id: int, day: Any, now: datetime) -> None:
+    """A case in legal with its demand letter and a referral rule: the legal page's queue,
+    history and rules have something to show."""
+    from arrears.services import legal
+
+    with app.engine.begin() as conn:
+        legal.add_rule(
+            conn, min_dpd=120, currency="CNY", min_balance="1000", by="manager", at=now,
+            ring=app.keyring,
+        )  # fmt: skip
+        legal.refer(conn, case_id, day, by="manager", at=now, ring=app.keyring, note="crawl")
+        legal.send_demand_letter(conn, case_id, day, by="manager", at=now, ring=app.keyring)
 
 
 def _complaints(app: App, case_id: int, day: Any, now: datetime) -> None:
