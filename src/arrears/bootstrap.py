@@ -59,19 +59,39 @@ class App:
         return make_dialer(self.settings, self.recordings)
 
     def run_day(
-        self, as_of: date, *, by: str | None = None, at: datetime | None = None, **kw: Any
+        self,
+        as_of: date,
+        *,
+        by: str | None = None,
+        at: datetime | None = None,
+        spark: Any | None = None,
+        **kw: Any,
     ) -> RunReport:
         """The daily run for `as_of`, each borrower under the rule pack of their jurisdiction
         (the portfolio default from `arrears compliance use-pack`; the settings' pack only when
         the database names none). With `by` (the `arrears run-day` command), the run is
-        recorded in the audit log: who ran which date, when, and what it changed."""
+        recorded in the audit log: who ran which date, when, and what it changed. With `spark`
+        (`engine.spark.run.SparkOptions`), delinquency, cases and strategy run on Spark by
+        borrower shard (docs/spark.md)."""
         with self.engine.connect() as conn:  # every pack in use, before anything is planned
             choice = pack_choice(conn, fallback=self.settings.rule_pack)
         for code in sorted(choice.codes):
             load_pack(code)  # refuse, say why
-        report = run_day(
-            self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw
-        )
+        if spark is not None:
+            from arrears.engine.spark.run import run_day_spark  # pyspark only when asked
+
+            report = run_day_spark(
+                self.engine,
+                as_of,
+                options=spark,
+                gate=self.gate,
+                rule_pack=self.settings.rule_pack,
+                **kw,
+            )
+        else:
+            report = run_day(
+                self.engine, as_of, gate=self.gate, rule_pack=self.settings.rule_pack, **kw
+            )
         metrics.record_run(report)  # this process's gauges of the run's steps
         logs.run_steps(report)
         detail = {

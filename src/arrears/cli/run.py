@@ -10,6 +10,7 @@ import typer
 
 from arrears.cli import app_of
 from arrears.compliance.loading import RulePackUnavailable
+from arrears.domain.errors import DomainError
 from arrears.observability.progress import progress
 from arrears.services.reports import actions_as_of, cases_as_of
 
@@ -29,6 +30,25 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option(
             "run-day", "--by", help="Who runs it (recorded in the audit log with the counts)."
         ),
+        engine: str = typer.Option(
+            "single",
+            "--engine",
+            help="single (the database runs every step) or spark (delinquency, cases and "
+            "strategy on Apache Spark, by borrower shard; docs/spark.md).",
+        ),
+        shards: int = typer.Option(4, "--shards", help="Borrower shards (--engine spark)."),
+        spark_master: str = typer.Option(
+            "local[2]",
+            "--spark-master",
+            help="Spark master (--engine spark): local[N], spark://host:7077, yarn; empty "
+            "under spark-submit.",
+        ),
+        spark_workdir: str = typer.Option(
+            "",
+            "--spark-workdir",
+            help="Folder of the extract and results (--engine spark); on a cluster, one every "
+            "node reads at the same path. Default: a temporary folder.",
+        ),
     ) -> None:
         """Run the daily loop for one business date over the whole portfolio.
 
@@ -37,16 +57,39 @@ def register(app: typer.Typer) -> None:
           arrears run-day --as-of 2026-03-02
 
           arrears --log-json run-day --as-of 2026-03-02 --by ops-cron
+
+          arrears run-day --as-of 2026-03-02 --engine spark --shards 8 --spark-master local[2]
         """
         wired = app_of(ctx)
+        if engine not in ("single", "spark"):
+            raise typer.BadParameter(f"{engine!r}: use single or spark", param_hint="--engine")
+        if shards < 1:
+            raise typer.BadParameter(f"{shards}: at least 1", param_hint="--shards")
+        spark = None
+        if engine == "spark":
+            from pathlib import Path
+
+            from arrears.engine.spark.run import SparkOptions
+
+            spark = SparkOptions(
+                shards=shards,
+                master=spark_master,
+                workdir=Path(spark_workdir) if spark_workdir else None,
+            )
         try:
             with progress("run-day", unit="steps") as bar:
                 report = wired.run_day(
-                    parse_date(as_of), by=by, on_step=lambda name, _: bar.update(1, name)
+                    parse_date(as_of),
+                    by=by,
+                    on_step=lambda name, _: bar.update(1, name),
+                    spark=spark,
                 )
         except RulePackUnavailable as exc:  # fails closed: nothing planned, say why
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except DomainError as exc:  # a Spark run it cannot do, a shard not written: say which
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
         for key, value in report.as_dict().items():
             typer.echo(f"{key:>20}: {value}")
 

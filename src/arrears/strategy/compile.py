@@ -56,6 +56,10 @@ class Sql:
         return f'{column} COLLATE "C"' if self.dialect == "postgresql" else column
 
     @property
+    def double(self) -> str:
+        return "DOUBLE" if self.dialect == "spark" else "DOUBLE PRECISION"
+
+    @property
     def true(self) -> str:
         return "1" if self.dialect == "sqlite" else "TRUE"
 
@@ -137,11 +141,11 @@ def uses_scores(strategy: Strategy) -> bool:
     return any(fields_used(c) & set(SCORE_FIELDS) for c in conditions)
 
 
-def score_sql(strategy: Strategy, d: str) -> tuple[str, str]:
+def score_sql(strategy: Strategy, sql: Sql, d: str) -> tuple[str, str]:
     """The score columns and their join: the case's row of `lab_scores` on the date, by its
     key (a case not scored that day reads NULL). No join when no condition reads a score."""
     if not uses_scores(strategy):
-        nothing = "CAST(NULL AS DOUBLE PRECISION)"
+        nothing = f"CAST(NULL AS {sql.double})"
         return f",\n         {nothing} AS p_pay_30, {nothing} AS p_self_cure", ""
     return (
         ",\n         ls.p_pay_30, ls.p_self_cure",
@@ -153,7 +157,7 @@ def facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: str = "") 
     """One row of fields per open case, in any currency (the CTEs, ending in `f`):
     aggregates joined by hash, the shape a columnar engine (DuckDB, Spark) runs best."""
     d = sql.date(as_of)
-    score_columns, score_join = score_sql(strategy, d)
+    score_columns, score_join = score_sql(strategy, sql, d)
     latest_promise = """SELECT case_id, status, ROW_NUMBER() OVER (PARTITION BY case_id
                          ORDER BY made_on DESC, id DESC) AS rn FROM promises
                          WHERE case_id IN (SELECT id FROM oc)"""
@@ -235,7 +239,7 @@ def row_store_facts_sql(strategy: Strategy, sql: Sql, as_of: date, case_filter: 
     of them (SQLite: 180 s for 30,000 cases)."""
     d = sql.date(as_of)
     name = quote(strategy.name)
-    score_columns, score_join = score_sql(strategy, d)
+    score_columns, score_join = score_sql(strategy, sql, d)
     of_borrower = "a.borrower_id = oc.borrower_id"
     return f"""
 oc AS (
