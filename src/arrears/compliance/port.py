@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from arrears.compliance.loading import (
     RulePackUnavailable,
@@ -192,6 +192,58 @@ def check_sends(
         aid: verdict_of(d, at, pack=forced or load_pack(d.pack or choice.default), action_id=aid)
         for aid, d in decided.items()
     }
+
+
+def ask_for_message(
+    conn: Connection,
+    *,
+    case_id: int,
+    business_date: date,
+    step: str,
+    target_id: str,
+    channel: str,
+    template: str,
+    at: datetime,
+    deferred_status: str = "deferred",
+) -> Verdict:
+    """A message to the borrower someone wants to send now (an agency's text, the legal team's
+    letter), judged at send time as the dispatcher's are and recorded as an action of its own:
+    done when allowed, else `deferred_status` (the asker asks again at `next_allowed_at`) or
+    blocked, with the rule."""
+    a = t.actions
+    action_id = conn.execute(
+        insert(a)
+        .values(
+            case_id=case_id,
+            business_date=business_date,
+            step=step[:64],
+            target_type=Target.BORROWER.value,
+            target_id=target_id,
+            channel=channel,
+            template=template,
+            status="planned",
+            priority=5,
+        )
+        .returning(a.c.id)
+    ).scalar_one()
+    verdict = check_sends(conn, [action_id], at)[action_id]
+    status = {
+        VerdictKind.ALLOW: "done",
+        VerdictKind.DEFER: deferred_status,
+        VerdictKind.BLOCK: "blocked",
+    }[verdict.kind]
+    conn.execute(
+        update(a)
+        .where(a.c.id == action_id)
+        .values(
+            status=status,
+            rule_id=verdict.rule_id,
+            reason=None if verdict.allowed else verdict.reason,
+            scheduled_at=at if verdict.allowed else verdict.next_allowed_at,
+            completed_at=at if verdict.allowed else None,
+        )
+    )
+    return verdict
 
 
 # --- dial time -----------------------------------------------------------------------------------

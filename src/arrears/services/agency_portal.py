@@ -17,7 +17,7 @@ from uuid import uuid4
 from sqlalchemy import Connection, func, insert, select, update
 
 from arrears.compliance.loading import PackChoice, load_pack, pack_choice
-from arrears.compliance.port import Verdict, VerdictKind, check_dial, check_sends
+from arrears.compliance.port import Verdict, VerdictKind, ask_for_message, check_dial
 from arrears.domain.outcomes import Target
 from arrears.domain.phone import mask_name, mask_phone
 from arrears.privacy.keyring import KeyRing
@@ -290,41 +290,16 @@ def _not_the_lenders(conn: Connection, verdict: Verdict) -> None:
 def _ask_message(conn: Connection, agency_id: str, case_id: int, at: datetime) -> Verdict:
     """A text message is judged at send time as the dispatcher's are: an action of its own,
     done when allowed, else deferred or blocked with the rule."""
-    a = t.actions
     borrower = conn.scalar(select(t.cases.c.borrower_id).where(t.cases.c.id == case_id))
     day = conn.scalar(select(func.max(t.run_log.c.business_date)))
     business = date.fromisoformat(str(day)[:10]) if day is not None else at.date()
-    step = f"agency_sms_{agency_id}_{at.astimezone(UTC):%H%M%S}_{uuid4().hex[:8]}"[:64]
-    action_id = conn.execute(
-        insert(a)
-        .values(
-            case_id=case_id,
-            business_date=business,
-            step=step,
-            target_type=Target.BORROWER.value,
-            target_id=str(borrower),
-            channel=AgencyChannel.SMS.value,
-            template="agency_sms",
-            status="planned",
-            priority=5,
-        )
-        .returning(a.c.id)
-    ).scalar_one()
-    verdict = check_sends(conn, [action_id], at)[action_id]
-    status = {
-        VerdictKind.ALLOW: "done",
-        VerdictKind.DEFER: "deferred",
-        VerdictKind.BLOCK: "blocked",
-    }[verdict.kind]
-    conn.execute(
-        update(a)
-        .where(a.c.id == action_id)
-        .values(
-            status=status,
-            rule_id=verdict.rule_id,
-            reason=None if verdict.allowed else verdict.reason,
-            scheduled_at=at if verdict.allowed else verdict.next_allowed_at,
-            completed_at=at if verdict.allowed else None,
-        )
+    return ask_for_message(
+        conn,
+        case_id=case_id,
+        business_date=business,
+        step=f"agency_sms_{agency_id}_{at.astimezone(UTC):%H%M%S}_{uuid4().hex[:8]}",
+        target_id=str(borrower),
+        channel=AgencyChannel.SMS.value,
+        template="agency_sms",
+        at=at,
     )
-    return verdict

@@ -30,13 +30,11 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from arrears.channels.config import CommsConfig, load_channels_file
 from arrears.channels.letter import find_font, letter_pdf
-from arrears.compliance.port import Verdict, check_sends
-from arrears.compliance.rules.model import VerdictKind
+from arrears.compliance.port import Verdict, ask_for_message
 from arrears.compliance.templates import TemplateBook
 from arrears.domain import legal as dl
 from arrears.domain.legal import LegalDocumentKind, LegalStatus
 from arrears.domain.money import Money, parse_amount
-from arrears.domain.outcomes import Target
 from arrears.engine.legal_referral import NIGHTLY, hand_over
 from arrears.formats import format_day, format_money
 from arrears.privacy import audit
@@ -535,40 +533,17 @@ def _ask_port(
     """The letter as an action of its own, judged by the port at send time and recorded: done
     when allowed, else blocked with the rule; a deferral is not left waiting in the lender's
     queues (the legal team asks again at the moment it names)."""
-    a = t.actions
-    action_id = conn.execute(
-        insert(a)
-        .values(
-            case_id=case_id,
-            business_date=as_of,
-            step=f"legal_letter_{at.astimezone(UTC):%H%M%S}_{uuid4().hex[:8]}"[:64],
-            target_type=Target.BORROWER.value,
-            target_id=borrower_id,
-            channel="letter",
-            template=LETTER_TEMPLATE,
-            status="planned",
-            priority=5,
-        )
-        .returning(a.c.id)
-    ).scalar_one()
-    verdict = check_sends(conn, [action_id], at)[action_id]
-    status = {
-        VerdictKind.ALLOW: "done",
-        VerdictKind.DEFER: "cancelled",
-        VerdictKind.BLOCK: "blocked",
-    }[verdict.kind]
-    conn.execute(
-        update(a)
-        .where(a.c.id == action_id)
-        .values(
-            status=status,
-            rule_id=verdict.rule_id,
-            reason=None if verdict.allowed else verdict.reason,
-            scheduled_at=at if verdict.allowed else None,
-            completed_at=at if verdict.allowed else None,
-        )
+    return ask_for_message(
+        conn,
+        case_id=case_id,
+        business_date=as_of,
+        step=f"legal_letter_{at.astimezone(UTC):%H%M%S}_{uuid4().hex[:8]}",
+        target_id=borrower_id,
+        channel="letter",
+        template=LETTER_TEMPLATE,
+        at=at,
+        deferred_status="cancelled",
     )
-    return verdict
 
 
 def document_pdf(
