@@ -46,6 +46,7 @@ class Settings:
     keys_json: str | None = None
     rule_pack: str = "cn"
     outbox_dir: Path = Path(".arrears/outbox")
+    lab_report: Path = Path(".arrears/lab/optimise.json")  # the optimiser's last report
     audit_anchor_dir: Path | None = None  # a second place for the audit log's signed head
     webhook_allow_private: bool = False  # webhooks to loopback/private addresses (operator's call)
     # the dialler (docs/dialler.md): adapter "baresip" | "webhook" | "none"
@@ -73,6 +74,7 @@ class Settings:
             keys_json=env.get("ARREARS_KEYS"),
             rule_pack=env.get("ARREARS_RULE_PACK", "cn"),
             outbox_dir=Path(env.get("ARREARS_OUTBOX_DIR", ".arrears/outbox")),
+            lab_report=Path(env.get("ARREARS_LAB_REPORT", ".arrears/lab/optimise.json")),
             webhook_allow_private=env.get("ARREARS_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true"),
             audit_anchor_dir=(
                 Path(env["ARREARS_AUDIT_ANCHOR_DIR"])
