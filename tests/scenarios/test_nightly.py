@@ -194,13 +194,14 @@ def test_three_nights_one_missed_a_failed_dispatch_alerts_and_resumes(
         monkeypatch.setenv("ARREARS_SMPP_PASSWORD", "smpp-secret")
         resumed = nightly("--through", D3.isoformat())
         assert resumed.exit_code == 0, resumed.output
-        assert "kept from before: import, run_day" in resumed.output
+        assert "kept from before: import, score, run_day" in resumed.output
         steps = _steps(db, D2)
         assert steps["run_day"] == run_day_before  # not run again: same start, one attempt
         assert steps["run_day"]["attempts"] == 1
         assert (steps["dispatch"]["status"], steps["dispatch"]["attempts"]) == ("finished", 2)
         assert {steps[s]["status"] for s in ("webhooks", "reports")} == {"finished"}
         third = _steps(db, D3)
+        assert third.pop("score")["status"] == "skipped"  # no score model approved
         assert {s["status"] for s in third.values()} == {"finished"}
         assert third["import"]["rows"] == 1  # the repayment
         assert _night(db, D2).runs == 2

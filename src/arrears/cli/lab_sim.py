@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 from arrears.bootstrap import bootstrap
 from arrears.cli import app_of
 from arrears.cli.lab import _history, lab_app
+from arrears.config import Settings
 from arrears.lab import optimise as opt
 from arrears.lab import simulate as sim
 from arrears.lab import taiwan
@@ -159,6 +161,12 @@ def optimise_command(
     candidates: int = typer.Option(150, help="Strategies screened."),
     contact_scale: float = typer.Option(1.0, help="The contact-person prior, times."),
     pdf: Path = typer.Option(None, "--pdf", help="Also write the report as a PDF."),
+    report: Path = typer.Option(
+        None,
+        "--report",
+        help="The report as JSON, which the strategist's web page shows "
+        "(default: ARREARS_LAB_REPORT, .arrears/lab/optimise.json).",
+    ),
 ) -> None:
     """Search strategy parameters on the calibrated simulator; print the Pareto front and the
     best strategy against the seed; write the best as a strategy file."""
@@ -177,3 +185,8 @@ def optimise_command(
     loader.loads(text, str(out))  # refuse to write a file the platform would not load
     out.write_text(text, encoding="utf-8")
     typer.echo(f"\nwrote {out}; check it with: arrears strategy check {out}")
+    target = report or Settings.from_env().lab_report
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = opt.report(result, comparison, history.currency, strategy=name, file=str(out))
+    target.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    typer.echo(f"wrote {target} (the strategist's page: /lab/optimiser)")

@@ -201,27 +201,76 @@ def compare(best: Evaluation, seed: Evaluation) -> Comparison:
     )
 
 
-def render_front(result: Search, currency: str) -> str:
+@dataclass(frozen=True)
+class FrontRow:
+    """One strategy of the front (and the seed), its figures as 95% intervals over the seeds."""
+
+    label: str
+    params: Params
+    chosen: bool
+    seed: bool
+    net_per_case: Interval  # whole units of the currency
+    recovery_pct: Interval
+    contacts_per_case: Interval
+    calls_per_case: Interval
+    complaints_per_100: Interval
+
+
+def front_rows(result: Search, currency: str) -> list[FrontRow]:
     unit = 10 ** minor_units(currency)
+    shown = [*result.front, result.seed] if result.seed not in result.front else result.front
+    return [
+        FrontRow(
+            label=e.params.label(),
+            params=e.params,
+            chosen=e is result.best,
+            seed=e.params == SEED,
+            net_per_case=e.metric(lambda o: o.net / o.cases / unit),
+            recovery_pct=e.metric(lambda o: 100 * o.recovered / o.at_stake),
+            contacts_per_case=e.metric(lambda o: o.per_case(o.contact_outreaches)),
+            calls_per_case=e.metric(lambda o: o.per_case(o.calls)),
+            complaints_per_100=e.metric(lambda o: 100 * o.per_case(o.complaints)),
+        )
+        for e in shown
+    ]
+
+
+def render_front(result: Search, currency: str) -> str:
     lines = [
         f"Pareto front ({result.tried} strategies screened; 95% intervals over "
         f"{len(result.seed.runs)} seeds)",
         f"{'':2}{'net recovered / case':>28}  {'recovery %':>20}  {'contacts/case':>20}  "
         f"{'calls/case':>20}  {'complaints/100':>20}  strategy",
     ]
-    for e in [*result.front, result.seed] if result.seed not in result.front else result.front:
-        mark = "*" if e is result.best else ("S" if e.params == SEED else " ")
-        net = e.metric(lambda o: o.net / o.cases / unit)
-        rec = e.metric(lambda o: 100 * o.recovered / o.at_stake)
-        contact = e.metric(lambda o: o.per_case(o.contact_outreaches))
-        calls = e.metric(lambda o: o.per_case(o.calls))
-        complaints = e.metric(lambda o: 100 * o.per_case(o.complaints))
+    for r in front_rows(result, currency):
+        mark = "*" if r.chosen else ("S" if r.seed else " ")
         lines.append(
-            f"{mark} {_iv(net, 0):>28}  {_iv(rec, 1):>20}  {_iv(contact, 2):>20}  "
-            f"{_iv(calls, 1):>20}  {_iv(complaints, 2):>20}  {e.params.label()}"
+            f"{mark} {_iv(r.net_per_case, 0):>28}  {_iv(r.recovery_pct, 1):>20}  "
+            f"{_iv(r.contacts_per_case, 2):>20}  {_iv(r.calls_per_case, 1):>20}  "
+            f"{_iv(r.complaints_per_100, 2):>20}  {r.label}"
         )
     lines.append(f"* the chosen strategy, S the seed; amounts in {currency}")
     return "\n".join(lines)
+
+
+def report(
+    result: Search, comparison: Comparison, currency: str, *, strategy: str, file: str
+) -> dict[str, object]:
+    """The report as JSON data (`arrears lab optimise --report`): what the strategist's page
+    shows. Intervals are {mean, low, high}."""
+    from dataclasses import asdict
+
+    return {
+        "kind": "arrears.lab.optimise/1",
+        "currency": currency,
+        "seeds": len(result.seed.runs),
+        "tried": result.tried,
+        "strategy": strategy,
+        "strategy_file": file,
+        "front": [asdict(r) for r in front_rows(result, currency)],
+        "comparison": {**asdict(comparison), "contact_cut_pct": comparison.contact_cut_pct},
+        "aim_met": comparison.aim_met(),
+    }
 
 
 def _iv(i: Interval, digits: int) -> str:

@@ -45,6 +45,7 @@ PAGE_MODULES = (
     "pages_legal",
     "pages_complaints",
     "pages_strategy",
+    "pages_lab",
     "pages_admin",
     "pages_borrower",
     "pages_unsubscribe",

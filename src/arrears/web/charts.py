@@ -147,3 +147,59 @@ def lines(
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def scatter_intervals(
+    title: str,
+    points: Sequence[tuple[str, tuple[float, float, float], tuple[float, float, float], int]],
+    *,
+    x_label: str,
+    y_label: str,
+    width: int = 720,
+    height: int = 300,
+    x_fmt: str = "{:.2f}",
+    y_fmt: str = "{:,.0f}",
+) -> str:
+    """Points with 95% intervals on both axes: (label, x (mean, low, high), y (mean, low,
+    high), colour index). Each point is drawn with its label (a short mark such as a number)."""
+    pad_l, pad_b, pad_t, pad_r = 64, 40, 12, 16
+    plot_w, plot_h = width - pad_l - pad_r, height - pad_b - pad_t
+    xs = [v for _, x, _, _ in points for v in x[1:]] or [0.0, 1.0]
+    ys = [v for _, _, y, _ in points for v in y[1:]] or [0.0, 1.0]
+    x0, x1 = min(0.0, min(xs)), max(xs) * 1.05 or 1.0
+    y0, y1 = min(ys), max(ys)
+    y0, y1 = y0 - 0.05 * ((y1 - y0) or 1), y1 + 0.05 * ((y1 - y0) or 1)
+
+    def px(v: float) -> float:
+        return pad_l + plot_w * (v - x0) / ((x1 - x0) or 1)
+
+    def py(v: float) -> float:
+        return pad_t + plot_h - plot_h * (v - y0) / ((y1 - y0) or 1)
+
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
+    for k in range(5):
+        yv, xv = y0 + (y1 - y0) * k / 4, x0 + (x1 - x0) * k / 4
+        parts.append(
+            f'<line x1="{pad_l}" x2="{pad_l + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" '
+            f'stroke="#e3e7ef"/><text x="{pad_l - 4}" y="{py(yv) + 4:.1f}" text-anchor="end">'
+            f'{escape(y_fmt.format(yv))}</text><text x="{px(xv):.1f}" y="{pad_t + plot_h + 14}" '
+            f'text-anchor="middle">{escape(x_fmt.format(xv))}</text>'
+        )
+    for label, (xm, xl, xh), (ym, yl, yh), colour in points:
+        c = PALETTE[colour % len(PALETTE)]
+        parts.append(
+            f'<line x1="{px(xl):.1f}" x2="{px(xh):.1f}" y1="{py(ym):.1f}" y2="{py(ym):.1f}" '
+            f'stroke="{c}"/><line x1="{px(xm):.1f}" x2="{px(xm):.1f}" y1="{py(yl):.1f}" '
+            f'y2="{py(yh):.1f}" stroke="{c}"/><circle cx="{px(xm):.1f}" cy="{py(ym):.1f}" r="4" '
+            f'fill="{c}"/><text x="{px(xm) + 6:.1f}" y="{py(ym) - 6:.1f}">{escape(label)}</text>'
+        )
+    parts.append(
+        f'<text x="{pad_l + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text x="12" y="{pad_t + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {pad_t + plot_h / 2:.1f})">{escape(y_label)}</text></svg>'
+    )
+    return "".join(parts)

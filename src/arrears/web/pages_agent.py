@@ -18,7 +18,7 @@ from arrears.domain.money import Money
 from arrears.domain.outcomes import HardshipKind, Outcome
 from arrears.domain.plans import PlanLimits
 from arrears.privacy.masking import REVEAL_REASON_MIN
-from arrears.services import wrapup
+from arrears.services import case_scores, wrapup
 from arrears.services.users import Permission, Role, User
 from arrears.services.workbench import CALLBACK_STEP
 from arrears.web import audit
@@ -246,6 +246,7 @@ def _case_page(
             conn, [case_id], today, viewer.user.username, cases={case_id: case}
         ).get(case_id, [])
         notes = wrapup.notes_of(conn, case_id)
+        scores = case_scores.scores_of(conn, case_id, today)
     me = viewer.user.username
     decisions = [  # the team lead's decisions on this agent's plans of the case
         p
@@ -301,6 +302,7 @@ def _case_page(
         reason_text=lambda r: _reason_text(r, viewer.lang),
         power=power_mode(request),
         borrower_zone=view.borrower.timezone or "Asia/Shanghai",
+        scores=scores,
     )
 
 

@@ -4,6 +4,7 @@ its parameters say; and a hand-made parameter set of every kind round-trips too.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,16 @@ def test_the_lab_commands_end_to_end(taiwan_subset: Path, tmp_path: Path) -> Non
     assert "cure within a month: fitted" in sim_run.output
     assert sim_run.output.count("x  ") >= 4  # a row per contact prior
     out = tmp_path / "best.yaml"
+    report = tmp_path / "lab" / "optimise.json"
     args = [*common, "--seeds", "3", "--candidates", "6", "--out", str(out)]
+    args += ["--report", str(report)]
     opt_run = CliRunner().invoke(build(), ["--database", db, "lab", "optimise", *args])
     assert opt_run.exit_code == 0, opt_run.output
     assert "best against seed over 3 seeds" in opt_run.output
+    data = json.loads(report.read_text(encoding="utf-8"))  # the strategist's page reads it
+    assert data["seeds"] == 3 and data["strategy_file"] == str(out)
+    assert sum(r["chosen"] for r in data["front"]) == 1 and any(r["seed"] for r in data["front"])
+    for row in data["front"]:
+        iv = row["net_per_case"]
+        assert iv["low"] <= iv["mean"] <= iv["high"]
     assert "strategy 'lab_best' v1 is valid" in _check(tmp_path, out)
