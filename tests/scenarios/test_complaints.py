@@ -292,45 +292,28 @@ def test_a_vulnerable_borrower_goes_to_the_specialist(db: Engine, keyring: KeyRi
         )
         assert set(_actions(conn, DAY[3], "B1").values()) == {("blocked", "cn.flag_vulnerability")}
         conn.execute(t.cases.update().where(t.cases.c.id == case).values(assigned_to="spec1"))
+
+        def ask(target: str, hour: int) -> tuple[str, str | None]:
+            """The specialist asks the gate for a call to the borrower or contact C1."""
+            _, d = request_outreach(
+                conn,
+                case_id=case,
+                target_type=target,
+                target_id="B1" if target == "borrower" else "C1",
+                channel="call",
+                template=f"call_{target}",
+                at=_at(DAY[3], hour),
+                business_date=DAY[3],
+                agent="spec1",
+            )
+            return d.verdict, d.rule_id
+
         # the specialist calls the borrower by hand, in the morning: allowed
-        _, call = request_outreach(
-            conn,
-            case_id=case,
-            target_type="borrower",
-            target_id="B1",
-            channel="call",
-            template="call_borrower",
-            at=_at(DAY[3], 2),
-            business_date=DAY[3],
-            agent="spec1",
-        )
-        assert (call.verdict, call.rule_id) == ("allow", None)
+        assert ask("borrower", 2) == ("allow", None)
         # ... but not the contact while the borrower is reachable: the pack's rule still holds
-        _, contact = request_outreach(
-            conn,
-            case_id=case,
-            target_type="contact",
-            target_id="C1",
-            channel="call",
-            template="call_contact",
-            at=_at(DAY[3], 2),
-            business_date=DAY[3],
-            agent="spec1",
-        )
-        assert (contact.verdict, contact.rule_id) == ("block", "cn.contact_only_when_unreachable")
+        assert ask("contact", 2) == ("block", "cn.contact_only_when_unreachable")
         # ... and at 23:00 Shanghai time it waits for the morning
-        _, late = request_outreach(
-            conn,
-            case_id=case,
-            target_type="borrower",
-            target_id="B1",
-            channel="call",
-            template="call_borrower",
-            at=_at(DAY[3], 15),
-            business_date=DAY[3],
-            agent="spec1",
-        )
-        assert (late.verdict, late.rule_id) == ("defer", "cn.time_window")
+        assert ask("borrower", 15) == ("defer", "cn.time_window")
     # day 4: the specialist keeps the case
     _night(db, DAY[4])
     with db.begin() as conn:

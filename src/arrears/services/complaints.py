@@ -23,9 +23,9 @@ from arrears.compliance.loading import borrower_pack, load_pack
 from arrears.compliance.rules.model import Flag
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
+from arrears.services.flag_holds import hold_flag, release_flag
 from arrears.store import tables as t
 from arrears.store.tables_complaints import complaints
-from arrears.store.tables_compliance import borrower_flags
 from arrears.store.tables_web import users
 
 SUMMARY_MAX = 4000
@@ -253,7 +253,9 @@ def receive_complaint(
         .returning(complaints.c.id)
     ).scalar_one()
     if pause_outreach:
-        _pause(conn, borrower, int(complaint_id), on, by, at)
+        hold_flag(
+            conn, borrower, Flag.COMPLAINT, since=on, note=f"complaint {complaint_id}", by=by, at=at
+        )
     found = get_complaint(conn, keyring, int(complaint_id))
     _audit(
         conn,
@@ -269,29 +271,6 @@ def receive_complaint(
         owner=owner,
     )
     return found
-
-
-def _pause(
-    conn: Connection, borrower_id: str, complaint_id: int, on: date, by: str, at: datetime
-) -> None:
-    flagged = conn.execute(
-        select(borrower_flags.c.id).where(
-            borrower_flags.c.borrower_id == borrower_id,
-            borrower_flags.c.flag == Flag.COMPLAINT.value,
-            borrower_flags.c.lifted_on.is_(None),
-        )
-    ).first()
-    if flagged is None:
-        conn.execute(
-            insert(borrower_flags).values(
-                borrower_id=borrower_id,
-                flag=Flag.COMPLAINT.value,
-                since=on,
-                note=f"complaint {complaint_id}",
-                set_by=by,
-                set_at=at,
-            )
-        )
 
 
 def _open_for_change(conn: Connection, keyring: KeyRing, complaint_id: int, step: str) -> Complaint:
@@ -389,15 +368,7 @@ def close_complaint(
             )
         ).first()
         if still is None:
-            conn.execute(
-                update(borrower_flags)
-                .where(
-                    borrower_flags.c.borrower_id == before.borrower_id,
-                    borrower_flags.c.flag == Flag.COMPLAINT.value,
-                    borrower_flags.c.lifted_on.is_(None),
-                )
-                .values(lifted_on=on)
-            )
+            release_flag(conn, before.borrower_id, Flag.COMPLAINT, on=on)
             resumed = True
     found = get_complaint(conn, keyring, complaint_id)
     _audit(conn, keyring, found, "close", by, at, on=on.isoformat(), outreach_resumed=resumed)

@@ -18,8 +18,9 @@ from arrears.compliance.loading import RulePackUnavailable, borrower_pack, load_
 from arrears.compliance.rules.model import Flag
 from arrears.privacy import audit
 from arrears.privacy.keyring import KeyRing
+from arrears.services.flag_holds import hold_flag, release_flag
 from arrears.store import tables as t
-from arrears.store.tables_compliance import borrower_flags, disputes
+from arrears.store.tables_compliance import disputes
 
 DEFAULT_DAYS = 30
 DEFAULT_OWNER = "compliance"
@@ -140,24 +141,7 @@ def record_dispute(
         )
         .returning(disputes.c.id)
     ).scalar_one()
-    flagged = conn.execute(
-        select(borrower_flags.c.id).where(
-            borrower_flags.c.borrower_id == borrower_id,
-            borrower_flags.c.flag == Flag.DISPUTE.value,
-            borrower_flags.c.lifted_on.is_(None),
-        )
-    ).first()
-    if flagged is None:
-        conn.execute(
-            insert(borrower_flags).values(
-                borrower_id=borrower_id,
-                flag=Flag.DISPUTE.value,
-                since=on,
-                note=f"dispute {dispute_id}",
-                set_by=by,
-                set_at=at,
-            )
-        )
+    hold_flag(conn, borrower_id, Flag.DISPUTE, since=on, note=f"dispute {dispute_id}", by=by, at=at)
     if case_id is not None:  # what was planned or deferred and not yet done is called off
         conn.execute(
             update(t.actions)
@@ -212,15 +196,7 @@ def _resolve(
         )
     ).first()
     if still_open is None:  # the last open dispute: collection resumes
-        conn.execute(
-            update(borrower_flags)
-            .where(
-                borrower_flags.c.borrower_id == found.borrower_id,
-                borrower_flags.c.flag == Flag.DISPUTE.value,
-                borrower_flags.c.lifted_on.is_(None),
-            )
-            .values(lifted_on=on)
-        )
+        release_flag(conn, found.borrower_id, Flag.DISPUTE, on=on)
     if keyring is not None:
         audit.append(
             conn,
