@@ -112,11 +112,36 @@ def build_site(app: App, tmp: Path) -> Iterator[Site]:
             )
     _complaints(app, case_ids[0], day, now)
     _legal_case(app, case_ids[-1], day, now)
+    _lab(app, case_ids, day)
     key = f"arrears-{email}"
     unsubscribe = f"/unsubscribe/{key}?t={unsubscribe_token(key, UNSUBSCRIBE_SECRET.encode())}"
     link = f"/b/{make_token(app.keyring, with_plan or case_ids[0], day + timedelta(days=14))}"
     for served in serve(app, business_date=day, clock=lambda: now):
         yield Site(served, link, unsubscribe, case_ids)
+
+
+def _lab(app: App, case_ids: list[int], day: Any) -> None:
+    """The day's scores of the open cases with their reasons (the agent's case page), and the
+    optimiser's last report (the strategist's lab page)."""
+    import json
+    import shutil
+
+    from arrears.store.tables_lab import lab_scores
+
+    reasons = ["paid_share_of_balance +0.31", "bucket −0.12", "delinquent_months_3m −0.05"]
+    with app.engine.begin() as conn:
+        conn.execute(
+            lab_scores.insert(),
+            [
+                {"case_id": c, "as_of": day, "p_pay_30": (c % 97) / 100, "p_self_cure": 0.2,
+                 "pay_model": "p_pay_30-crawl", "cure_model": "p_self_cure-crawl",
+                 "pay_reasons": json.dumps(reasons), "cure_reasons": json.dumps(reasons[1:])}
+                for c in case_ids
+            ],
+        )  # fmt: skip
+    app.settings.lab_report.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "lab" / "optimise.json",
+                app.settings.lab_report)  # fmt: skip
 
 
 def _legal_case(app: App, case_id: int, day: Any, now: datetime) -> None:
@@ -168,7 +193,13 @@ def served_site(tmp: Path) -> Iterator[Site]:
 
     engine = make_engine(f"sqlite:///{tmp / 'arrears.db'}")
     migrate.upgrade(engine)
-    app = App(Settings(database_url=str(engine.url), outbox_dir=tmp / "outbox"))
+    app = App(
+        Settings(
+            database_url=str(engine.url),
+            outbox_dir=tmp / "outbox",
+            lab_report=tmp / "lab" / "optimise.json",
+        )
+    )
     app.engine = engine  # type: ignore[misc]
     app.keyring = KeyRing.generate()  # type: ignore[misc]
     before = auth._hasher

@@ -104,6 +104,8 @@ def test_every_page_speaks_one_language(site: Site, chromium: Any, lang: str) ->
         ), role
     assert any(n.endswith("plan-preview") for n in names)
     assert "borrower-home" in names and "unsubscribe" in names
+    for role in ("strategist", "manager"):  # the optimiser's report, from the menu
+        assert any(v.role == role and v.url == "/lab/optimiser" for v in result.visits), role
     report = "\n".join(
         f"{page}:\n  " + "\n  ".join(dict.fromkeys(found)) for page, found in problems.items()
     )

@@ -32,7 +32,7 @@ def _chart(report: OptimiserReport, lang: str) -> str:
         word(lang, "lab.chart_title"),
         points,
         x_label=word(lang, "lab.contacts_per_case"),
-        y_label=f"{word(lang, 'lab.net_per_case')} ({report.currency})",
+        y_label=word(lang, "lab.net_per_case"),
     )
 
 
