@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
         try:
             kind_ = svc.parse_kind(kind)
             fmt_ = svc.parse_format(fmt)
-            role = svc.role_of_user(wired.engine, user)
-            svc.check_allowed(role, kind_)
+            who = svc.user_of(wired.engine, user)
+            role = svc.check_allowed(who.role, kind_)
             day, first = parse_date(as_of), parse_date(start) if start else None
             svc.period_of(kind_, day, first)
             if out.exists():
@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
                     start=first,
                     actor=user,
                     role=role,
+                    scope=svc.scope_of(wired.engine, who),
                     out=f,
                     at=datetime.now(UTC),
                 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -48,6 +48,7 @@ from arrears.services.reports import (
     plans_between,
     promises_between,
 )
+from arrears.services.users import Permission, User, get_user, team_queue_names
 
 
 class ExportKind(StrEnum):
@@ -92,10 +93,16 @@ class ExportPeriodInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Period:
-    """The business dates an export covers: `start` to `end` inclusive (one day by default)."""
+    """The business dates an export covers: `start` to `end` inclusive (one day by default),
+    and whose cases: a team lead's team (its queues and agents), or everyone's."""
 
     start: date
     end: date
+    scope: FloorScope = field(default_factory=FloorScope.everyone)
+
+    @property
+    def queues(self) -> tuple[str, ...] | None:
+        return self.scope.queues
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ def _money(minor: Any, currency: str) -> Decimal | None:
 
 
 def _case_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
-    for c in cases_as_of(conn, period.end, personal=True):
+    for c in cases_as_of(conn, period.end, personal=True, queues=period.queues):
         yield (
             c["case_id"],
             c["borrower_id"],
@@ -151,7 +158,7 @@ def _case_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
 
 
 def _action_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
-    for a in actions_as_of(conn, period.end):
+    for a in actions_as_of(conn, period.end, queues=period.queues):
         yield tuple(a[name] for name in _ACTION_COLUMNS)
 
 
@@ -172,7 +179,7 @@ _ACTION_COLUMNS = (
 
 def _interaction_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
     # the note is free text an agent typed (it may name a person): it stays out of exports
-    for i in interactions_between(conn, period.start, period.end):
+    for i in interactions_between(conn, period.start, period.end, queues=period.queues):
         yield (
             i.id,
             i.case_id,
@@ -189,7 +196,7 @@ def _interaction_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, .
 
 
 def _promise_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
-    for p in promises_between(conn, period.start, period.end):
+    for p in promises_between(conn, period.start, period.end, queues=period.queues):
         yield (
             p.id,
             p.case_id,
@@ -205,7 +212,7 @@ def _promise_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]
 
 
 def _plan_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
-    for p in plans_between(conn, period.start, period.end):
+    for p in plans_between(conn, period.start, period.end, queues=period.queues):
         yield (
             p.id,
             p.case_id,
@@ -245,7 +252,7 @@ def _agent_rows(conn: Connection, period: Period) -> Iterator[tuple[Any, ...]]:
     day = period.start
     while day <= period.end:
         end_of_day = datetime.combine(day + timedelta(days=1), time(), UTC)
-        for a in agent_days(conn, FloorScope.everyone(), day, end_of_day):
+        for a in agent_days(conn, period.scope, day, end_of_day):
             promised: list[tuple[str | None, int | None]] = [*sorted(a.promised.items())]
             promised = promised or [(None, None)]
             for n, (currency, minor) in enumerate(promised):
@@ -481,9 +488,9 @@ def _personal_cells(
         if not fields:
             return row
         out = list(row)
-        for i, field in fields:
+        for i, personal in fields:
             plain = ring.decrypt(row[i]) if row[i] is not None else None
-            out[i] = plain if clear else mask(field, plain)
+            out[i] = plain if clear else mask(personal, plain)
         return tuple(out)
 
     return shown
@@ -541,12 +548,15 @@ class ExportDone:
         return f"arrears-{self.kind.value}-{span}.{self.format.value}"
 
 
-def period_of(kind: ExportKind, as_of: date, start: date | None) -> Period:
+def period_of(
+    kind: ExportKind, as_of: date, start: date | None, scope: FloorScope | None = None
+) -> Period:
     if start is not None and start > as_of:
         raise ExportPeriodInvalid(start, as_of)
+    scope = scope or FloorScope.everyone()
     if not DEFINITIONS[kind].period:
-        return Period(as_of, as_of)
-    return Period(start or as_of, as_of)
+        return Period(as_of, as_of, scope)
+    return Period(start or as_of, as_of, scope)
 
 
 def filename_of(kind: ExportKind, fmt: ExportFormat, period: Period) -> str:
@@ -566,13 +576,15 @@ def run_export(
     out: IO[bytes],
     at: datetime,
     note: dict[str, Any] | None = None,
+    scope: FloorScope | None = None,
 ) -> ExportDone:
     """Write one export to `out` as the role may see it, then record it in the audit log
-    (with `note`, e.g. the schedule and recipients of an e-mailed report). A refused export
-    writes nothing and records nothing."""
+    (with `note`, e.g. the schedule and recipients of an e-mailed report). `scope` limits the
+    cases to a team lead's team (`scope_of`). A refused export writes nothing and records
+    nothing."""
     kind, fmt = parse_kind(str(kind)), parse_format(str(fmt))
     role = check_allowed(role, kind)
-    period = period_of(kind, as_of, start)
+    period = period_of(kind, as_of, start, scope)
     export = DEFINITIONS[kind]
     clear = sees_personal_data(role)
     shown = _personal_cells(export, ring, clear)
@@ -587,6 +599,8 @@ def run_export(
     filters = {"as_of": as_of.isoformat()}
     if export.period:
         filters["from"] = period.start.isoformat()
+    if period.queues is not None:
+        filters["queues"] = ",".join(period.queues)
     with engine.begin() as conn:
         seq = audit.append(
             conn,
@@ -616,13 +630,20 @@ class ExportUserInactive(PermissionError):
         )
 
 
-def role_of_user(engine: Engine, username: str) -> Role:
-    """The role whose masking an export by `username` follows (an unknown or deactivated user
-    is refused)."""
-    from arrears.services.users import get_user
-
+def user_of(engine: Engine, username: str) -> User:
+    """The user an export is run as: their role decides the masking, their team the cases a
+    team lead's export holds (an unknown or deactivated user is refused)."""
     with engine.connect() as conn:
         user = get_user(conn, username)
-    if not user.active:
-        raise ExportUserInactive(username)
-    return user.role
+        if not user.active:
+            raise ExportUserInactive(username)
+        return user
+
+
+def scope_of(engine: Engine, user: User) -> FloorScope:
+    """A team lead exports their team's cases and agents (as their floor shows); a role that
+    sees every case, everyone's."""
+    if user.can(Permission.SEE_ALL_CASES) or not user.can(Permission.SEE_TEAM_CASES):
+        return FloorScope.everyone()
+    with engine.connect() as conn:
+        return FloorScope(user.team_id, tuple(team_queue_names(conn, user.team_id)))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, or_, select, true
 
 from arrears.formats import plain_amount
 from arrears.store import tables as t
@@ -22,13 +22,24 @@ def _streamed(conn: Connection) -> Connection:
 PERSONAL = ("name", "phone", "id_number", "address")  # the borrower's, encrypted at rest
 
 
+def _in_queues(case_id: Any, queues: Sequence[str] | None) -> Any:
+    """Rows of cases in the queues (a team lead's team); every row when queues is None."""
+    if queues is None:
+        return true()
+    return case_id.in_(select(t.cases.c.id).where(t.cases.c.queue.in_(queues)))
+
+
 def cases_as_of(
-    conn: Connection, as_of: date, *, personal: bool = False
+    conn: Connection,
+    as_of: date,
+    *,
+    personal: bool = False,
+    queues: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Cases open on as_of (opened on or before it, not closed before it), in id order, each
     with its borrower's accounts; streamed, with no list of ids sent back to the database.
     With `personal`, each row also holds the borrower's encrypted fields (`name_enc` …) for
-    the caller to decrypt or mask."""
+    the caller to decrypt or mask; with `queues`, only the cases of those queues."""
     c, a, b = t.cases, t.accounts, t.borrowers
     blobs = [b.c[f"{f}_enc"] for f in PERSONAL] if personal else []
     joined = c.outerjoin(a, a.c.borrower_id == c.c.borrower_id)
@@ -36,6 +47,7 @@ def cases_as_of(
         select(c, a.c.id.label("account_id"), *blobs)
         .select_from(joined.join(b, b.c.id == c.c.borrower_id) if personal else joined)
         .where(c.c.opened_on <= as_of, or_(c.c.closed_on.is_(None), c.c.closed_on >= as_of))
+        .where(true() if queues is None else c.c.queue.in_(queues))
         .order_by(c.c.id, a.c.id)
     )
     current: dict[str, Any] | None = None
@@ -65,10 +77,16 @@ def cases_as_of(
         yield current
 
 
-def actions_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
-    """Actions the run planned for as_of, in id order; streamed."""
+def actions_as_of(
+    conn: Connection, as_of: date, *, queues: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Actions the run planned for as_of (of the queues' cases, when given), in id order;
+    streamed."""
+    a = t.actions
     rows = _streamed(conn).execute(
-        select(t.actions).where(t.actions.c.business_date == as_of).order_by(t.actions.c.id)
+        select(a)
+        .where(a.c.business_date == as_of, _in_queues(a.c.case_id, queues))
+        .order_by(a.c.id)
     )
     for r in rows:
         yield {
@@ -86,9 +104,11 @@ def actions_as_of(conn: Connection, as_of: date) -> Iterator[dict[str, Any]]:
         }
 
 
-def interactions_between(conn: Connection, start: date, end: date) -> Iterator[Any]:
-    """Interactions recorded from start to end (business dates, inclusive), in id order;
-    streamed."""
+def interactions_between(
+    conn: Connection, start: date, end: date, *, queues: Sequence[str] | None = None
+) -> Iterator[Any]:
+    """Interactions recorded from start to end (business dates, inclusive), of the queues' cases
+    when given, in id order; streamed."""
     i = t.interactions
     return iter(
         _streamed(conn).execute(
@@ -97,22 +117,32 @@ def interactions_between(conn: Connection, start: date, end: date) -> Iterator[A
     )
 
 
-def promises_between(conn: Connection, start: date, end: date) -> Iterator[Any]:
+def promises_between(
+    conn: Connection, start: date, end: date, *, queues: Sequence[str] | None = None
+) -> Iterator[Any]:
     """Promises made from start to end (inclusive), in id order; streamed."""
     p = t.promises
     return iter(
         _streamed(conn).execute(
-            select(p).where(p.c.made_on >= start, p.c.made_on <= end).order_by(p.c.id)
+            select(p)
+            .where(p.c.made_on >= start, p.c.made_on <= end, _in_queues(p.c.case_id, queues))
+            .order_by(p.c.id)
         )
     )
 
 
-def plans_between(conn: Connection, start: date, end: date) -> Iterator[Any]:
+def plans_between(
+    conn: Connection, start: date, end: date, *, queues: Sequence[str] | None = None
+) -> Iterator[Any]:
     """Plans proposed from start to end (inclusive), in id order; streamed."""
     p = t.plans
     return iter(
         _streamed(conn).execute(
-            select(p).where(p.c.proposed_on >= start, p.c.proposed_on <= end).order_by(p.c.id)
+            select(p)
+            .where(
+                p.c.proposed_on >= start, p.c.proposed_on <= end, _in_queues(p.c.case_id, queues)
+            )
+            .order_by(p.c.id)
         )
     )
 

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from arrears.api.context import context_of
 from arrears.services import exports as ex
+from arrears.web.pages_lead import scope_of
 from arrears.web.render import render
 from arrears.web.session import PageForbidden, PageNotFound, Viewer, ViewerDep
 
@@ -93,6 +94,7 @@ def export_download(
             start=start,
             actor=viewer.user.username,
             role=viewer.user.role,
+            scope=scope_of(viewer),
             out=out,
             at=ctx.now(),
         )

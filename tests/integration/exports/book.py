@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Connection, Engine, insert
 
 from arrears.privacy.keyring import KeyRing
-from arrears.services.users import add_user
+from arrears.services.users import add_team, add_user
 from arrears.store import tables as t
 from arrears.store.tables_agency import agencies, agency_tiers, placements
 from arrears.store.tables_late import write_offs
@@ -46,8 +46,10 @@ def _borrower(conn: Connection, ring: KeyRing, bid: str, name: str, phone: str) 
 def build(db: Engine, ring: KeyRing) -> None:
     at = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
     with db.begin() as conn:
+        add_team(conn, "team-early", "Early collections", ["early"])
         for name, role in USERS.items():
-            add_user(conn, name, PASSWORD, role, at=at)
+            team = "team-early" if role == "team_lead" else None
+            add_user(conn, name, PASSWORD, role, team_id=team, at=at)
         _borrower(conn, ring, "B1", "王芳", WANG_PHONE)
         _borrower(conn, ring, "B2", EVIL_NAME, "+447700900123")
         _borrower(conn, ring, "B3", "刘洋", "13700000003")
@@ -78,6 +80,7 @@ def build(db: Engine, ring: KeyRing) -> None:
                 dpd=11,
                 bucket="M1",
                 overdue_amount=4750,
+                queue="late",  # worked by another team than the team lead's
             ),
             # closed before the date: not in the cases export
             dict(
