@@ -32,6 +32,7 @@ from arrears.privacy.keyring import KeyRing
 from arrears.services.nightly import StepResult
 from arrears.services.users import Permission, find_user
 from arrears.store.tables_lab import lab_model_versions
+from arrears.strategy.deployed import approval_in_force
 
 
 class ModelStatus(StrEnum):
@@ -105,12 +106,7 @@ class DeployedModel:
     retired_by: str | None = None
 
     def in_force(self, on: date) -> bool:
-        return (
-            self.approval_seq is not None
-            and self.active_from is not None
-            and self.active_from <= on
-            and (self.retired_from is None or on < self.retired_from)
-        )
+        return approval_in_force(self.approval_seq, self.active_from, self.retired_from, on)
 
     def line(self) -> str:
         """One line for the terminal: version, score, model, status, who and from when."""

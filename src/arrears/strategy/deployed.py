@@ -42,6 +42,19 @@ class CaseReason(StrEnum):
     MIGRATED = "migrated"  # an open case moved by a deploy made to move open cases
 
 
+def approval_in_force(
+    approval_seq: int | None, active_from: date | None, retired_from: date | None, on: date
+) -> bool:
+    """Whether an approved version (of a strategy or a score model) is in force on the date:
+    approved from that date or before, and not rolled back from it or before."""
+    return (
+        approval_seq is not None
+        and active_from is not None
+        and active_from <= on
+        and (retired_from is None or on < retired_from)
+    )
+
+
 @dataclass(frozen=True)
 class Deployed:
     id: int
@@ -62,12 +75,7 @@ class Deployed:
     shares: tuple[tuple[str, int], ...] = ()  # (variant, percent) set at approval
 
     def in_force(self, on: date) -> bool:
-        return (
-            self.approval_seq is not None
-            and self.active_from is not None
-            and self.active_from <= on
-            and (self.retired_from is None or on < self.retired_from)
-        )
+        return approval_in_force(self.approval_seq, self.active_from, self.retired_from, on)
 
     def strategy(self) -> Strategy:
         """The stored YAML with the approved shares of new cases."""
