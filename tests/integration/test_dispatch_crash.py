@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select, update
 
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
+from tests.daytime import daytime_env
 from tests.integration.channels.outbox import phone_of, queue_messages
 from tests.integration.channels.smsc import Smsc
 
@@ -39,7 +40,9 @@ def database_url(engine: Engine) -> str:
 
 
 def dispatcher(engine: Engine, ring: KeyRing, channels: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "ARREARS_KEYS": ring.to_json(), "PYTHONPATH": str(ROOT / "src")}
+    env = daytime_env(
+        {**os.environ, "ARREARS_KEYS": ring.to_json(), "PYTHONPATH": str(ROOT / "src")}
+    )
     return subprocess.Popen(
         [sys.executable, "-c", "from arrears.cli import main; main()",
          "--database", database_url(engine), "dispatch", "--once", "--no-progress", "--json",

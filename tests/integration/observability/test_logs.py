@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from arrears.privacy.keyring import KeyRing
+from tests.daytime import daytime_env
 from tests.integration.privacy.conftest import cli_url
 
 ARREARS = Path(sys.executable).with_name("arrears")
@@ -62,7 +63,7 @@ def test_a_day_logged_as_json_lines_names_no_one(
     ran = _arrears(
         db, tmp_path, {**env, "ARREARS_LOG_FORMAT": "json"}, "run-day", "--as-of", "2026-02-20"
     )
-    sent = _arrears(db, tmp_path, env, "--log-json", "dispatch", "--once")
+    sent = _arrears(db, tmp_path, daytime_env(env), "--log-json", "dispatch", "--once")
 
     lines = [*_lines(imported.stderr), *_lines(ran.stderr), *_lines(sent.stderr)]  # all JSON
     files = {e["file"]: e for e in lines if e["area"] == "import"}
