@@ -34,7 +34,7 @@ def test_the_demo_leaves_every_agent_work_and_keeps_the_experiment(
 ) -> None:
     app = App(Settings(key_file=tmp_path / "keys.json", outbox_dir=tmp_path / "outbox"))
     app.__dict__["engine"] = db
-    result = run_demo(app, borrowers=150, days=25, seed=5)
+    result = run_demo(app, borrowers=300, days=25, seed=5)
     assert result.next_day == result.end + timedelta(days=1)
     with db.connect() as conn:
         assert last_business_date(conn) == result.next_day  # the web works on the new day

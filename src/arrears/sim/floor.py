@@ -68,6 +68,7 @@ class Floor:
                 a.c.template.in_(["reminder_day1", "reminder"]),
                 a.c.status.in_(["queued", "sent", "delivered"]),
             )
+            .order_by(a.c.id)  # the draws below follow this order: the same on every database
         ).all()
         for case_id, borrower_id in rows:
             if borrower_id in self.scripts or self._busy(case_id, d):
@@ -238,6 +239,7 @@ class Floor:
             select(t.accounts.c.id, t.accounts.c.overdue_amount).where(
                 t.accounts.c.borrower_id == borrower_id, t.accounts.c.overdue_amount > 0
             )
+            .order_by(t.accounts.c.id)
         ).all()
         return {aid: amount for aid, amount in rows}
 
