@@ -54,6 +54,17 @@ def open_item(alias: str) -> str:
     return _qualified(OPEN_ITEM, alias)
 
 
+def principal_overdue(alias: str, d: str) -> str:
+    """The item is due before d with principal unpaid: it accrues penalty interest."""
+    return f"{alias}.due_on < {d} AND {alias}.principal > {alias}.paid_principal"
+
+
+def marker_before(alias: str, d: str) -> str:
+    """The account's penalty marker is behind d (or was never set)."""
+    marker = f"{alias}.penalty_accrued_through"
+    return f"({marker} IS NULL OR {marker} < {d})"
+
+
 def overdue_unpaid(alias: str, d: str) -> str:
     """The item is due before d with some part unpaid, in the words of its index."""
     return f"{_qualified(OPEN_DUE_ON, alias)} < {d} AND {open_item(alias)}"
@@ -198,6 +209,7 @@ def _update_assessed(
     # tolerance: a small residue on an old item does not age a later miss. The candidates drive
     # the join (CROSS JOIN keeps SQLite from scanning every item in key order).
     overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
+    behind = f"CASE WHEN {principal_overdue('i', d)} THEN 1 ELSE 0 END"
     items = (
         f"{_CANDIDATES} cand CROSS JOIN due_items i WHERE i.account_id = cand.id"
         if candidates
@@ -205,6 +217,7 @@ def _update_assessed(
     )
     running = f"""
         SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
+               {behind} AS principal_behind,
                SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                    AS running
@@ -220,11 +233,12 @@ def _update_assessed(
         for n, minor in enumerate(tolerances)
     )
     agg = f"""
-        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding, {past}
+        SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
+               MAX(r.principal_behind) AS principal_behind, {past}
         FROM ({running}) AS r GROUP BY r.account_id
     """
     if not candidates:
-        agg = _scan_all_sql(overdue_part, tolerances)
+        agg = _scan_all_sql(overdue_part, behind, tolerances)
     oldest_due = _by_tolerance(
         config, "a.currency", {minor: f"agg.oldest_due_{n}" for n, minor in enumerate(tolerances)}
     )
@@ -234,7 +248,7 @@ def _update_assessed(
         f"CASE WHEN {raw_dpd} > 0 AND pd.borrower_id IS NOT NULL THEN pd.dpd ELSE {raw_dpd} END"
     )
     state = f"""
-        SELECT a.id, {new_dpd} AS dpd, agg.overdue, agg.outstanding,
+        SELECT a.id, {new_dpd} AS dpd, agg.overdue, agg.outstanding, agg.principal_behind,
                CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END AS status
         FROM ({agg}) AS agg
         JOIN accounts a ON a.id = agg.account_id
@@ -250,7 +264,11 @@ def _update_assessed(
             ("accounts.bucket", config.bucket_case("n.dpd")),
         ]
     )
-    return (
+    # the penalty step accrued through d: its marker advances in this one write of the row
+    # (a second write of a row written earlier in the night pays its key check again)
+    marker_behind = f"(n.principal_behind = 1 AND {marker_before('accounts', d)})"
+    refigured = f"(accounts.state_as_of IS NULL OR {differs})"
+    return sum(
         conn.execute(
             dated(
                 f"""UPDATE accounts SET
@@ -259,19 +277,22 @@ def _update_assessed(
                         overdue_amount = n.overdue,
                         outstanding = n.outstanding,
                         status = n.status,
-                        state_as_of = {d}
+                        state_as_of = CASE WHEN {refigured} THEN {d}
+                            ELSE accounts.state_as_of END,
+                        penalty_accrued_through = CASE WHEN {marker_behind}
+                            THEN {d} ELSE accounts.penalty_accrued_through END
                     FROM ({state}) AS n
                     WHERE accounts.id = n.id
-                      AND (accounts.state_as_of IS NULL OR {differs})""",
+                      AND ({refigured} OR {marker_behind})
+                    RETURNING CASE WHEN accounts.state_as_of = {d} THEN 1 ELSE 0 END""",
                 "d",
             ),
             {"d": as_of},
-        ).rowcount
-        or 0
-    )
+        ).scalars()
+    )  # the accounts whose figures changed (a row whose marker alone moved is not one)
 
 
-def _scan_all_sql(overdue_part: str, tolerances: list[int]) -> str:
+def _scan_all_sql(overdue_part: str, behind: str, tolerances: list[int]) -> str:
     """`agg` of every account in one scan of the items: the running sum only where needed.
 
     With no overdue part below 0, the running overdue (oldest first) passes a tolerance at the
@@ -285,7 +306,7 @@ def _scan_all_sql(overdue_part: str, tolerances: list[int]) -> str:
     scan = f"""
         SELECT i.account_id, SUM({overdue_part}) AS overdue, SUM({_OWED}) AS outstanding,
                MIN(CASE WHEN {overdue_part} > 0 THEN i.due_on END) AS oldest,
-               MIN({overdue_part}) AS lowest{big}
+               MAX({behind}) AS principal_behind, MIN({overdue_part}) AS lowest{big}
         FROM due_items i WHERE i.account_id NOT IN {QUARANTINED}
         GROUP BY i.account_id
     """
@@ -315,7 +336,7 @@ def _scan_all_sql(overdue_part: str, tolerances: list[int]) -> str:
     )
     return f"""
         WITH scan AS ({scan})
-        SELECT s.account_id, s.overdue, s.outstanding, {oldest}
+        SELECT s.account_id, s.overdue, s.outstanding, s.principal_behind, {oldest}
         FROM scan s
         LEFT JOIN (SELECT r.account_id, {passed} FROM ({running}) r GROUP BY r.account_id) w
           ON w.account_id = s.account_id

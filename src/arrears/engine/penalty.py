@@ -8,7 +8,8 @@ unpaid items, so the step costs what is in arrears, not the portfolio. The days 
 the account's `penalty_accrued_through` (or the due date) to the business date, less the days
 the borrower was in a breathing space: while a `breathing_space` flag holds (from `since` to
 `until`, inclusive, and not from the day it is lifted), no penalty accrues. The marker advances
-on the accounts with overdue principal only.
+on the accounts with overdue principal only: in the daily run, by the assessment's write of the
+account (one write of the row a night); alone (the Spark run's ledger steps), here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import date
 from sqlalchemy import Connection
 
 from arrears.engine.config import RunConfig
-from arrears.engine.delinquency import overdue_unpaid
+from arrears.engine.delinquency import marker_before, overdue_unpaid
 from arrears.engine.quarantine import QUARANTINED
 from arrears.store.sql import Dialect, dated, planner
 
@@ -59,7 +60,12 @@ def breathing_spaces_sql(sql: Dialect) -> str:
     """
 
 
-def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
+def accrue_penalty(
+    conn: Connection, as_of: date, config: RunConfig, *, advance_marker: bool = True
+) -> int:
+    """Accrue the day's penalty; returns the items that accrued. `advance_marker=False`: the
+    run's assessment, later in the same transaction, advances the marker in its own write of
+    the account (`delinquency._update_assessed`)."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     start = sql.greatest("COALESCE(a.penalty_accrued_through, i.due_on)", "i.due_on")
@@ -105,19 +111,16 @@ def accrue_penalty(conn: Connection, as_of: date, config: RunConfig) -> int:
             ),
             {"d": as_of},
         ).rowcount
-    # the few accounts with principal overdue, each found by its key
-    with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
-        _advance_marker(conn, sql, as_of)
+    if advance_marker:  # the few accounts with principal overdue, each found by its key
+        with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
+            _advance_marker(conn, sql, as_of)
     return accrued or 0
 
 
 def _advance_marker(conn: Connection, sql: Dialect, as_of: date) -> None:
     d = sql.date_param("d")
     overdue = f"{overdue_unpaid('i', d)} AND i.principal > i.paid_principal"
-    behind = (
-        f"(accounts.penalty_accrued_through IS NULL OR accounts.penalty_accrued_through < {d})"
-        f" AND accounts.id NOT IN {QUARANTINED}"
-    )
+    behind = f"{marker_before('accounts', d)} AND accounts.id NOT IN {QUARANTINED}"
     if sql.sqlite:  # an IN list: SQLite reads the items through their index
         statement = f"""UPDATE accounts SET penalty_accrued_through = {d}
                         WHERE {behind}

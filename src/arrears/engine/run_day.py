@@ -85,7 +85,9 @@ def run_day(
     with engine.begin() as conn:
         quarantined = step("quarantine", lambda: quarantine(conn, as_of))
         posted = step("post_payments", lambda: post_payments(conn, as_of))
-        penalty = step("accrue_penalty", lambda: accrue_penalty(conn, as_of, config))
+        penalty = step(
+            "accrue_penalty", lambda: accrue_penalty(conn, as_of, config, advance_marker=False)
+        )
         settled = step("settle", lambda: settle(conn, as_of))
         offers = step("settlement_offers", lambda: decide_offers(conn, as_of))
         assessed = step("assess_accounts", lambda: assess_accounts(conn, as_of, config))
