@@ -185,3 +185,93 @@ def test_partial_unique_index_holds_after_upgrade(empty: Engine) -> None:
         conn.execute(insert(cases).values(**row))  # server default: open
     with pytest.raises(IntegrityError), empty.begin() as conn:
         conn.execute(insert(cases).values(**row))
+
+
+def test_gate_rulings_keep_every_recorded_decision(empty: Engine) -> None:
+    """0022 moves the wide decision rows into rulings, alike ones sharing one, and back."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import insert
+
+    from arrears.store.tables import actions, borrowers, cases
+    from arrears.store.tables_compliance import gate_rulings
+
+    migrate.upgrade(empty, "0021")
+    at = datetime(2026, 1, 16, tzinfo=UTC)
+    content = {
+        "batch": "b1",
+        "business_date": date(2026, 1, 16),
+        "stage": "plan",
+        "pack": "cn",
+        "decided_for": at,
+        "verdict": "defer",
+        "scheduled_at": None,
+        "rule_id": None,
+        "reason": "outside the hours",
+        "consulted": "cn.a,cn.b",
+        "violations": '[{"rule": "cn.b", "verdict": "defer", "until": null, "message": "m"}]',
+    }
+    rows = [
+        {**content, "action_id": 1},
+        {**content, "action_id": 2},  # alike: the same ruling
+        {**content, "action_id": 3, "scheduled_at": at, "rule_id": "cn.b"},
+        {**content, "action_id": 1, "stage": "send"},
+    ]
+    with empty.begin() as conn:
+        conn.execute(insert(borrowers).values(id="b1"))
+        conn.execute(
+            insert(cases).values(id=1, borrower_id="b1", opened_on=date(2026, 1, 1), currency="CNY")
+        )
+        conn.execute(
+            insert(actions),
+            [
+                {
+                    "id": n,
+                    "case_id": 1,
+                    "business_date": date(2026, 1, 16),
+                    "step": f"s{n}",
+                    "target_type": "borrower",
+                    "target_id": "b1",
+                    "channel": "sms",
+                    "template": "t",
+                }
+                for n in (1, 2, 3)
+            ],
+        )
+        names = ", ".join(rows[0])
+        marks = ", ".join(f":{c}" for c in rows[0])
+        conn.execute(text(f"INSERT INTO gate_decisions ({names}) VALUES ({marks})"), rows)
+
+    # the moments are compared by their presence: each dialect reads them back its own way
+    shown = (
+        "{p}batch, {p}stage, {p}pack, {p}verdict, {p}rule_id, {p}reason, {p}consulted, "
+        "{p}violations, {p}decided_for IS NOT NULL, {p}scheduled_at IS NOT NULL"
+    )
+
+    def recorded(sql: str) -> list[tuple[Any, ...]]:
+        with empty.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+
+    wide = f"SELECT action_id, {shown.format(p='')} FROM gate_decisions ORDER BY id"
+    before = recorded(wide)
+    migrate.upgrade(empty)
+    assert recorded("SELECT COUNT(*) FROM gate_rulings") == [(3,)]
+    joined = (
+        f"SELECT g.action_id, {shown.format(p='r.')} FROM gate_decisions g "
+        "JOIN gate_rulings r ON r.id = g.ruling_id ORDER BY g.id"
+    )
+    assert recorded(joined) == before
+    copied = ("business_date", "stage", "verdict", "rule_id")
+    assert recorded(
+        f"SELECT {', '.join(f'g.{c}' for c in copied)} FROM gate_decisions g ORDER BY g.id"
+    ) == recorded(
+        f"SELECT {', '.join(f'r.{c}' for c in copied)} FROM gate_decisions g "
+        "JOIN gate_rulings r ON r.id = g.ruling_id ORDER BY g.id"
+    )
+    with empty.begin() as conn:  # a new ruling takes an id after the moved ones
+        new = conn.execute(
+            insert(gate_rulings).values(**content).returning(gate_rulings.c.id)
+        ).scalar_one()
+    assert new > 3
+    migrate.downgrade(empty, "0021")
+    assert recorded(wide) == before

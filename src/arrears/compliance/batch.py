@@ -1,10 +1,10 @@
 """The nightly gate: every planned action of the business date decided under the rule pack.
 
 The batch reads every counter and flag it needs in a few set-based queries, then decides each
-kind of action once with the pure `decide`, then records the decisions set-based: the kinds
-(a few hundred rows) and which kind each action is (two numbers an action) go to temporary
-tables, from which one INSERT ... SELECT writes every action's decision row and one UPDATE ...
-FROM applies the verdicts."""
+kind of action once with the pure `decide`, then records the decisions set-based: each kind is
+one ruling (`gate_rulings`, a few hundred rows with every rule consulted); the kinds and which
+kind each action is (two numbers an action) go to temporary tables, from which one INSERT ...
+SELECT writes every action's narrow decision row and one UPDATE ... FROM applies the verdicts."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ from arrears.compliance.history import (
     candidate_sql,
     count_allowed,
     decide_waived,
-    decision_row,
     kind_key,
     load_counters,
     overrides_of,
 )
 from arrears.compliance.loading import PackChoice, load_pack, pack_choice
+from arrears.compliance.recording import COPIED, insert_rulings, record, record_by_kind, ruling_row
 from arrears.compliance.rules.clock import day_start, local_date
 from arrears.compliance.rules.model import (
     Audience,
@@ -45,9 +45,7 @@ from arrears.observability.metrics import record_gate
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows, insert_values
 from arrears.store.sql import Dialect, dated
-from arrears.store.tables_compliance import (
-    gate_decisions,
-)
+from arrears.store.tables_compliance import gate_decisions, gate_rulings
 
 CARRY_OVER_DAYS = 14
 _NONE_WAIVED: frozenset[str] = frozenset()
@@ -75,7 +73,8 @@ class GateReport:
         }
 
 
-_RECORDED = [c for c in gate_decisions.columns if c.name not in ("id", "action_id")]
+# what the two statements read of a kind: its ruling, the copied columns, the action's moment
+_KIND = (*COPIED, "scheduled_at", "reason")
 
 
 def _temporary(conn: Connection, name: str, *columns: Column[Any]) -> Table:
@@ -91,34 +90,37 @@ def _record(
     judged: Sequence[tuple[int, int, int]],
     queue: Sequence[str],
 ) -> None:
-    """Write every action's decision row and apply the verdicts, set-based from the kinds.
+    """Write every kind's ruling and every action's narrow decision row, and apply the
+    verdicts, set-based from the kinds.
 
-    `kinds`: one recorded row per kind of decision; `judged`: (seq, action id, kind) of each
-    action, in the order decided. An allowed action of a channel in `queue` leaves the gate
-    queued (the daily run's messages, whose outbox rows it writes next): the action is written
-    once, not twice."""
+    `kinds`: the ruling of each kind of decision (kind n is `kinds[n]`); `judged`: (seq, action
+    id, kind) of each action, in the order decided. An allowed action of a channel in `queue`
+    leaves the gate queued (the daily run's messages, whose outbox rows it writes next): the
+    action is written once, not twice."""
+    ids = insert_rulings(conn, kinds)
+    columns = {c.name: c.type for c in gate_rulings.columns}
     kind = _temporary(
         conn,
         "tmp_gate_kinds",
         Column("kind", Integer),
-        *(Column(c.name, c.type) for c in _RECORDED),
+        Column("ruling_id", Integer),
+        *(Column(name, columns[name]) for name in _KIND),
     )
     acted = _temporary(
         conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
     )
-    insert_rows(conn, kind, kinds)
+    insert_rows(
+        conn,
+        kind,
+        [
+            {"kind": n, "ruling_id": i, **{c: row[c] for c in _KIND}}
+            for n, (row, i) in enumerate(zip(kinds, ids, strict=True))
+        ],
+    )
     insert_values(conn, acted, ("seq", "action_id", "kind"), judged)
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE tmp_gate_kinds, tmp_gate_actions"))
-    names = ", ".join(c.name for c in _RECORDED)
-    conn.execute(
-        text(
-            f"""INSERT INTO gate_decisions (action_id, {names})
-                SELECT m.action_id, {", ".join(f"k.{c.name}" for c in _RECORDED)}
-                FROM (SELECT seq, action_id, kind FROM tmp_gate_actions ORDER BY seq) m
-                JOIN tmp_gate_kinds k ON k.kind = m.kind"""
-        )
-    )
+    record_by_kind(conn, "tmp_gate_kinds", "tmp_gate_actions")
     allowed = "'planned'"
     if queue:
         channels = ", ".join(f"'{c}'" for c in queue)
@@ -157,8 +159,8 @@ class _Decisions:
     template, step, time zone, the borrower's reachability, counters and flags, a contact's
     consent), each decided the same way. No rule reads the case, borrower or action id, nor a
     borrower's id as target (a contact's id appears in messages, so it stays in the key):
-    candidates equal but for those are decided alike. A decision's recorded row is made once
-    too, and numbered: the actions are recorded by the number of their kind.
+    candidates equal but for those are decided alike. A decision's ruling is made once too,
+    and numbered: the actions are recorded by the number of their kind.
 
     A row of the night's candidates is looked up by its `kind_key` first (the values the
     candidate is made of, minus the identities): the candidate and its history are made only
@@ -190,9 +192,7 @@ class _Decisions:
         found = self.seen.get(key)
         if found is None:
             dec = decide_waived(c, h, self.pack, at, set(waived))
-            row = decision_row(self.batch, "plan", 0, self.business_date, at, dec)
-            del row["action_id"]
-            self.kinds.append({"kind": len(self.kinds), **row})
+            self.kinds.append(ruling_row(self.batch, "plan", self.business_date, at, dec))
             found = self.seen[key] = (dec, len(self.kinds) - 1)
         return found
 
@@ -329,6 +329,7 @@ def _carry_over(conn: Connection, d: date) -> int:
     due = [r for r in rows if local_date(as_utc(r.scheduled_at), r.timezone) <= d]  # type: ignore[arg-type]
     batch = uuid.uuid4().hex
     carried = 0
+    recorded: list[tuple[int, dict[str, Any]]] = []
     for r in due:
         if r.case_status != "open" or (d - r.business_date).days > CARRY_OVER_DAYS:
             reason = "case closed meanwhile" if r.case_status != "open" else "deferred too long"
@@ -360,20 +361,14 @@ def _carry_over(conn: Connection, d: date) -> int:
                 .returning(a.c.id)
             ).scalar_one()
             carried += 1
-        conn.execute(
-            insert(gate_decisions).values(
-                batch=batch,
-                action_id=r.id,
-                business_date=r.business_date,
-                stage="carry",
-                pack="-",
-                decided_for=horizon,
-                verdict="defer",
-                scheduled_at=as_utc(r.scheduled_at),
-                rule_id=r.rule_id,
-                reason=f"carried over to {d} as action {new_id}",
-                consulted="",
-                violations="[]",
-            )
+        carry = Decision(
+            verdict=VerdictKind.DEFER,
+            at=as_utc(r.scheduled_at),
+            rule_id=r.rule_id,
+            reason=f"carried over to {d} as action {new_id}",
+            consulted=(),
+            pack="-",
         )
+        recorded.append((r.id, ruling_row(batch, "carry", r.business_date, horizon, carry)))
+    record(conn, recorded)
     return carried

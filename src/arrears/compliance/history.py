@@ -1,10 +1,9 @@
 """Candidates and their history, read set-based for the gate: the counters of the borrowers,
 numbers and debts in scope (per borrower, per phone number, per debt, over the whole history),
-the overrides, and the rows that record every decision."""
+and the overrides (`compliance/recording.py` records the decisions)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -447,36 +446,3 @@ def decide_waived(c: Candidate, h: History, pack: Pack, at: datetime, waived: se
     decision = decide(c, h, replace(pack, rules=rules), at)
     note = f" (overridden: {', '.join(sorted(waived))})"
     return replace(decision, reason=decision.reason + note)
-
-
-# --- writing decisions -------------------------------------------------------------------------
-
-
-def decision_row(
-    batch: str, stage: str, action_id: int, d: date, at: datetime, dec: Decision
-) -> dict[str, Any]:
-    return {
-        "batch": batch,
-        "action_id": action_id,
-        "business_date": d,
-        "stage": stage,
-        "pack": dec.pack,
-        "decided_for": at.astimezone(UTC),
-        "verdict": dec.verdict.value,
-        "scheduled_at": dec.at.astimezone(UTC) if dec.at else None,
-        "rule_id": dec.rule_id,
-        "reason": dec.reason,
-        "consulted": ",".join(c.rule_id for c in dec.consulted),
-        "violations": json.dumps(
-            [
-                {
-                    "rule": v.rule_id,
-                    "verdict": v.verdict.value,
-                    "until": v.until.astimezone(UTC).isoformat() if v.until else None,
-                    "message": v.message,
-                }
-                for v in dec.violations
-            ],
-            ensure_ascii=False,
-        ),
-    }

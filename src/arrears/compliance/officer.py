@@ -47,6 +47,7 @@ from arrears.store.tables_compliance import (
     compliance_settings,
     contact_preferences,
     gate_decisions,
+    gate_rulings,
 )
 
 
@@ -132,8 +133,10 @@ def explain(conn: Connection, action_id: int) -> Explanation:
     if action is None:
         raise ActionNotFound(action_id)
     out = []
+    r = gate_rulings
     for g in conn.execute(
-        select(gate_decisions)
+        select(r)
+        .join(gate_decisions, gate_decisions.c.ruling_id == r.c.id)
         .where(gate_decisions.c.action_id == action_id)
         .order_by(gate_decisions.c.id)
     ):

@@ -21,12 +21,12 @@ from arrears.compliance.history import (
     candidate_of,
     candidate_sql,
     decide_waived,
-    decision_row,
     load_counters,
     overrides_of,
     statement,
 )
 from arrears.compliance.loading import load_pack, pack_choice, portfolio_pack
+from arrears.compliance.recording import record, ruling_row
 from arrears.compliance.rules.model import (
     Audience,
     Channel,
@@ -35,11 +35,7 @@ from arrears.compliance.rules.model import (
     VerdictKind,
 )
 from arrears.store import tables as t
-from arrears.store.bulk import insert_rows
 from arrears.store.sql import Dialect
-from arrears.store.tables_compliance import (
-    gate_decisions,
-)
 
 # --- one action: at send time, or started by an agent --------------------------------------------
 
@@ -76,9 +72,7 @@ def check_action(
     c, h = candidate_of(row, k)
     waived = overrides_of(conn, scope, params).get(action_id, set())
     dec = decide_waived(c, h, pack, at, waived)
-    conn.execute(
-        insert(gate_decisions), [decision_row(uuid.uuid4().hex, stage, action_id, d, at, dec)]
-    )
+    record(conn, [(action_id, ruling_row(uuid.uuid4().hex, stage, d, at, dec))])
     return dec
 
 
@@ -89,7 +83,7 @@ def check_actions(
     decides for each one by one, in one set of queries per business date of the batch.
 
     Ids that name no action are left out of the answer. Every decision is recorded (stage
-    'send', one insert).
+    'send'; alike decisions share one ruling).
     """
     ids = sorted(set(action_ids))
     if not ids:
@@ -106,7 +100,7 @@ def check_actions(
         by_day[(as_date(row.business_date), code)].append(row)
     packs = {code: forced or load_pack(code) for _, code in by_day}
     decisions: dict[int, Decision] = {}
-    recorded: list[dict[str, Any]] = []
+    recorded: list[tuple[int, dict[str, Any]]] = []
     batch = uuid.uuid4().hex
     for (d, code), group in sorted(by_day.items()):
         pack = packs[code]
@@ -119,9 +113,8 @@ def check_actions(
             h = _without_itself(row, d, h)
             dec = decide_waived(c, h, pack, at, waived.get(row.id, set()))
             decisions[row.id] = dec
-            recorded.append(decision_row(batch, "send", row.id, d, at, dec))
-    if recorded:
-        insert_rows(conn, gate_decisions, recorded)
+            recorded.append((row.id, ruling_row(batch, "send", d, at, dec)))
+    record(conn, recorded)
     return decisions
 
 

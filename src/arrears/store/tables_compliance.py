@@ -19,14 +19,15 @@ from sqlalchemy import (
 
 from arrears.store.tables import metadata
 
-# One row per decision: at planning ('plan'), at send time ('send'), when a call is placed
-# ('dial'), by override ('override').
-gate_decisions = Table(
-    "gate_decisions",
+# A decision's content, once per kind of decision: the nightly batch decides a few hundred kinds
+# for hundreds of thousands of actions, and the send-time batch's alike decisions share one too.
+# Stages: at planning ('plan'), at send time ('send'), when a call is placed ('dial'), carried
+# over to a later day ('carry').
+gate_rulings = Table(
+    "gate_rulings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("batch", String(32), nullable=False, index=True),
-    Column("action_id", Integer, ForeignKey("actions.id"), nullable=False, index=True),
     Column("business_date", Date, nullable=False),
     Column("stage", String(16), nullable=False),
     Column("pack", String(8), nullable=False),
@@ -37,6 +38,21 @@ gate_decisions = Table(
     Column("reason", Text, nullable=False),
     Column("consulted", Text, nullable=False),  # rule ids, comma separated, in pack order
     Column("violations", Text, nullable=False),  # JSON list of objections raised
+)
+
+# One narrow row per action decided, naming its ruling. Date, stage, verdict and rule are the
+# ruling's, copied: the officer's report counts by them and the carry-over finds its own
+# without the join.
+gate_decisions = Table(
+    "gate_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action_id", Integer, ForeignKey("actions.id"), nullable=False, index=True),
+    Column("business_date", Date, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("rule_id", String(64)),
+    Column("ruling_id", Integer, ForeignKey("gate_rulings.id"), nullable=False),
     Index("ix_gate_decisions_day_verdict_rule", "business_date", "verdict", "rule_id"),
 )
 

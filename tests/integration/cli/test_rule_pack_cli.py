@@ -13,7 +13,12 @@ from typer.testing import CliRunner
 from arrears.cli import build
 from arrears.privacy.keyring import KeyRing
 from arrears.store import tables as t
-from arrears.store.tables_compliance import audit_log, borrower_flags, gate_decisions
+from arrears.store.tables_compliance import (
+    audit_log,
+    borrower_flags,
+    gate_decisions,
+    gate_rulings,
+)
 from tests.integration.privacy.conftest import cli_url
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "import" / "good"
@@ -30,7 +35,8 @@ def _packs(db: Engine, day: str) -> dict[str, set[str]]:
     g = gate_decisions.c
     with db.connect() as conn:
         rows = conn.execute(
-            select(g.pack, g.business_date, t.cases.c.borrower_id)
+            select(gate_rulings.c.pack, g.business_date, t.cases.c.borrower_id)
+            .join(gate_rulings, gate_rulings.c.id == g.ruling_id)
             .join(t.actions, t.actions.c.id == g.action_id)
             .join(t.cases, t.cases.c.id == t.actions.c.case_id)
             .where(g.stage == "plan")
