@@ -100,7 +100,7 @@ def test_every_known_code_has_words(lang: str) -> None:
 
 def test_numbered_steps_and_rule_reasons_read_as_sentences() -> None:
     assert i18n.code("zh", "step", "dpd_reminder_15") == "逾期15天短信提醒"
-    assert i18n.code("en", "step", "dpd_call_30") == "Call at 30 days past due"
+    assert i18n.code("en", "step", "dpd_call_30") == "Call on day 30 past due"
     assert i18n.code("zh", "step", "my_own_step") == "my_own_step"  # data stays as written
     window = {"window": "08:00-22:00"}
     assert i18n.rule_reason("zh", "cn.time_window", window) == "只能在当地时间08:00-22:00之间联络"
