@@ -83,13 +83,8 @@ def upgrade() -> None:
             "COALESCE((SELECT MAX(id) FROM gate_rulings), 0) + 1, false)"
         )
     with op.batch_alter_table("gate_decisions") as batch_op:
+        # no foreign key on ruling_id: see tables_compliance.gate_decisions
         batch_op.alter_column("ruling_id", existing_type=sa.Integer(), nullable=False)
-        batch_op.create_foreign_key(
-            batch_op.f("fk_gate_decisions_ruling_id_gate_rulings"),
-            "gate_rulings",
-            ["ruling_id"],
-            ["id"],
-        )
         batch_op.drop_index(batch_op.f("ix_gate_decisions_batch"))
         for name in WIDE:
             batch_op.drop_column(name)
@@ -108,9 +103,6 @@ def downgrade() -> None:
             if column.name != "scheduled_at":
                 batch_op.alter_column(column.name, existing_type=column.type, nullable=False)
         batch_op.create_index(batch_op.f("ix_gate_decisions_batch"), ["batch"], unique=False)
-        batch_op.drop_constraint(
-            batch_op.f("fk_gate_decisions_ruling_id_gate_rulings"), type_="foreignkey"
-        )
         batch_op.drop_column("ruling_id")
     op.drop_index(op.f("ix_gate_rulings_batch"), table_name="gate_rulings")
     op.drop_table("gate_rulings")
