@@ -73,7 +73,8 @@ class GateReport:
         }
 
 
-# what the two statements read of a kind: its ruling, the copied columns, the action's moment
+# what the two statements read of a kind besides its ruling's id: the copied columns, the
+# action's moment and reason
 _KIND = (*COPIED, "scheduled_at", "reason")
 
 
