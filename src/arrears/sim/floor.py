@@ -236,9 +236,8 @@ class Floor:
 
     def _overdue(self, conn: Connection, borrower_id: str) -> dict[str, int]:
         rows = conn.execute(
-            select(t.accounts.c.id, t.accounts.c.overdue_amount).where(
-                t.accounts.c.borrower_id == borrower_id, t.accounts.c.overdue_amount > 0
-            )
+            select(t.accounts.c.id, t.accounts.c.overdue_amount)
+            .where(t.accounts.c.borrower_id == borrower_id, t.accounts.c.overdue_amount > 0)
             .order_by(t.accounts.c.id)
         ).all()
         return {aid: amount for aid, amount in rows}
