@@ -45,6 +45,7 @@ from arrears.observability.metrics import record_gate
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows, insert_values
 from arrears.store.sql import Dialect, dated
+from arrears.store.staged_actions import KEY, not_planned_yet, number, source
 from arrears.store.tables_compliance import gate_decisions, gate_rulings
 
 CARRY_OVER_DAYS = 14
@@ -78,6 +79,38 @@ class GateReport:
 _KIND = (*COPIED, "scheduled_at", "reason")
 
 
+_REASON = "CASE WHEN k.verdict = 'allow' THEN NULL ELSE k.reason END"
+
+
+def _status(alias: str, queue: Sequence[str]) -> str:
+    """SQL: the status a verdict of kind `k` gives the action `alias`."""
+    allowed = "'planned'"
+    if queue:
+        channels = ", ".join(f"'{c}'" for c in queue)
+        allowed = f"CASE WHEN {alias}.channel IN ({channels}) THEN 'queued' ELSE 'planned' END"
+    return f"CASE k.verdict WHEN 'allow' THEN {allowed} WHEN 'defer' THEN 'deferred' " + (
+        "ELSE 'blocked' END"
+    )
+
+
+def _write_staged(conn: Connection, staged: str, queue: Sequence[str]) -> None:
+    """The night's staged actions as actions, decided; a row the gate did not read (none
+    should be) is written as planned, for the next run of the day to decide."""
+    cols = ("id", *KEY, "template", "priority")
+    status = f"CASE WHEN k.kind IS NULL THEN 'planned' ELSE {_status('s', queue)} END"
+    conn.execute(
+        text(
+            f"""INSERT INTO actions ({", ".join(cols)}, status, scheduled_at, rule_id, reason)
+                SELECT {", ".join(f"s.{c}" for c in cols)}, {status},
+                       k.scheduled_at, k.rule_id, {_REASON}
+                FROM {staged} s
+                LEFT JOIN tmp_gate_actions m ON m.action_id = s.id
+                LEFT JOIN tmp_gate_kinds k ON k.kind = m.kind
+                ORDER BY s.id"""
+        )
+    )
+
+
 def _temporary(conn: Connection, name: str, *columns: Column[Any]) -> Table:
     table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
     conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
@@ -90,14 +123,16 @@ def _record(
     kinds: Sequence[dict[str, Any]],
     judged: Sequence[tuple[int, int, int]],
     queue: Sequence[str],
+    staged: str | None,
 ) -> None:
     """Write every kind's ruling and every action's narrow decision row, and apply the
     verdicts, set-based from the kinds.
 
     `kinds`: the ruling of each kind of decision (kind n is `kinds[n]`); `judged`: (seq, action
     id, kind) of each action, in the order decided. An allowed action of a channel in `queue`
-    leaves the gate queued (the daily run's messages, whose outbox rows it writes next): the
-    action is written once, not twice."""
+    leaves the gate queued (the daily run's messages, whose outbox rows it writes next). The
+    actions already written are updated; the `staged` ones are written, already decided: each
+    action is written once a night."""
     ids = insert_rulings(conn, kinds)
     columns = {c.name: c.type for c in gate_rulings.columns}
     kind = _temporary(
@@ -121,23 +156,18 @@ def _record(
     insert_values(conn, acted, ("seq", "action_id", "kind"), judged)
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE tmp_gate_kinds, tmp_gate_actions"))
-    record_by_kind(conn, "tmp_gate_kinds", "tmp_gate_actions")
-    allowed = "'planned'"
-    if queue:
-        channels = ", ".join(f"'{c}'" for c in queue)
-        allowed = f"CASE WHEN actions.channel IN ({channels}) THEN 'queued' ELSE 'planned' END"
-    status = f"CASE k.verdict WHEN 'allow' THEN {allowed} WHEN 'defer' THEN 'deferred' " + (
-        "ELSE 'blocked' END"
-    )
     conn.execute(
         text(
-            f"""UPDATE actions SET status = {status}, scheduled_at = k.scheduled_at,
-                       rule_id = k.rule_id,
-                       reason = CASE WHEN k.verdict = 'allow' THEN NULL ELSE k.reason END
+            f"""UPDATE actions SET status = {_status("actions", queue)},
+                       scheduled_at = k.scheduled_at, rule_id = k.rule_id,
+                       reason = {_REASON}
                 FROM tmp_gate_actions m JOIN tmp_gate_kinds k ON k.kind = m.kind
                 WHERE m.action_id = actions.id"""
         )
     )
+    if staged is not None:
+        _write_staged(conn, staged, queue)
+    record_by_kind(conn, "tmp_gate_kinds", "tmp_gate_actions")
     conn.execute(text("DROP TABLE IF EXISTS tmp_gate_kinds"))
     conn.execute(text("DROP TABLE IF EXISTS tmp_gate_actions"))
 
@@ -199,7 +229,12 @@ class _Decisions:
 
 
 def gate_planned_actions(
-    conn: Connection, business_date: date, rule_pack: str, *, queue: Sequence[str] = ()
+    conn: Connection,
+    business_date: date,
+    rule_pack: str,
+    *,
+    queue: Sequence[str] = (),
+    staged: str | None = None,
 ) -> GateReport:
     """Decide every planned, not yet gated action of the business date, each under the rule
     pack of its borrower's jurisdiction (`compliance_jurisdictions`, else the portfolio's
@@ -210,7 +245,9 @@ def gate_planned_actions(
     rule id and reason. Deferred actions whose moment has come are carried over to the day.
     The actions are grouped by pack, and each group is decided set-based as one night's batch.
     Every pack in use is loaded first: one that cannot load stops the whole gate (fails closed).
-    `queue`: channels whose allowed actions are queued at once (see `_record`).
+    `queue`: channels whose allowed actions are queued at once (see `_record`). `staged`: the
+    night's plan in its staging table (`store/staged_actions.py`): decided with the actions of
+    the day not yet gated, and written as actions once, already decided.
     """
     choice = pack_choice(conn, fallback=rule_pack)
     packs = {code: load_pack(code) for code in sorted(choice.codes)}
@@ -224,13 +261,25 @@ def gate_planned_actions(
     for code, pack in packs.items():
         if pack.validation_notice:
             plan_validation_notices(conn, business_date, choice, code)
-    rows = conn.execute(dated(candidate_sql(sql, scope.replace("s.", "a.")), "d"), params).all()
+    if staged is not None:  # numbered after the gate's own inserts, which win a shared key
+        conn.execute(
+            dated(
+                f"DELETE FROM {staged} WHERE NOT {not_planned_yet(staged, sql.date_param('d'))}",
+                "d",
+            ),
+            params,
+        )
+        number(conn, staged)
+    src = source(staged)
+    rows = conn.execute(
+        dated(candidate_sql(sql, scope.replace("s.", "a."), src), "d"), params
+    ).all()
     if not rows:
         return GateReport(business_date, choice.default, carried_over=carried)
     groups: dict[str, list[Any]] = {}
     for row in rows:
         groups.setdefault(choice.code_for(row.jurisdiction), []).append(row)
-    waived = overrides_of(conn, scope, params)
+    waived = overrides_of(conn, scope, params, src)
     batch = uuid.uuid4().hex
     judged: list[tuple[int, int, int]] = []
     kinds: list[dict[str, Any]] = []
@@ -240,7 +289,7 @@ def gate_planned_actions(
         pack = packs[code]
         # the counters of this pack's borrowers only (all of them when one pack is in use)
         own = scope if len(groups) == 1 else f"{scope} AND {_of_pack(choice, code)}"
-        k = load_counters(conn, business_date, pack, own, params, exclude=-1)
+        k = load_counters(conn, business_date, pack, own, params, exclude=-1, source=src)
         decided = _Decisions(pack, batch, business_date)
         decided.kinds = kinds
         for row in group:
@@ -253,7 +302,7 @@ def gate_planned_actions(
             if dec.rule_id:
                 tally[f"{dec.verdict} {dec.rule_id}"] += 1
             judged.append((len(judged), row.id, kind))
-    _record(conn, kinds, judged, queue)
+    _record(conn, kinds, judged, queue, staged)
     record_gate({str(v): n for v, n in verdicts.items()}, tally)  # counts, not actions
     return GateReport(
         business_date,

@@ -46,14 +46,16 @@ class ActionNotFound(LookupError):
 _NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE b.phone_index END"
 
 
-def candidate_sql(sql: Dialect, where: str) -> str:
+def candidate_sql(sql: Dialect, where: str, source: str = "actions") -> str:
+    """The candidates of `where` over `source` (`a`): the actions, or the actions with the
+    night's staged ones (`store/staged_actions.source`)."""
     return f"""
         SELECT a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template,
                a.business_date, a.status, a.scheduled_at, c.borrower_id, c.unreachable_on,
                b.timezone, b.phone_status, b.jurisdiction,
                b.language, ct.consent AS contact_consent, ct.status AS contact_status,
                {_NUMBER.format(a="a")} AS number_index
-        FROM actions a
+        FROM {source} a
         JOIN cases c ON c.id = a.case_id
         JOIN borrowers b ON b.id = c.borrower_id
         LEFT JOIN contacts ct ON a.target_type = 'contact' AND ct.id = a.target_id
@@ -94,8 +96,10 @@ def load_counters(
     exclude: int,
     *,
     by_number: bool = False,
+    source: str = "actions",
 ) -> Counters:
-    """Counters of the borrowers, numbers and debts in scope (`scope`: SQL over actions `s`).
+    """Counters of the borrowers, numbers and debts in scope (`scope`: SQL over `source` `s`,
+    the actions or the actions with the night's staged ones).
 
     `by_number`: count today's calls per number by index look-ups from the numbers in scope
     (the send-time check of a few actions) rather than over the whole day (the nightly batch).
@@ -104,9 +108,9 @@ def load_counters(
     dp = sql.date_param("d")
     k = Counters()
     p = {**params, "d": d, "exclude": exclude}
-    cases_in = f"SELECT s.case_id FROM actions s WHERE {scope}"
+    cases_in = f"SELECT s.case_id FROM {source} s WHERE {scope}"
     borrowers_in = (
-        f"SELECT sc.borrower_id FROM actions s JOIN cases sc ON sc.id = s.case_id WHERE {scope}"
+        f"SELECT sc.borrower_id FROM {source} s JOIN cases sc ON sc.id = s.case_id WHERE {scope}"
     )
 
     def run(stmt: str, **extra: Any) -> Sequence[Any]:
@@ -127,7 +131,7 @@ def load_counters(
             {
                 num
                 for (num,) in run(
-                    f"""SELECT {_NUMBER.format(a="s")} FROM actions s
+                    f"""SELECT {_NUMBER.format(a="s")} FROM {source} s
                         JOIN cases c ON c.id = s.case_id JOIN borrowers b ON b.id = c.borrower_id
                         LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
                         WHERE {scope}"""
@@ -183,7 +187,7 @@ def load_counters(
         for contact_id, n in run(
             f"""SELECT i.target_id, COUNT(*) FROM interactions i
                 WHERE i.target_type = 'contact' AND i.outcome IN {in_list(CONTACT_OUTCOMES)}
-                  AND i.target_id IN (SELECT s.target_id FROM actions s WHERE {scope}
+                  AND i.target_id IN (SELECT s.target_id FROM {source} s WHERE {scope}
                                       AND s.target_type = 'contact')
                 GROUP BY i.target_id"""
         ):
@@ -200,7 +204,7 @@ def load_counters(
         for channel, number in run(
             f"""SELECT sp.channel, sp.address_index FROM comm_suppressions sp
                 WHERE sp.address_index IN (
-                  SELECT {_NUMBER.format(a="s")} FROM actions s JOIN cases c ON c.id = s.case_id
+                  SELECT {_NUMBER.format(a="s")} FROM {source} s JOIN cases c ON c.id = s.case_id
                   JOIN borrowers b ON b.id = c.borrower_id
                   LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
                   WHERE {scope})"""
@@ -426,10 +430,12 @@ def count_allowed(k: Counters, row: Any, d: date, decision: Decision) -> None:
 # --- overrides ---------------------------------------------------------------------------------
 
 
-def overrides_of(conn: Connection, scope: str, params: dict[str, Any]) -> dict[int, set[str]]:
+def overrides_of(
+    conn: Connection, scope: str, params: dict[str, Any], source: str = "actions"
+) -> dict[int, set[str]]:
     stmt = (
         "SELECT o.action_id, o.rule_id FROM compliance_overrides o "
-        f"WHERE o.action_id IN (SELECT s.id FROM actions s WHERE {scope})"
+        f"WHERE o.action_id IN (SELECT s.id FROM {source} s WHERE {scope})"
     )
     used = {n: v for n, v in params.items() if f":{n}" in stmt}
     rows = conn.execute(statement(stmt), used).all()

@@ -11,27 +11,44 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from arrears.store.sql import Dialect, dated
+from arrears.store.staged_actions import KEY
 
 
 class DayGate(Protocol):
     """Decides the day's planned actions; an allowed action of a channel in `queue` leaves the
-    gate with status `queued` (the run writes its outbox row next), any other stays `planned`."""
+    gate with status `queued` (the run writes its outbox row next), any other stays `planned`.
+    `staged`: the night's plan in its staging table (`store/staged_actions.py`), which the
+    gate writes as actions."""
 
     def __call__(
-        self, conn: Connection, business_date: date, rule_pack: str, *, queue: Sequence[str] = ()
+        self,
+        conn: Connection,
+        business_date: date,
+        rule_pack: str,
+        *,
+        queue: Sequence[str] = (),
+        staged: str | None = None,
     ) -> object: ...
 
 
 def schedule_without_rules(
-    conn: Connection, business_date: date, rule_pack: str, *, queue: Sequence[str] = ()
+    conn: Connection,
+    business_date: date,
+    rule_pack: str,
+    *,
+    queue: Sequence[str] = (),
+    staged: str | None = None,
 ) -> int:
     """Engine tests only: every planned action is scheduled at the start of the business day
     (UTC)."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
+    if staged is not None:
+        cols = ", ".join((*KEY, "template", "status", "priority"))
+        conn.execute(text(f"INSERT INTO actions ({cols}) SELECT {cols} FROM {staged} ORDER BY pid"))
     start = f"{d} || ' 01:00:00'" if sql.sqlite else f"({d} + TIME '01:00')"
     channels = ", ".join(f"'{c}'" for c in queue) or "NULL"
     return (

@@ -13,7 +13,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    select,
+)
 
 from arrears.domain.strategy.model import Strategy
 from arrears.store.handover import handed_over_case_ids
@@ -29,8 +40,11 @@ def plan_actions(
     as_of: date,
     strategy: object | None = None,
     case_ids: Sequence[int] | None = None,
+    *,
+    into: str | None = None,
 ) -> int:
-    """Insert the day's candidate actions; returns how many are new.
+    """Insert the day's candidate actions; returns how many are new. `into`: the night's
+    staging table (`store/staged_actions.py`), where the gate finds them, instead of the actions.
 
     strategy: a Strategy, a shipped name (seed, seed_challenger_day3), a file path, or a
     `Pinned` strategy (some borrowers' new cases placed in a named variant); None plans each
@@ -39,15 +53,29 @@ def plan_actions(
     shipped strategy it is under (an experiment's cases stay in their variant) and new cases
     with the seed.
     """
-    planned = _plan(conn, as_of, strategy, case_ids)
-    return planned - _paused_by_dispute(conn, as_of) - _paused_by_handover(conn, as_of)
+    planned = _plan(conn, as_of, strategy, case_ids, into)
+    table = _staged(into) if into else actions
+    return (
+        planned - _paused_by_dispute(conn, as_of, table) - _paused_by_handover(conn, as_of, table)
+    )
 
 
-def _paused_by_handover(conn: Connection, as_of: date) -> int:
+def _staged(name: str) -> Table:
+    """What the pauses read of a staged row (`store/staged_actions.py`)."""
+    return Table(
+        name,
+        MetaData(),
+        Column("case_id", Integer),
+        Column("business_date", Date),
+        Column("status", String(16)),
+        Column("scheduled_at", DateTime(timezone=True)),
+    )
+
+
+def _paused_by_handover(conn: Connection, as_of: date, a: Table) -> int:
     """A case placed with an external agency is the agency's to work until recalled, a case in
     legal the legal team's until closed or withdrawn: the lender plans nothing of its own for
     them (services/agencies.py, services/legal.py; store/handover.py)."""
-    a = actions
     placed = handed_over_case_ids()
     return (
         conn.execute(
@@ -62,10 +90,10 @@ def _paused_by_handover(conn: Connection, as_of: date) -> int:
     )
 
 
-def _paused_by_dispute(conn: Connection, as_of: date) -> int:
+def _paused_by_dispute(conn: Connection, as_of: date, a: Table) -> int:
     """A case whose borrower disputes the debt is paused until the dispute is verified or
     withdrawn: what was just planned for it is taken back (nothing of it was judged yet)."""
-    a, c, x = actions, cases, disputes
+    c, x = cases, disputes
     disputed = (
         select(c.c.id)
         .join(x, x.c.borrower_id == c.c.borrower_id)
@@ -85,17 +113,21 @@ def _paused_by_dispute(conn: Connection, as_of: date) -> int:
 
 
 def _plan(
-    conn: Connection, as_of: date, strategy: object | None, case_ids: Sequence[int] | None
+    conn: Connection,
+    as_of: date,
+    strategy: object | None,
+    case_ids: Sequence[int] | None,
+    into: str | None,
 ) -> int:
     if isinstance(strategy, Pinned):
-        return plan_with(conn, strategy.strategy, as_of, case_ids, strategy.variants)
+        return plan_with(conn, strategy.strategy, as_of, case_ids, strategy.variants, into=into)
     if strategy is not None:
-        return plan_with(conn, load(strategy), as_of, case_ids)
+        return plan_with(conn, load(strategy), as_of, case_ids, into=into)
     groups = plan_groups(conn, as_of, case_ids)
     if groups is not None:  # a strategy was deployed: each case under its version
         if case_ids is None and len(groups) == 1:
-            return plan_with(conn, groups[0][0], as_of, None)
-        return sum(plan_with(conn, chosen, as_of, ids) for chosen, ids in groups)
+            return plan_with(conn, groups[0][0], as_of, None, into=into)
+        return sum(plan_with(conn, chosen, as_of, ids, into=into) for chosen, ids in groups)
     if case_ids is None:
         # the whole portfolio under the default: a case already given a variant of another
         # shipped strategy (a running experiment) stays in it; new cases follow the seed
@@ -107,7 +139,7 @@ def _plan(
             )
         )
         if not running & set(BUILTIN):
-            return plan_with(conn, load(None), as_of, None)
+            return plan_with(conn, load(None), as_of, None, into=into)
         which = cases.c.status == "open"
     else:
         which = cases.c.id.in_(list(case_ids))
@@ -118,5 +150,5 @@ def _plan(
     planned = 0
     for name, ids in sorted(by_strategy.items()):
         chosen: Strategy = load(name)
-        planned += plan_with(conn, chosen, as_of, ids)
+        planned += plan_with(conn, chosen, as_of, ids, into=into)
     return planned

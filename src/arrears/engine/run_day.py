@@ -25,6 +25,7 @@ from arrears.engine.settlement import settle
 from arrears.engine.settlement_offers import decide_offers
 from arrears.engine.specialist import move_vulnerable
 from arrears.store import tables as t
+from arrears.store.staged_actions import close_staging, open_staging
 
 T = TypeVar("T")
 
@@ -94,9 +95,12 @@ def run_day(
         charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))
         legal = step("legal_referral", lambda: refer_to_legal(conn, as_of))
-        planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy))
+        # planned into a staging table: the gate writes each action once, already decided
+        staged = open_staging(conn)
+        planned = step("plan_actions", lambda: plan_actions(conn, as_of, strategy, into=staged))
         step("specialist_queue", lambda: move_vulnerable(conn, as_of))
-        step("gate", lambda: gate(conn, as_of, rule_pack, queue=MESSAGE_CHANNELS))
+        step("gate", lambda: gate(conn, as_of, rule_pack, queue=MESSAGE_CHANNELS, staged=staged))
+        close_staging(conn)
         enqueued = step("enqueue_messages", lambda: enqueue_messages(conn, as_of))
         _log_run(conn, as_of, assessed.changed)
         started = time.perf_counter()

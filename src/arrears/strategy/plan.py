@@ -14,6 +14,7 @@ from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
 from arrears.store.sql import staged
+from arrears.store.staged_actions import not_planned_yet
 from arrears.strategy.compile import (
     Sql,
     actions_from,
@@ -164,10 +165,13 @@ def plan_with(
     as_of: date,
     case_ids: Sequence[int] | None = None,
     pins: Mapping[str, str] | None = None,
+    *,
+    into: str | None = None,
 ) -> int:
-    """Insert the day's candidate actions (status planned); returns how many are new."""
+    """Insert the day's candidate actions (status planned); returns how many are new.
+    `into`: the night's staging table (`store/staged_actions.py`) instead of the actions."""
     with without_jit(conn):
-        return _plan(conn, strategy, as_of, case_ids, pins)
+        return _plan(conn, strategy, as_of, case_ids, pins, into)
 
 
 @contextmanager
@@ -191,6 +195,7 @@ def _plan(
     as_of: date,
     case_ids: Sequence[int] | None,
     pins: Mapping[str, str] | None = None,
+    into: str | None = None,
 ) -> int:
     assign_variants(conn, strategy, as_of, case_ids, pins)
     if conn.dialect.name == "postgresql" and case_ids is None:
@@ -202,13 +207,14 @@ def _plan(
     facts = segments_query(strategy, sql.dialect, as_of, _case_filter(case_ids))
     with staged(conn, "case_facts", facts) as table:
         query = actions_from(strategy, sql.dialect, as_of, table)
+        new = not_planned_yet("q", sql.date(as_of)) if into else "1 = 1"
         inserted = conn.execute(
             text(
-                f"""INSERT INTO actions (case_id, business_date, step, target_type, target_id,
-                                         channel, template, status, priority)
+                f"""INSERT INTO {into or "actions"} (case_id, business_date, step, target_type,
+                                         target_id, channel, template, status, priority)
                     SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
                            q.channel, q.template, 'planned', q.priority
-                    FROM ({query}) q WHERE 1 = 1
+                    FROM ({query}) q WHERE {new}
                     ON CONFLICT DO NOTHING"""
             )
         ).rowcount
