@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
 from arrears.store.sql import staged
 from arrears.store.staged_actions import not_planned_yet
+from arrears.store.tables import actions
 from arrears.strategy.compile import (
     Sql,
     actions_from,
@@ -207,7 +208,11 @@ def _plan(
     facts = segments_query(strategy, sql.dialect, as_of, _case_filter(case_ids))
     with staged(conn, "case_facts", facts) as table:
         query = actions_from(strategy, sql.dialect, as_of, table)
-        new = not_planned_yet("q", sql.date(as_of)) if into else "1 = 1"
+        # staged: leave out what the day has already (run again, or a case re-planned by hand);
+        # a first run of the day has nothing to look up
+        new = "1 = 1"
+        if into and _has_actions(conn, as_of):
+            new = not_planned_yet("q", sql.date(as_of))
         inserted = conn.execute(
             text(
                 f"""INSERT INTO {into or "actions"} (case_id, business_date, step, target_type,
@@ -220,6 +225,13 @@ def _plan(
         ).rowcount
         _set_queues(conn, strategy, as_of, table)
     return inserted or 0
+
+
+def _has_actions(conn: Connection, as_of: date) -> bool:
+    found = conn.execute(
+        select(actions.c.id).where(actions.c.business_date == as_of).limit(1)
+    ).first()
+    return found is not None
 
 
 def preview(
