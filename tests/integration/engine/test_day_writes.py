@@ -1,6 +1,6 @@
 """The day's actions are decided and queued as the gate records them: each action is written
-once and has exactly one decision row of the night, an allowed message leaves the gate queued with one outbox row,
-and the recorded rows agree with the actions (on SQLite and PostgreSQL)."""
+once and has exactly one decision row of the night, an allowed message leaves the gate queued
+with one outbox row, and the recorded rows agree with the actions (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
