@@ -140,7 +140,7 @@ def _print_morning(wired: App, result: DemoResult, base: str, outbox: Path) -> N
         waiting = ""
         if name in result.queue_sizes:
             own = len(result.handed_out.get(name, []))
-            waiting = f"  {result.queue_sizes[name]} cases to work today ({own} assigned to them)"
+            waiting = f"  cases to work today: {result.queue_sizes[name]}, assigned to them: {own}"
         lines.append(f"  {name:<11} {role.value:<10} {team or '':<11}{waiting}")
     cases = [ids[0] for ids in result.handed_out.values() if ids][:3]
     if cases:
