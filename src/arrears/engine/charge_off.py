@@ -105,8 +105,10 @@ def _recoveries(conn: Connection, sql: Dialect, as_of: date) -> None:
         dated(
             f"""UPDATE accounts SET outstanding = o.owed
                 FROM (SELECT i.account_id, SUM({_OWED}) AS owed FROM due_items i
-                      WHERE i.account_id IN (SELECT p.account_id FROM payments p
-                                             WHERE p.posted_on = {d})
+                      WHERE i.account_id IN (SELECT a.id FROM accounts a
+                                             JOIN payments p ON p.account_id = a.id
+                                             WHERE p.posted_on = {d}
+                                               AND a.status = '{CHARGED_OFF}')
                       GROUP BY i.account_id) AS o
                 WHERE accounts.id = o.account_id AND accounts.status = '{CHARGED_OFF}'""",
             "d",
