@@ -11,6 +11,7 @@ import typer
 from arrears.cli import app_of
 from arrears.compliance.loading import RulePackUnavailable
 from arrears.domain.errors import DomainError
+from arrears.observability.memory import peak_memory_mb
 from arrears.observability.progress import progress
 from arrears.services.reports import actions_as_of, cases_as_of
 
@@ -92,6 +93,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         for key, value in report.as_dict().items():
             typer.echo(f"{key:>20}: {value}")
+        typer.echo(f"{'peak_memory_mb':>20}: {peak_memory_mb()}")
 
     @app.command("cases")
     def cases_cmd(

@@ -27,6 +27,8 @@ from alembic.operations.ops import CreateIndexOp, DropIndexOp, MigrationScript, 
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, Index
 
+from arrears.store import statement_keys
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -150,10 +152,24 @@ def drop_rewritten_expression_indexes(
                     ops.ops.remove(table_ops)
 
 
-COMPARE_OPTIONS: dict[str, Any] = {
-    "compare_type": True,
-    "compare_server_default": compare_server_default,
-}
+def compare_options(dialect: str) -> dict[str, Any]:
+    """How the metadata is compared with a database of this dialect: types and server defaults
+    too; on PostgreSQL a key that triggers hold (`store.statement_keys`) is declared in the
+    metadata but is no constraint of the database, and is left out."""
+
+    def include_object(obj: Any, name: Any, type_: str, reflected: bool, other: Any) -> bool:
+        if dialect != "postgresql" or type_ != "foreign_key_constraint" or reflected:
+            return True
+        columns = [c.name for c in obj.columns]
+        return not statement_keys.is_statement_key(
+            obj.parent.name, columns, obj.referred_table.name
+        )
+
+    return {
+        "compare_type": True,
+        "compare_server_default": compare_server_default,
+        "include_object": include_object,
+    }
 
 
 def pending_changes(engine: Engine) -> list[Any]:
@@ -163,7 +179,7 @@ def pending_changes(engine: Engine) -> list[Any]:
     from arrears.store.schema import metadata
 
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts=COMPARE_OPTIONS)
+        context = MigrationContext.configure(conn, opts=compare_options(conn.dialect.name))
         flat: list[Any] = []
         for diff in compare_metadata(context, metadata):
             # column changes come grouped in a list; table and index changes alone

@@ -5,11 +5,14 @@ import importlib
 import pkgutil
 
 from arrears import store
-from arrears.store import tables
+from arrears.store import statement_keys, tables
 from arrears.store.tables import metadata
 
 for _info in sorted(pkgutil.iter_modules(store.__path__), key=lambda m: m.name):
     if _info.name.startswith("tables_"):
         importlib.import_module(f"arrears.store.{_info.name}")
+
+# on PostgreSQL, `create_all` holds some keys with triggers, as the migrations do
+statement_keys.listen(metadata)
 
 __all__ = ["metadata", "tables"]

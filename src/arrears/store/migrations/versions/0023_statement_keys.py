@@ -22,11 +22,9 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for statement in statement_keys.install_sql():
-            op.get_bind().exec_driver_sql(statement)
+        statement_keys.install(op.get_bind())
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for statement in statement_keys.uninstall_sql():
-            op.get_bind().exec_driver_sql(statement)
+        statement_keys.uninstall(op.get_bind())
