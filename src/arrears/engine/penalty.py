@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import marker_before, overdue_unpaid
 from arrears.engine.quarantine import QUARANTINED
-from arrears.store.sql import Dialect, dated, planner
+from arrears.store.sql import Dialect, dated, planner, staged
 
 _DENOMINATOR = 365 * 1_000_000
 BREATHING_SPACE = "breathing_space"
@@ -100,16 +100,24 @@ def accrue_penalty(
             GROUP BY b.account_id, b.seq
         ) AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
     """
-    with planner(conn, jit="off"):
-        accrued = conn.execute(
-            dated(
-                f"""UPDATE due_items SET penalty = penalty + acc.amount
-                    FROM ({accruing}) AS acc
-                    WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq
-                      AND acc.amount > 0""",
-                "d",
-            ),
+    # gathered first: joined to the items it updates inside one statement, PostgreSQL found
+    # each item by its account alone and filtered the account's items by number. In key
+    # order, so the items' new versions lie together for the assessment that reads them next
+    with (
+        planner(conn, jit="off"),
+        staged(
+            conn,
+            "penalty_accrued",
+            f"SELECT * FROM ({accruing}) AS acc WHERE acc.amount > 0 ORDER BY 1, 2",
             {"d": as_of},
+            "d",
+        ) as acc,
+    ):
+        accrued = conn.execute(
+            text(
+                f"""UPDATE due_items SET penalty = penalty + acc.amount FROM {acc} AS acc
+                    WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq"""
+            )
         ).rowcount
     if advance_marker:  # the few accounts with principal overdue, each found by its key
         with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
