@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from arrears.store import tables as t
@@ -17,20 +17,16 @@ from arrears.store.tables_strategy import strategy_assignments
 DAY = date(2025, 6, 30)
 
 
-def _case(conn: Connection, borrower: str) -> int:
-    return conn.execute(
-        insert(t.cases)
-        .values(
-            borrower_id=borrower,
-            opened_on=DAY,
-            currency="CNY",
-            overdue_at_open=100,
-            dpd=1,
-            bucket="M1",
-            overdue_amount=100,
-        )
-        .returning(t.cases.c.id)
-    ).scalar_one()
+def _case(borrower: str) -> dict[str, object]:
+    return {
+        "borrower_id": borrower,
+        "opened_on": DAY,
+        "currency": "CNY",
+        "overdue_at_open": 100,
+        "dpd": 1,
+        "bucket": "M1",
+        "overdue_amount": 100,
+    }
 
 
 def _action(case_id: int, target: str = "b1") -> dict[str, object]:
@@ -52,7 +48,8 @@ def book(db: Engine) -> Engine:
             insert(t.borrowers),
             [{"id": b, "timezone": "Asia/Shanghai", "language": "zh-CN"} for b in ("b1", "b2")],
         )
-        assert _case(conn, "b1") == 1
+        case = conn.execute(insert(t.cases).values(_case("b1")).returning(t.cases.c.id))
+        assert case.scalar_one() == 1
         conn.execute(insert(t.actions).values(**_action(1)))
     return db
 
@@ -91,15 +88,7 @@ def test_an_insert_naming_a_missing_row_is_refused_whole(book: Engine) -> None:
 def test_each_nightly_key_refuses_a_missing_row(book: Engine) -> None:
     _refused(
         book,
-        insert(t.cases).values(
-            borrower_id="nobody",
-            opened_on=DAY,
-            currency="CNY",
-            overdue_at_open=1,
-            dpd=1,
-            bucket="M1",
-            overdue_amount=1,
-        ),
+        insert(t.cases).values(_case("nobody")),
         "fk_cases_borrower_id_borrowers",
     )
     _refused(
