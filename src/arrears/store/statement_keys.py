@@ -15,8 +15,8 @@ here PostgreSQL holds the same rule with triggers instead:
 The error is the one a foreign key raises (SQLSTATE 23503, the constraint's name), so callers see
 the same `IntegrityError`. What a trigger does not take is the referenced row's lock: a
 transaction deleting a referenced row at the same moment as another inserts a row referring to
-it could both commit. No writer deletes cases, actions or borrowers (they are kept, and erased
-in place, docs/privacy.md), so the rule holds for every writer there is.
+it could both commit. No writer deletes cases, actions or borrowers (they are kept; retention
+anonymises a borrower in place, docs/privacy.md), so the rule holds for every writer there is.
 
 SQLite keeps the declared keys (its checks are in-process and cheap). The metadata declares the
 keys for both; on PostgreSQL `install` replaces them, from the migration and from `create_all`.
