@@ -100,29 +100,27 @@ def accrue_penalty(
             GROUP BY b.account_id, b.seq
         ) AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
     """
-    # gathered first: joined to the items it updates inside one statement, PostgreSQL found
-    # each item by its account alone and filtered the account's items by number. In key
-    # order, so the items' new versions lie together for the assessment that reads them next
-    with (
-        planner(conn, jit="off"),
-        staged(
-            conn,
-            "penalty_accrued",
-            f"SELECT * FROM ({accruing}) AS acc WHERE acc.amount > 0 ORDER BY 1, 2",
-            {"d": as_of},
-            "d",
-        ) as acc,
-    ):
-        accrued = conn.execute(
-            text(
-                f"""UPDATE due_items SET penalty = penalty + acc.amount FROM {acc} AS acc
-                    WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq"""
-            )
-        ).rowcount
+    with planner(conn, jit="off"):
+        accrued = _apply(conn, sql, accruing, as_of)
     if advance_marker:  # the few accounts with principal overdue, each found by its key
         with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
             _advance_marker(conn, sql, as_of)
-    return accrued or 0
+    return accrued
+
+
+def _apply(conn: Connection, sql: Dialect, accruing: str, as_of: date) -> int:
+    """Add each item's accrued amount to its penalty; returns how many items accrued."""
+    update = """UPDATE due_items SET penalty = penalty + acc.amount FROM {} AS acc
+                WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq"""
+    if sql.sqlite:  # one statement: SQLite looks each item up by its key from the amounts
+        statement = update.format(f"({accruing})") + " AND acc.amount > 0"
+        return conn.execute(dated(statement, "d"), {"d": as_of}).rowcount or 0
+    # PostgreSQL, joined to the items inside one statement, found each by its account alone
+    # and filtered the account's items by number: the amounts are gathered first, in key
+    # order, so the items' new versions also lie together for the assessment that reads them
+    gathered = f"SELECT * FROM ({accruing}) AS acc WHERE acc.amount > 0 ORDER BY 1, 2"
+    with staged(conn, "penalty_accrued", gathered, {"d": as_of}, "d") as acc:
+        return conn.execute(text(update.format(acc))).rowcount or 0
 
 
 def _advance_marker(conn: Connection, sql: Dialect, as_of: date) -> None:
