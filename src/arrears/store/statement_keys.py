@@ -111,30 +111,45 @@ FUNCTIONS = {
 }
 
 
-def _triggers(key: StatementKey) -> list[str]:
+def _triggers(key: StatementKey) -> list[tuple[str, str, str]]:
+    """(name, table, definition) of each trigger that holds `key`."""
     args = ", ".join(
         f"'{a}'" for a in (key.table, key.column, key.referred, key.referred_column, key.name)
     )
     stem = f"key_{key.table}_{key.column}"
     col, ref = key.column, key.referred_column
     return [
-        f"""CREATE TRIGGER {stem}_insert AFTER INSERT ON {key.table}
-            REFERENCING NEW TABLE AS key_new FOR EACH STATEMENT
-            EXECUTE FUNCTION arrears_key_new_rows({args})""",
-        f"""CREATE TRIGGER {stem}_update AFTER UPDATE OF {col} ON {key.table}
-            FOR EACH ROW WHEN (NEW.{col} IS DISTINCT FROM OLD.{col} AND NEW.{col} IS NOT NULL)
-            EXECUTE FUNCTION arrears_key_new_value({args})""",
-        f"""CREATE TRIGGER {stem}_delete AFTER DELETE ON {key.referred}
-            REFERENCING OLD TABLE AS key_old FOR EACH STATEMENT
-            EXECUTE FUNCTION arrears_key_old_rows({args})""",
-        f"""CREATE TRIGGER {stem}_rekey AFTER UPDATE OF {ref} ON {key.referred}
-            FOR EACH ROW WHEN (NEW.{ref} IS DISTINCT FROM OLD.{ref})
-            EXECUTE FUNCTION arrears_key_old_value({args})""",
+        (
+            f"{stem}_insert",
+            key.table,
+            f"""AFTER INSERT ON {key.table} REFERENCING NEW TABLE AS key_new FOR EACH STATEMENT
+                EXECUTE FUNCTION arrears_key_new_rows({args})""",
+        ),
+        (
+            f"{stem}_update",
+            key.table,
+            f"""AFTER UPDATE OF {col} ON {key.table} FOR EACH ROW
+                WHEN (NEW.{col} IS DISTINCT FROM OLD.{col} AND NEW.{col} IS NOT NULL)
+                EXECUTE FUNCTION arrears_key_new_value({args})""",
+        ),
+        (
+            f"{stem}_delete",
+            key.referred,
+            f"""AFTER DELETE ON {key.referred} REFERENCING OLD TABLE AS key_old FOR EACH STATEMENT
+                EXECUTE FUNCTION arrears_key_old_rows({args})""",
+        ),
+        (
+            f"{stem}_rekey",
+            key.referred,
+            f"""AFTER UPDATE OF {ref} ON {key.referred} FOR EACH ROW
+                WHEN (NEW.{ref} IS DISTINCT FROM OLD.{ref})
+                EXECUTE FUNCTION arrears_key_old_value({args})""",
+        ),
     ]
 
 
-def install_sql() -> list[str]:
-    """PostgreSQL: the statements that replace each listed foreign key by its triggers."""
+def _install_sql() -> list[str]:
+    """The statements that replace each listed foreign key by its triggers."""
     statements = [
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql"
         f" AS $body${body}$body$"
@@ -142,23 +157,19 @@ def install_sql() -> list[str]:
     ]
     for key in KEYS:
         statements.append(f"ALTER TABLE {key.table} DROP CONSTRAINT IF EXISTS {key.name}")
-        statements.extend(_triggers(key))
+        statements += [f"CREATE TRIGGER {name} {made}" for name, _, made in _triggers(key)]
     return statements
 
 
-def uninstall_sql() -> list[str]:
-    """PostgreSQL: the foreign keys back, the triggers and their functions gone."""
+def _uninstall_sql() -> list[str]:
+    """The foreign keys back, the triggers and their functions gone."""
     statements = []
     for key in KEYS:
-        stem = f"key_{key.table}_{key.column}"
-        statements += [
-            f"DROP TRIGGER IF EXISTS {stem}_insert ON {key.table}",
-            f"DROP TRIGGER IF EXISTS {stem}_update ON {key.table}",
-            f"DROP TRIGGER IF EXISTS {stem}_delete ON {key.referred}",
-            f"DROP TRIGGER IF EXISTS {stem}_rekey ON {key.referred}",
+        statements += [f"DROP TRIGGER IF EXISTS {name} ON {on}" for name, on, _ in _triggers(key)]
+        statements.append(
             f"ALTER TABLE {key.table} ADD CONSTRAINT {key.name} FOREIGN KEY ({key.column})"
-            f" REFERENCES {key.referred} ({key.referred_column})",
-        ]
+            f" REFERENCES {key.referred} ({key.referred_column})"
+        )
     statements += [f"DROP FUNCTION IF EXISTS {name}()" for name in FUNCTIONS]
     return statements
 
@@ -169,11 +180,13 @@ def _execute(conn: Connection, statements: list[str]) -> None:
 
 
 def install(conn: Connection) -> None:
-    _execute(conn, install_sql())
+    """PostgreSQL: replace each listed foreign key by its triggers."""
+    _execute(conn, _install_sql())
 
 
 def uninstall(conn: Connection) -> None:
-    _execute(conn, uninstall_sql())
+    """PostgreSQL: the foreign keys back, the triggers and their functions gone."""
+    _execute(conn, _uninstall_sql())
 
 
 def is_statement_key(table: str, columns: list[str], referred: str) -> bool:
