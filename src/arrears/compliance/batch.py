@@ -1,10 +1,12 @@
 """The nightly gate: every planned action of the business date decided under the rule pack.
 
-The batch reads every counter and flag it needs in a few set-based queries, then decides each
-kind of action once with the pure `decide`, then records the decisions set-based: each kind is
-one ruling (`gate_rulings`, a few hundred rows with every rule consulted); the kinds and which
-kind each action is (two numbers an action) go to temporary tables, from which one INSERT ...
-SELECT writes every action's narrow decision row and one UPDATE ... FROM applies the verdicts."""
+The batch reads every counter and flag it needs in a few set-based queries, sorts the actions
+into kinds in SQL (`compliance/kinds.py`), decides each kind once with the pure `decide` (and
+the few calls that must be counted in order, one by one), then records the decisions
+set-based: each kind is one ruling (`gate_rulings`, a few hundred rows with every rule
+consulted); which kind each action is (two numbers an action) goes to a temporary table, from
+which one INSERT ... SELECT writes every action's narrow decision row and one UPDATE ... FROM
+applies the verdicts."""
 
 from __future__ import annotations
 
@@ -16,13 +18,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, insert, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, insert, select, text
 
+from arrears.compliance import kinds as kinds_of
 from arrears.compliance.history import (
     Counters,
     as_utc,
     candidate_of,
-    candidate_sql,
     count_allowed,
     decide_waived,
     kind_key,
@@ -121,16 +123,16 @@ def _temporary(conn: Connection, name: str, *columns: Column[Any]) -> Table:
 def _record(
     conn: Connection,
     kinds: Sequence[dict[str, Any]],
-    judged: Sequence[tuple[int, int, int]],
     queue: Sequence[str],
     staged: str | None,
 ) -> None:
     """Write every kind's ruling and every action's narrow decision row, and apply the
     verdicts, set-based from the kinds.
 
-    `kinds`: the ruling of each kind of decision (kind n is `kinds[n]`); `judged`: (seq, action
-    id, kind) of each action, in the order decided. An allowed action of a channel in `queue`
-    leaves the gate queued (the daily run's messages, whose outbox rows it writes next). The
+    `kinds`: the ruling of each kind of decision (kind n is `kinds[n]`); `tmp_gate_actions`:
+    (seq, action id, kind) of each action, seq its place in the night's order. An allowed
+    action of a channel in `queue` leaves the gate queued (the daily run's messages, whose
+    outbox rows it writes next). The
     actions already written are updated; the `staged` ones are written, already decided: each
     action is written once a night."""
     ids = insert_rulings(conn, kinds)
@@ -142,9 +144,6 @@ def _record(
         Column("ruling_id", Integer),
         *(Column(name, columns[name]) for name in _KIND),
     )
-    acted = _temporary(
-        conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
-    )
     insert_rows(
         conn,
         kind,
@@ -153,7 +152,6 @@ def _record(
             for n, (row, i) in enumerate(zip(kinds, ids, strict=True))
         ],
     )
-    insert_values(conn, acted, ("seq", "action_id", "kind"), judged)
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE tmp_gate_kinds, tmp_gate_actions"))
     conn.execute(
@@ -197,12 +195,20 @@ class _Decisions:
     candidate is made of, minus the identities): the candidate and its history are made only
     for a row unlike any before, not for each of a first day's hundreds of thousands."""
 
-    def __init__(self, pack: Pack, batch: str, business_date: date) -> None:
+    def __init__(
+        self,
+        pack: Pack,
+        batch: str,
+        business_date: date,
+        kinds: list[dict[str, Any]],
+        decisions: list[Decision],
+    ) -> None:
         self.pack, self.batch, self.business_date = pack, batch, business_date
         self.seen: dict[tuple[Any, ...], tuple[Decision, int]] = {}
         self.rows: dict[tuple[Any, ...], tuple[Decision, int]] = {}  # by kind_key, waivers
         self.starts: dict[str, datetime] = {}  # the business day's start per time zone
-        self.kinds: list[dict[str, Any]] = []  # shared by every pack's batch of the night
+        # shared by every pack's batch of the night: each kind's ruling and decision
+        self.kinds, self.decisions = kinds, decisions
 
     def of_row(self, row: Any, k: Counters, waived: frozenset[str]) -> tuple[Decision, int]:
         key = (kind_key(row, k, self.business_date), waived)
@@ -224,6 +230,7 @@ class _Decisions:
         if found is None:
             dec = decide_waived(c, h, self.pack, at, set(waived))
             self.kinds.append(ruling_row(self.batch, "plan", self.business_date, at, dec))
+            self.decisions.append(dec)
             found = self.seen[key] = (dec, len(self.kinds) - 1)
         return found
 
@@ -271,48 +278,80 @@ def gate_planned_actions(
         )
         number(conn, staged)
     src = source(staged)
-    rows = conn.execute(
-        dated(candidate_sql(sql, scope.replace("s.", "a."), src), "d"), params
-    ).all()
-    if not rows:
+    if not kinds_of.gather(conn, scope.replace("s.", "a."), params, src, choice):
+        kinds_of.drop_all(conn)
         return GateReport(business_date, choice.default, carried_over=carried)
-    groups: dict[str, list[Any]] = {}
-    for row in rows:
-        groups.setdefault(choice.code_for(row.jurisdiction), []).append(row)
+    in_use = kinds_of.packs_in_use(conn)
     waived = overrides_of(conn, scope, params, src)
     batch = uuid.uuid4().hex
-    judged: list[tuple[int, int, int]] = []
     kinds: list[dict[str, Any]] = []
-    tally: Counter[str] = Counter()
-    verdicts: Counter[VerdictKind] = Counter()
-    for code, group in sorted(groups.items()):
+    verdict_of: list[Decision] = []  # each kind's decision, by number
+    acted = _temporary(
+        conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
+    )
+    for code in in_use:
         pack = packs[code]
         # the counters of this pack's borrowers only (all of them when one pack is in use)
-        own = scope if len(groups) == 1 else f"{scope} AND {_of_pack(choice, code)}"
+        own = scope if len(in_use) == 1 else f"{scope} AND {_of_pack(choice, code)}"
         k = load_counters(conn, business_date, pack, own, params, exclude=-1, source=src)
-        decided = _Decisions(pack, batch, business_date)
-        decided.kinds = kinds
-        for row in group:
+        decided = _Decisions(pack, batch, business_date, kinds, verdict_of)
+        by_key = [
+            (row.kind_key, decided.of_row(row, k, _NONE_WAIVED)[1])
+            for row in kinds_of.key_kinds(conn, code, k)
+        ]
+        _by_kind(conn, by_key)
+        judged: list[tuple[int, int, int]] = []
+        for row in kinds_of.sequential(conn, code):
             overridden = waived.get(row.id)
             dec, kind = decided.of_row(
                 row, k, frozenset(overridden) if overridden else _NONE_WAIVED
             )
             count_allowed(k, row, business_date, dec)
-            verdicts[dec.verdict] += 1
-            if dec.rule_id:
-                tally[f"{dec.verdict} {dec.rule_id}"] += 1
-            judged.append((len(judged), row.id, kind))
-    _record(conn, kinds, judged, queue, staged)
+            judged.append((row.seq, row.id, kind))
+        insert_values(conn, acted, ("seq", "action_id", "kind"), judged)
+    verdicts, tally = _tallies(conn, verdict_of)
+    _record(conn, kinds, queue, staged)
+    kinds_of.drop_all(conn)
     record_gate({str(v): n for v, n in verdicts.items()}, tally)  # counts, not actions
     return GateReport(
         business_date,
-        ",".join(sorted(groups)),
+        ",".join(in_use),
         allowed=verdicts[VerdictKind.ALLOW],
         deferred=verdicts[VerdictKind.DEFER],
         blocked=verdicts[VerdictKind.BLOCK],
         carried_over=carried,
         by_rule=dict(sorted(tally.items())),
     )
+
+
+def _by_kind(conn: Connection, by_key: Sequence[tuple[str, int]]) -> None:
+    """Every candidate keyed by `kinds.key_kinds` takes the kind its key was decided as."""
+    table = _temporary(
+        conn, "tmp_gate_key_kinds", Column("kind_key", Text), Column("kind", Integer)
+    )
+    insert_values(conn, table, ("kind_key", "kind"), by_key)
+    conn.execute(
+        text(
+            f"""INSERT INTO tmp_gate_actions (seq, action_id, kind)
+                SELECT x.seq, x.id, kk.kind FROM {kinds_of.KEYED} x
+                JOIN tmp_gate_key_kinds kk ON kk.kind_key = x.kind_key"""
+        )
+    )
+    conn.execute(text("DROP TABLE tmp_gate_key_kinds"))
+
+
+def _tallies(
+    conn: Connection, verdict_of: Sequence[Decision]
+) -> tuple[Counter[VerdictKind], Counter[str]]:
+    """How many actions each verdict, and each verdict of a rule, had: counted per kind."""
+    verdicts: Counter[VerdictKind] = Counter()
+    tally: Counter[str] = Counter()
+    for kind, n in conn.execute(text("SELECT kind, COUNT(*) FROM tmp_gate_actions GROUP BY kind")):
+        dec = verdict_of[kind]
+        verdicts[dec.verdict] += n
+        if dec.rule_id:
+            tally[f"{dec.verdict} {dec.rule_id}"] += n
+    return verdicts, tally
 
 
 def _of_pack(choice: PackChoice, code: str) -> str:

@@ -51,8 +51,8 @@ def candidate_sql(sql: Dialect, where: str, source: str = "actions") -> str:
     night's staged ones (`store/staged_actions.source`)."""
     return f"""
         SELECT a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template,
-               a.business_date, a.status, a.scheduled_at, c.borrower_id, c.unreachable_on,
-               b.timezone, b.phone_status, b.jurisdiction,
+               a.business_date, a.status, a.scheduled_at, a.priority, c.borrower_id,
+               c.unreachable_on, b.timezone, b.phone_status, b.jurisdiction,
                b.language, ct.consent AS contact_consent, ct.status AS contact_status,
                {_NUMBER.format(a="a")} AS number_index
         FROM {source} a

@@ -91,7 +91,7 @@ def record_by_kind(conn: Connection, kinds: str, actions: str) -> None:
         text(
             f"""INSERT INTO gate_decisions (action_id, ruling_id, {names})
                 SELECT m.action_id, k.ruling_id, {", ".join(f"k.{c}" for c in COPIED)}
-                FROM (SELECT seq, action_id, kind FROM {actions} ORDER BY seq) m
-                JOIN {kinds} k ON k.kind = m.kind"""
+                FROM {actions} m JOIN {kinds} k ON k.kind = m.kind
+                ORDER BY m.seq"""
         )
     )
