@@ -13,7 +13,6 @@ from arrears.compliance.loading import RulePackUnavailable
 from arrears.domain.errors import DomainError
 from arrears.observability.memory import peak_memory_mb
 from arrears.observability.progress import progress
-from arrears.services.reports import actions_as_of, cases_as_of
 
 
 def parse_date(text: str) -> date:
@@ -102,6 +101,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="One JSON document."),
     ) -> None:
         """Cases open on a business date."""
+        from arrears.services.reports import cases_as_of
+
         with app_of(ctx).engine.connect() as conn:
             _print(
                 cases_as_of(conn, parse_date(as_of)),
@@ -116,6 +117,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="One JSON document."),
     ) -> None:
         """Actions the run planned for a business date, with their status."""
+        from arrears.services.reports import actions_as_of
+
         with app_of(ctx).engine.connect() as conn:
             _print(
                 actions_as_of(conn, parse_date(as_of)),
