@@ -16,6 +16,12 @@ from arrears.observability.progress import progress
 
 
 def parse_date(text: str) -> date:
+    digits = text[:4] + text[5:7] + text[8:]
+    if len(text) == 10 and text[4] == text[7] == "-" and digits.isascii() and digits.isdigit():
+        try:  # the usual spelling, read without loading strptime and its locale tables
+            return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+        except ValueError:
+            pass  # not a day of the calendar: strptime refuses it as before
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
