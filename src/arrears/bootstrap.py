@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from arrears.channels.telephony.factory import make_dialer
-from arrears.channels.telephony.port import Dialer
-from arrears.channels.telephony.recordings import RecordingStore
 from arrears.compliance.batch import gate_planned_actions
 from arrears.compliance.loading import load_pack, pack_choice
 from arrears.config import Settings
@@ -22,6 +19,10 @@ from arrears.privacy import audit
 from arrears.privacy.keycheck import open_key_ring
 from arrears.privacy.keyring import KeyRing
 from arrears.store.db import make_engine
+
+if TYPE_CHECKING:  # the dialler and its HTTP client load only for the commands that dial
+    from arrears.channels.telephony.port import Dialer
+    from arrears.channels.telephony.recordings import RecordingStore
 
 
 @dataclass
@@ -50,12 +51,16 @@ class App:
     @cached_property
     def recordings(self) -> RecordingStore:
         """Where call recordings are kept (docs/dialler.md)."""
+        from arrears.channels.telephony.recordings import RecordingStore
+
         return RecordingStore(self.settings.recordings_dir)
 
     @cached_property
     def dialer(self) -> Dialer:
         """The dialler the settings name: baresip softphones, a cloud call centre's webhooks,
         or none (every call fails with a message saying so)."""
+        from arrears.channels.telephony.factory import make_dialer
+
         return make_dialer(self.settings, self.recordings)
 
     def run_day(

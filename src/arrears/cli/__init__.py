@@ -5,23 +5,24 @@ the channels or the dialler); `arrears --help` imports them all to list every co
 
 from __future__ import annotations
 
+import gc
 import importlib
 import pkgutil
 import re
-import sqlite3
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 import typer
-from sqlalchemy.exc import DBAPIError
 from typer import _click as tc  # the click typer vendors: the types of its groups
 from typer.core import TyperGroup
 
-from arrears.bootstrap import App, bootstrap
 from arrears.cli.readable import name_values, readable
-from arrears.config import Settings
+
+if TYPE_CHECKING:  # the wiring (engine, rule packs, the run) loads when a command runs
+    from arrears.bootstrap import App
 
 _HELP = (__doc__ or "").split("\n\n")[0]
 # how a module names its commands: @app.command("name") or app.add_typer(x, name="name")
@@ -106,6 +107,8 @@ def build(on_bootstrap: Callable[[App], None] | None = None) -> typer.Typer:
             help="Log events as JSON lines on stderr (default: $ARREARS_LOG_FORMAT=json).",
         ),
     ) -> None:
+        from arrears.bootstrap import bootstrap
+        from arrears.config import Settings
         from arrears.observability import logs
 
         logs.configure(logs.wanted(log_json))
@@ -117,26 +120,60 @@ def build(on_bootstrap: Callable[[App], None] | None = None) -> typer.Typer:
 
 
 def app_of(ctx: typer.Context) -> App:
+    from arrears.bootstrap import App
+
     obj = ctx.obj
     assert isinstance(obj, App)
     return obj
 
 
 def main() -> None:
-    from arrears.privacy.keyring import KeyRingInvalid
-
+    # Starting up (imports, the command's module, the wiring) makes objects that live as long as
+    # the process: the collector does not sweep them over and over while they are made, and
+    # once wired they are set aside (`gc.freeze`) so the command's own collections skip them.
+    collecting = gc.isenabled()
+    gc.disable()
     wired: list[App] = []
-    try:
-        build(wired.append)(standalone_mode=True)
-    except (DBAPIError, sqlite3.Error, psycopg.Error):
-        # a database never upgraded (or behind this version): say what to do, not a trace
-        from arrears.services.schema import schema_problem
 
-        problem = schema_problem(wired[0].engine) if wired else None
-        if problem is None:
-            raise
-        typer.echo(f"error: {problem}", err=True)
-        raise SystemExit(2) from None
-    except KeyRingInvalid as exc:  # a key ring that does not fit the database: say so, no trace
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+    def wire(app: App) -> None:
+        wired.append(app)
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+    try:
+        build(wire)(standalone_mode=True)
+    except Exception as exc:
+        if _database_error(exc):
+            # a database never upgraded (or behind this version): say what to do, not a trace
+            from arrears.services.schema import schema_problem
+
+            problem = schema_problem(wired[0].engine) if wired else None
+            if problem is None:
+                raise
+            typer.echo(f"error: {problem}", err=True)
+            raise SystemExit(2) from None
+        from arrears.privacy.keyring import KeyRingInvalid
+
+        if isinstance(exc, KeyRingInvalid):  # a key ring that does not fit the database
+            typer.echo(f"error: {exc}", err=True)
+            raise SystemExit(2) from None
+        raise
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _database_error(exc: Exception) -> bool:
+    """An error of the database or its driver (SQLAlchemy's, sqlite3's, psycopg's). A driver
+    never loaded raised nothing: only the modules already imported are asked."""
+    kinds = tuple(
+        getattr(sys.modules[name], attr)
+        for name, attr in (
+            ("sqlalchemy.exc", "DBAPIError"),
+            ("sqlite3", "Error"),
+            ("psycopg", "Error"),
+        )
+        if name in sys.modules
+    )
+    return isinstance(exc, kinds)

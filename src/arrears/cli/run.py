@@ -13,10 +13,15 @@ from arrears.compliance.loading import RulePackUnavailable
 from arrears.domain.errors import DomainError
 from arrears.observability.memory import peak_memory_mb
 from arrears.observability.progress import progress
-from arrears.services.reports import actions_as_of, cases_as_of
 
 
 def parse_date(text: str) -> date:
+    digits = text[:4] + text[5:7] + text[8:]
+    if len(text) == 10 and text[4] == text[7] == "-" and digits.isascii() and digits.isdigit():
+        try:  # the usual spelling, read without loading strptime and its locale tables
+            return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+        except ValueError:
+            pass  # not a day of the calendar: strptime refuses it as before
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
@@ -102,6 +107,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="One JSON document."),
     ) -> None:
         """Cases open on a business date."""
+        from arrears.services.reports import cases_as_of
+
         with app_of(ctx).engine.connect() as conn:
             _print(
                 cases_as_of(conn, parse_date(as_of)),
@@ -116,6 +123,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="One JSON document."),
     ) -> None:
         """Actions the run planned for a business date, with their status."""
+        from arrears.services.reports import actions_as_of
+
         with app_of(ctx).engine.connect() as conn:
             _print(
                 actions_as_of(conn, parse_date(as_of)),

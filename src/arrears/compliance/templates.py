@@ -16,17 +16,16 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import escape
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from arrears.compliance.rules.content import check_contact_template
 from arrears.domain.outcomes import Target
 from arrears.store.tables_comms import comm_templates
+
+if TYPE_CHECKING:  # Jinja2 and YAML load when a template is parsed, checked or rendered
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 CHANNELS = ("sms", "email", "push", "letter", "voice", "call")
 LANGUAGES = ("zh-CN", "en")
@@ -126,8 +125,14 @@ class Rendered:
     audience: Audience
 
 
-ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-HTML_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+@cache
+def sandbox(*, html: bool = False) -> ImmutableSandboxedEnvironment:
+    """The sandbox templates are parsed and rendered in (escaping HTML for a template's html
+    part), made when first needed."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=html)
 
 
 # --- the packaged default set -------------------------------------------------------------
@@ -142,6 +147,8 @@ def parse_template_file(name: str, channel: str, language: str, text: str) -> Te
             f"{name}/{channel}/{language}",
             [TemplateProblem(TemplateProblemKind.SYNTAX, "missing the '---' YAML header")],
         )
+    import yaml
+
     head = yaml.safe_load(match.group(1)) or {}
     return TemplateSpec(
         name=name,
@@ -178,10 +185,12 @@ def packaged_templates() -> dict[tuple[str, str, str], TemplateSpec]:
 
 
 def _used_slots(source: str | None, problems: list[TemplateProblem], part: str) -> set[str]:
+    from jinja2 import TemplateSyntaxError, meta
+
     if not source:
         return set()
     try:
-        return set(meta.find_undeclared_variables(ENV.parse(source)))
+        return set(meta.find_undeclared_variables(sandbox().parse(source)))
     except TemplateSyntaxError as exc:
         problems.append(
             TemplateProblem(TemplateProblemKind.SYNTAX, f"{part} line {exc.lineno}: {exc.message}")
@@ -380,10 +389,11 @@ class TemplateBook:
         spec = self.find(name, channel, language)
         compiled = self._compiled.get(spec.key)
         if compiled is None:
+            env = sandbox()
             compiled = (
-                ENV.from_string(spec.body),
-                ENV.from_string(spec.subject) if spec.subject else None,
-                HTML_ENV.from_string(spec.html) if spec.html else None,
+                env.from_string(spec.body),
+                env.from_string(spec.subject) if spec.subject else None,
+                sandbox(html=True).from_string(spec.html) if spec.html else None,
             )
             self._compiled[spec.key] = compiled
         body_t, subject_t, html_t = compiled
@@ -405,6 +415,8 @@ class TemplateBook:
 
 def text_to_html(body: str, *, lang: str, footer: str | None = None) -> str:
     """A plain, accessible HTML alternative of a text body (paragraphs, links kept)."""
+    from markupsafe import escape
+
     paragraphs = []
     for block in body.split("\n\n"):
         lines = [str(escape(line)) for line in block.split("\n")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,10 +25,12 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
-from starlette.requests import Request
-from starlette.responses import Response
 
 from arrears.store import gauges
+
+if TYPE_CHECKING:  # the HTTP middleware's types: the web loads only with `arrears serve`
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

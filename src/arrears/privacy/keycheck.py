@@ -72,19 +72,22 @@ def data_keys(conn: Connection) -> DataKeys:
 
     found = DataKeys()
     present = set(inspect(conn).get_table_names())
+    probes = []  # per column, its first and its last value: all asked in one statement
     for table, cols in encrypted_columns():
         if table.name not in present:
             continue
         pk = list(table.primary_key.columns)
         for col in cols:
             for order in (pk, [c.desc() for c in pk]):
-                value: Any = conn.scalar(
-                    select(col).where(col.isnot(None)).order_by(*order).limit(1)
+                probes.append(
+                    select(col).where(col.isnot(None)).order_by(*order).limit(1).scalar_subquery()
                 )
-                if value is not None:
-                    blob = bytes(value)
-                    found.key_ids.add(blob.partition(b":")[0].decode(errors="replace"))
-                    found.samples.append(blob)
+    values: Any = conn.execute(select(*probes)).one() if probes else ()
+    for value in values:
+        if value is not None:
+            blob = bytes(value)
+            found.key_ids.add(blob.partition(b":")[0].decode(errors="replace"))
+            found.samples.append(blob)
     if audit_log.name in present:
         first = conn.execute(select(audit_log).order_by(audit_log.c.seq).limit(1)).first()
         found.audit_entries = first is not None
