@@ -236,8 +236,6 @@ actions = Table(
     Column("completed_at", DateTime(timezone=True)),
     UniqueConstraint("case_id", "business_date", "step", "target_type", "target_id", "channel"),
     Index("ix_actions_business_date_status", "business_date", "status"),
-    # half of each page left free: the gate's update of a row just planned stays on its page
-    postgresql_with={"fillfactor": 50},
 )
 
 interactions = Table(

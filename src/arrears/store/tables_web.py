@@ -165,7 +165,6 @@ borrower_links = Table(
 
 # Look-ups the workbench makes on the core tables many times a second.
 Index("ix_web_cases_status_queue_assigned", cases.c.status, cases.c.queue, cases.c.assigned_to)
-Index("ix_web_actions_case_date", actions.c.case_id, actions.c.business_date)
 Index(
     "ix_web_cases_assigned_open",
     cases.c.assigned_to,
