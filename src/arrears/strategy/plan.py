@@ -20,6 +20,7 @@ from arrears.strategy.compile import (
     Sql,
     actions_from,
     bucket_sql,
+    fields_read,
     plan_query,
     quote,
     segments_query,
@@ -204,8 +205,11 @@ def _plan(
         # planner expects one open case and nests loops over thousands (seconds -> minutes)
         conn.execute(text("ANALYZE cases, strategy_assignments"))
     sql = Sql(conn.dialect.name)
-    # every open case's fields and segment, gathered once for the actions and the queues
-    facts = segments_query(strategy, sql.dialect, as_of, _case_filter(case_ids))
+    # every open case's fields that the strategy reads, and its segment, gathered once for the
+    # actions and the queues
+    facts = segments_query(
+        strategy, sql.dialect, as_of, _case_filter(case_ids), fields_read(strategy)
+    )
     with staged(conn, "case_facts", facts) as table:
         query = actions_from(strategy, sql.dialect, as_of, table)
         # staged: leave out what the day has already (run again, or a case re-planned by hand);
@@ -213,6 +217,12 @@ def _plan(
         new = "1 = 1"
         if into and _has_actions(conn, as_of):
             new = not_planned_yet("q", sql.date(as_of))
+        # Into an empty staging table, a strategy whose steps each reach a person once per
+        # channel plans no row twice: nothing to skip, and PostgreSQL's check of each row
+        # before it is written (ON CONFLICT) cost 0.5 s of 1.6 s for 200,000 rows.
+        skip = (
+            "" if into and _once_each(strategy) and _empty(conn, into) else "ON CONFLICT DO NOTHING"
+        )
         inserted = conn.execute(
             text(
                 f"""INSERT INTO {into or "actions"} (case_id, business_date, step, target_type,
@@ -220,11 +230,22 @@ def _plan(
                     SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
                            q.channel, q.template, 'planned', q.priority
                     FROM ({query}) q WHERE {new}
-                    ON CONFLICT DO NOTHING"""
+                    {skip}"""
             )
         ).rowcount
         _set_queues(conn, strategy, as_of, table)
     return inserted or 0
+
+
+def _once_each(strategy: Strategy) -> bool:
+    """No two of the strategy's actions share a step, channel and addressee (the loader's rule,
+    checked again for a strategy built in code): one case's rows then differ in their key."""
+    keys = [(st.name, a.channel, a.target) for st in strategy.steps for a in st.actions]
+    return len(keys) == len(set(keys))
+
+
+def _empty(conn: Connection, table: str) -> bool:
+    return conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None
 
 
 def _has_actions(conn: Connection, as_of: date) -> bool:

@@ -17,9 +17,10 @@ from arrears.domain.strategy.fields import FIELDS
 from arrears.domain.strategy.model import Strategy
 from arrears.store import migrate
 from arrears.store.db import make_engine
+from arrears.store.staged_actions import open_staging
 from arrears.strategy import duck, loader
-from arrears.strategy.compile import segments_query
-from arrears.strategy.plan import preview, segments
+from arrears.strategy.compile import fields_read, segments_query
+from arrears.strategy.plan import COLUMNS, plan_with, preview, segments
 from arrears.strategy.snapshot import load_snapshots
 from tests.integration.strategy.portfolios import (
     AS_OF,
@@ -67,6 +68,30 @@ def compiled_facts(conn, strategy: Strategy) -> dict[int, dict[str, object]]:
     return out
 
 
+def read_facts(conn, strategy: Strategy) -> dict[int, dict[str, object]]:
+    """The facts the nightly plan gathers: only the fields the strategy reads, and the segment."""
+    read = fields_read(strategy) | {"segment"}
+    query = segments_query(strategy, conn.dialect.name, AS_OF, "", fields_read(strategy))
+    out = {}
+    for row in conn.execute(text(f"SELECT * FROM ({query}) q")).mappings():
+        out[int(row["case_id"])] = {name: _plain(row[name]) for name in read}
+    return out
+
+
+def planned(engine: Engine, strategy: Strategy) -> list[PlannedAction]:
+    """What the nightly plan writes (into its staging table), rolled back after."""
+    with engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            staged = open_staging(conn)
+            plan_with(conn, strategy, AS_OF, into=staged)
+            rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)} FROM {staged}")).all()
+        finally:
+            tx.rollback()
+    actions = [PlannedAction(int(r[0]), r[1], r[2], str(r[3]), r[4], r[5], int(r[6])) for r in rows]
+    return sorted(actions, key=PlannedAction.key)
+
+
 def reference_facts(engine: Engine, strategy: Strategy) -> dict[int, dict[str, object]]:
     with engine.connect() as conn:
         snaps = load_snapshots(conn, strategy.name)
@@ -85,7 +110,17 @@ def agree(engine: Engine, rows: dict, strategy: Strategy) -> None:
     assert compiled == expected
     assert compiled_segments == expected_segments
     with engine.connect() as conn:
-        assert compiled_facts(conn, strategy) == reference_facts(engine, strategy)
+        full = compiled_facts(conn, strategy)
+        assert full == reference_facts(engine, strategy)
+        read = read_facts(conn, strategy)
+    fields = set(FIELDS) & fields_read(strategy)
+    assert {c: {f: v for f, v in r.items() if f in fields} for c, r in read.items()} == {
+        c: {f: v for f, v in r.items() if f in fields} for c, r in full.items()
+    }
+    assert {c: r["segment"] for c, r in read.items()} == {
+        c: s for c, (s, _) in compiled_segments.items()
+    }
+    assert planned(engine, strategy) == expected
     con = load_duck(rows)
     assert duck.preview(con, strategy, AS_OF) == expected
 
