@@ -18,7 +18,6 @@ from sqlalchemy import Connection, text
 from arrears.store.sql import Dialect
 
 STAGED = "tmp_staged_actions"
-_NEXT_ACTION = "nextval(pg_get_serial_sequence('actions', 'id'))"
 KEY = ("case_id", "business_date", "step", "target_type", "target_id", "channel")
 # what the gate reads of an action (`compliance.history.candidate_sql`, `load_counters`)
 READ = (
@@ -34,6 +33,10 @@ READ = (
 def open_staging(conn: Connection) -> str:
     """An empty staging table for the night's plan; returns its name."""
     sql = Dialect.of(conn)
+    next_action = ""
+    if not sql.sqlite:  # the sequence named once: as a default, PostgreSQL looked it up per row
+        sequence = conn.execute(text("SELECT pg_get_serial_sequence('actions', 'id')")).scalar()
+        next_action = f" DEFAULT nextval('{sequence}'::regclass)"
     stamp = "TIMESTAMP" if sql.sqlite else "TIMESTAMPTZ"
     numbered = "AUTOINCREMENT" if sql.sqlite else "GENERATED ALWAYS AS IDENTITY"
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGED}"))
@@ -41,7 +44,7 @@ def open_staging(conn: Connection) -> str:
         text(
             f"""CREATE TEMPORARY TABLE {STAGED} (
                     pid INTEGER PRIMARY KEY {numbered},
-                    id INTEGER{"" if sql.sqlite else " DEFAULT " + _NEXT_ACTION},
+                    id INTEGER{next_action},
                     case_id INTEGER NOT NULL, business_date DATE NOT NULL,
                     step VARCHAR(64) NOT NULL, target_type VARCHAR(16) NOT NULL,
                     target_id VARCHAR(64) NOT NULL, channel VARCHAR(16) NOT NULL,
