@@ -132,9 +132,8 @@ def _record(
     `kinds`: the ruling of each kind of decision (kind n is `kinds[n]`); `tmp_gate_actions`:
     (seq, action id, kind) of each action, seq its place in the night's order. An allowed
     action of a channel in `queue` leaves the gate queued (the daily run's messages, whose
-    outbox rows it writes next). The
-    actions already written are updated; the `staged` ones are written, already decided: each
-    action is written once a night."""
+    outbox rows it writes next). The actions already written are updated; the `staged` ones
+    are written, already decided: each action is written once a night."""
     ids = insert_rulings(conn, kinds)
     columns = {c.name: c.type for c in gate_rulings.columns}
     kind = _temporary(

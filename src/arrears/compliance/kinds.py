@@ -106,7 +106,8 @@ def packs_in_use(conn: Connection) -> list[str]:
 
 
 def _value_rows(k: Counters) -> dict[str, list[tuple[Any, str]]]:
-    """Each counter's values per key, as text: equal texts are equal values."""
+    """Each counter's values per key, as text: equal texts are equal values (what a rule
+    reads of them; an opt-out is a set, so its channels are sorted)."""
     borrowers = set(k.connected_today) | set(k.flags) | set(k.preferences)
     cases = set(k.attempt_days) | set(k.last_conversation) | set(k.notice_sent)
     numbers = set(k.attempts_today) | set(k.opted_out)
@@ -120,7 +121,7 @@ def _value_rows(k: Counters) -> dict[str, list[tuple[Any, str]]]:
                 c,
                 repr(
                     (
-                        sorted(k.attempt_days.get(c, ())),
+                        tuple(k.attempt_days.get(c, ())),
                         k.last_conversation.get(c),
                         c in k.notice_sent,
                     )
@@ -137,7 +138,7 @@ def _value_rows(k: Counters) -> dict[str, list[tuple[Any, str]]]:
 def key_kinds(conn: Connection, pack: str, k: Counters) -> list[Any]:
     """Number the kinds of the pack's candidates that are not sequential (into `KEYED`: seq,
     id, key) from their columns and their counters' values; returns one candidate row of each
-    kind, with its `key` — the row `batch` decides for all of its kind."""
+    kind, with its `kind_key` — the row `batch` decides for all of its kind."""
     sql = Dialect.of(conn)
     for name, rows in _value_rows(k).items():
         _drop(conn, name)

@@ -25,7 +25,7 @@ from datetime import date
 from sqlalchemy import Connection, text, update
 
 from arrears.engine.config import RunConfig
-from arrears.engine.quarantine import QUARANTINED
+from arrears.engine.quarantine import QUARANTINED, count_accounts
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated, planner
 from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
@@ -111,7 +111,7 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
     unassessed = conn.execute(
         text("SELECT COUNT(*) FROM accounts a WHERE a.state_as_of IS NULL")
     ).scalar_one()
-    if unassessed >= ASSESS_ALL_SHARE * _accounts(conn, sql):
+    if unassessed >= ASSESS_ALL_SHARE * count_accounts(conn):
         with planner(conn, jit="off"):
             changed = _update_assessed(conn, sql, as_of, config, candidates=False)
         assessed = conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
@@ -154,24 +154,12 @@ def _assess_candidates(
     else:
         conn.execute(text(f"ANALYZE {_CANDIDATES}"))
         # A few accounts (a steady day): their items by index, not a scan of every item.
-        few = assessed * 5 < _accounts(conn, sql)
+        few = assessed * 5 < count_accounts(conn)
         joins = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if few else {}
         with planner(conn, jit="off", **joins):
             changed = _update_assessed(conn, sql, as_of, config, candidates=True)
     conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
     return assessed, changed
-
-
-def _accounts(conn: Connection, sql: Dialect) -> int:
-    """How many accounts: PostgreSQL's estimate once it has one (a count reads every row),
-    otherwise (SQLite, or a table never analysed) a count."""
-    if not sql.sqlite:
-        estimate = conn.execute(
-            text("SELECT reltuples FROM pg_class WHERE oid = CAST('accounts' AS regclass)")
-        ).scalar()
-        if estimate is not None and estimate > 0:
-            return int(estimate)
-    return int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
 
 
 def _plan_dpd_sql(sql: Dialect) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select, text, update
 
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated, staged
@@ -38,6 +38,21 @@ def _real(sql: Dialect, expr: str) -> str:
 
 
 TOUCHED = "tmp_touched"  # the temporary table `staged` makes of "touched"
+# When the night touches at least this share of the accounts (a book's first days), every
+# account's sums are made in one pass, as the assessment does then (`ASSESS_ALL_SHARE`).
+EVERY_SHARE = 0.2
+
+
+def count_accounts(conn: Connection) -> int:
+    """How many accounts: PostgreSQL's estimate once it has one (a count reads every row),
+    otherwise (SQLite, or a table never analysed) a count."""
+    if not Dialect.of(conn).sqlite:
+        estimate = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = CAST('accounts' AS regclass)")
+        ).scalar()
+        if estimate is not None and estimate > 0:
+            return int(estimate)
+    return int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
 
 
 def _touched_sql(sql: Dialect) -> str:
@@ -55,8 +70,10 @@ def _touched_sql(sql: Dialect) -> str:
         SELECT q.account_id FROM quarantined_accounts q"""
 
 
-def _offenders_sql(sql: Dialect) -> str:
-    """The touched accounts (in `TOUCHED`) whose sums would pass the limits."""
+def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
+    """The touched accounts (in `TOUCHED`) whose sums would pass the limits. `every`: most
+    accounts are touched (a book's first days), so every account's sums are made in one pass
+    and only the offenders kept, rather than each touched account's looked up."""
     d = sql.date_param("d")
     overdue = (
         f"i.due_on < {d} AND i.principal > i.paid_principal"  # principal overdue: penalty base
@@ -74,18 +91,28 @@ def _offenders_sql(sql: Dialect) -> str:
         f"CASE WHEN {overdue} THEN ({r('i.principal')} - {r('i.paid_principal')})"
         f" * {r('a.penalty_rate_ppm')} * {days} ELSE 0 END"
     )
+
+    def among(alias: str) -> str:
+        return "" if every else f"WHERE {alias}.account_id IN (SELECT id FROM {TOUCHED})"
+
+    items_over = paid_over = ""
+    if every:
+        items_over = f"HAVING SUM({item_total}) > {TOTAL_LIMIT} " + (
+            f"OR MAX({penalty}) > {PENALTY_PRODUCT_LIMIT}"
+        )
+        paid_over = f"HAVING SUM({r('p.amount')}) > {TOTAL_LIMIT}"
     return f"""
         WITH items AS (
             SELECT i.account_id, SUM({item_total}) AS total, MAX({penalty}) AS penalty
             FROM due_items i JOIN accounts a ON a.id = i.account_id
-            WHERE i.account_id IN (SELECT id FROM {TOUCHED})
-            GROUP BY i.account_id
+            {among("i")}
+            GROUP BY i.account_id {items_over}
         ),
         paid AS (
             SELECT p.account_id, SUM({r("p.amount")}) AS total
             FROM payments p
-            WHERE p.account_id IN (SELECT id FROM {TOUCHED})
-            GROUP BY p.account_id
+            {among("p")}
+            GROUP BY p.account_id {paid_over}
         )
         SELECT touched.id AS account_id,
                CASE WHEN items.total > {TOTAL_LIMIT}
@@ -111,9 +138,11 @@ def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
     # gathered first and analysed: as a CTE, PostgreSQL guessed 200 accounts where a first
     # day touches every one, and looked up each account's items one by one
     with staged(conn, "touched", _touched_sql(sql), {"d": as_of}, "d"):
+        touched = conn.execute(text(f"SELECT COUNT(*) FROM {TOUCHED}")).scalar_one()
+        every = touched >= EVERY_SHARE * count_accounts(conn)
         found = {
             row.account_id: row.reason
-            for row in conn.execute(dated(_offenders_sql(sql), "d"), {"d": as_of})
+            for row in conn.execute(dated(_offenders_sql(sql, every=every), "d"), {"d": as_of})
         }
     q = t.quarantined_accounts
     held = {row.account_id: row.since for row in conn.execute(select(q.c.account_id, q.c.since))}

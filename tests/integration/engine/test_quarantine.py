@@ -37,6 +37,11 @@ def _portfolio(db: Engine) -> None:
             .values(principal=10**14)
         )
         f.payment(conn, "P1", "A1", 5000, date(2026, 1, 20))
+        # accounts with nothing due yet: the first night touches every account (each one's
+        # sums made in one pass), the next nights only a few (each one's looked up)
+        for n in range(10, 30):
+            f.borrower(conn, f"B{n}", phone=f"+86138000000{n}")
+            f.account(conn, f"A{n}", f"B{n}", [(date(2027, 1, 15), 10000, 500)])
 
 
 def test_a_bad_account_is_set_aside_and_reported_not_the_night(db: Engine) -> None:
