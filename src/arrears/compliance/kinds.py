@@ -98,6 +98,8 @@ def gather(
                    OR id IN (SELECT o.action_id FROM compliance_overrides o)"""
         )
     )
+    if not sql.sqlite:  # unanalysed, the pack's candidates were guessed at one row: the joins
+        conn.execute(text(f"ANALYZE {CANDIDATES}"))  # to the counters nested (10M: 105 s)
     return int(conn.execute(text(f"SELECT COUNT(*) FROM {CANDIDATES}")).scalar_one())
 
 
