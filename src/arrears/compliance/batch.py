@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, Text, insert, select, text
+from sqlalchemy import Column, Connection, Integer, Text, insert, select, text
 
 from arrears.compliance import kinds as kinds_of
 from arrears.compliance.history import (
@@ -45,7 +45,7 @@ from arrears.compliance.rules.pack import Pack
 from arrears.compliance.rules.validation import NOTICE_TEMPLATE
 from arrears.observability.metrics import record_gate
 from arrears.store import tables as t
-from arrears.store.bulk import insert_rows, insert_values
+from arrears.store.bulk import insert_rows, insert_values, temporary_table
 from arrears.store.sql import Dialect, dated
 from arrears.store.staged_actions import KEY, not_planned_yet, number, source
 from arrears.store.tables_compliance import gate_decisions, gate_rulings
@@ -113,13 +113,6 @@ def _write_staged(conn: Connection, staged: str, queue: Sequence[str]) -> None:
     )
 
 
-def _temporary(conn: Connection, name: str, *columns: Column[Any]) -> Table:
-    table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
-    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    table.create(conn)
-    return table
-
-
 def _record(
     conn: Connection,
     kinds: Sequence[dict[str, Any]],
@@ -136,7 +129,7 @@ def _record(
     are written, already decided: each action is written once a night."""
     ids = insert_rulings(conn, kinds)
     columns = {c.name: c.type for c in gate_rulings.columns}
-    kind = _temporary(
+    kind = temporary_table(
         conn,
         "tmp_gate_kinds",
         Column("kind", Integer),
@@ -285,7 +278,7 @@ def gate_planned_actions(
     batch = uuid.uuid4().hex
     kinds: list[dict[str, Any]] = []
     verdict_of: list[Decision] = []  # each kind's decision, by number
-    acted = _temporary(
+    acted = temporary_table(
         conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
     )
     for code in in_use:
@@ -325,7 +318,7 @@ def gate_planned_actions(
 
 def _by_kind(conn: Connection, by_key: Sequence[tuple[str, int]]) -> None:
     """Every candidate keyed by `kinds.key_kinds` takes the kind its key was decided as."""
-    table = _temporary(
+    table = temporary_table(
         conn, "tmp_gate_key_kinds", Column("kind_key", Text), Column("kind", Integer)
     )
     insert_values(conn, table, ("kind_key", "kind"), by_key)

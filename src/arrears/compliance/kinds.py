@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import Column, Connection, Integer, String, Text, text
 
 from arrears.compliance.history import Counters, candidate_sql, in_list
 from arrears.compliance.loading import PackChoice
 from arrears.compliance.rules.model import VOICE_CHANNELS, Audience
-from arrears.store.bulk import insert_values
+from arrears.store.bulk import insert_values, temporary_table
 from arrears.store.sql import Dialect, dated
 
 CANDIDATES = "tmp_gate_candidates"
@@ -143,12 +143,8 @@ def key_kinds(conn: Connection, pack: str, k: Counters) -> list[Any]:
     kind, with its `kind_key` — the row `batch` decides for all of its kind."""
     sql = Dialect.of(conn)
     for name, rows in _value_rows(k).items():
-        _drop(conn, name)
         key = _VALUES[name][1]
-        table = Table(
-            name, MetaData(), Column(key.name, key.type), Column("v", Text), prefixes=["TEMPORARY"]
-        )
-        table.create(conn)
+        table = temporary_table(conn, name, Column(key.name, key.type), Column("v", Text))
         insert_values(conn, table, (key.name, "v"), rows)
         if not sql.sqlite:
             conn.execute(text(f"ANALYZE {name}"))
@@ -156,7 +152,7 @@ def key_kinds(conn: Connection, pack: str, k: Counters) -> list[Any]:
         f"LEFT JOIN {name} {alias} ON {alias}.{key.name} = c.{key.name}"
         for name, (alias, key) in _VALUES.items()
     )
-    parts = [*(e if e.startswith("CASE") else f"c.{e}" for e in _OWN)]
+    parts = [e if e.startswith("CASE") else f"c.{e}" for e in _OWN]
     parts += [f"{alias}.v" for alias, _ in _VALUES.values()]
     _drop(conn, KEYED)
     conn.execute(

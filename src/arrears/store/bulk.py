@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Table, any_, bindparam, insert
+from sqlalchemy import ARRAY, Column, Connection, MetaData, Table, any_, bindparam, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -74,3 +74,11 @@ def upsert(conn: Connection, table: Table, keys: Sequence[str], values: Mapping[
         conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
     else:
         conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def temporary_table(conn: Connection, name: str, *columns: Column[Any]) -> Table:
+    """An empty temporary table of these columns (a former one of the name dropped first)."""
+    table = Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    table.create(conn)
+    return table
