@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,10 @@ TABLES: dict[str, str] = {
         'CNY' AS currency, DATE '{as_of}' AS received_on, 'host' AS source
         FROM acct WHERE id % 100 = 3""",
 }
+
+
+# the tables a first night rewrites or fills, vacuumed before the steady day
+NIGHT_TABLES = ("accounts", "due_items", "payments", "cases", "actions", "outbox")
 
 
 def generate(n: int) -> duckdb.DuckDBPyConnection:
@@ -137,10 +141,20 @@ def load_postgres(engine: Engine, files: dict[str, tuple[Path, list[str]]]) -> N
                 cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         raw.commit()
         print(f"[postgresql] indexes and keys rebuilt in {time.perf_counter() - t:.1f} s")
-        cur.execute("ANALYZE")
-        raw.commit()
     finally:
         raw.close()
+    vacuum(engine, files)
+
+
+def vacuum(engine: Engine, tables: Iterable[str]) -> float:
+    """VACUUM (ANALYZE) the tables, as autovacuum would between two nights (this server runs
+    with it off; a steady day that reads a first day's dead row versions measures the server's
+    setting, not the run); returns the seconds it took, printed beside the days."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        t = time.perf_counter()
+        for table in tables:
+            conn.execute(text(f"VACUUM (ANALYZE) {table}"))
+        return time.perf_counter() - t
 
 
 def load_sqlite(engine: Engine, con: duckdb.DuckDBPyConnection) -> None:
@@ -201,6 +215,10 @@ def bench(label: str, engine: Engine, load: Callable[[], None], target: float) -
     print(f"[{label}] loaded in {time.perf_counter() - t:.1f} s")
     results: dict[str, float] = {}
     for day, as_of in (("day1", AS_OF), ("day2", AS_OF + timedelta(days=1))):
+        if day == "day2" and engine.dialect.name == "postgresql":
+            seconds = vacuum(engine, NIGHT_TABLES)
+            print(f"[{label}] vacuumed the first night's tables in {seconds:.1f} s")
+            results[f"{label}_vacuum_s"] = seconds
         total, spent, report = timed_run(engine, as_of)
         slow = max(spent, key=lambda k: spent[k])
         steps = ", ".join(f"{k} {v:.1f}" for k, v in spent.items())
@@ -270,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(
         v <= (60 if k.startswith("postgresql") else 120)
         for k, v in results.items()
-        if isinstance(v, float) and k != "peak_rss_mb"
+        if isinstance(v, float) and k != "peak_rss_mb" and not k.endswith("_vacuum_s")
     )
     return 0 if ok else 1
 

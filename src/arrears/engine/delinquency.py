@@ -17,7 +17,6 @@ an account's due items set its `state_as_of` to NULL to have it assessed again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -27,8 +26,7 @@ from sqlalchemy import Connection, text, update
 from arrears.engine.config import RunConfig
 from arrears.engine.quarantine import QUARANTINED, count_accounts
 from arrears.store import tables as t
-from arrears.store.sql import Dialect, dated, planner
-from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
+from arrears.store.sql import Dialect, dated, planner, staged
 
 
 def reassess(conn: Connection, account_ids: Iterable[str]) -> None:
@@ -45,15 +43,6 @@ _OWED = (
 )
 
 
-def _qualified(expr: str, alias: str) -> str:
-    return re.sub(r"\b((paid_)?(principal|interest|fee|penalty)|due_on)\b", rf"{alias}.\g<0>", expr)
-
-
-def open_item(alias: str) -> str:
-    """The item has some part unpaid (`OPEN_ITEM`, qualified by alias)."""
-    return _qualified(OPEN_ITEM, alias)
-
-
 def principal_overdue(alias: str, d: str) -> str:
     """The item is due before d with principal unpaid: it accrues penalty interest."""
     return f"{alias}.due_on < {d} AND {alias}.principal > {alias}.paid_principal"
@@ -66,8 +55,8 @@ def marker_before(alias: str, d: str) -> str:
 
 
 def overdue_unpaid(alias: str, d: str) -> str:
-    """The item is due before d with some part unpaid, in the words of its index."""
-    return f"{_qualified(OPEN_DUE_ON, alias)} < {d} AND {open_item(alias)}"
+    """The item is due before d with some part unpaid (its indexed `open_due_on`)."""
+    return f"{alias}.open_due_on < {d}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +91,8 @@ def _candidates_sql(sql: Dialect) -> str:
 # When never-assessed accounts are at least this share of the portfolio (its first days), the
 # run assesses every account in one scan instead of looking each one up.
 ASSESS_ALL_SHARE = 0.2
+# PostgreSQL's memory for each sort of that one scan (per process: two helpers and the run)
+WHOLE_BOOK_WORK_MEM = "256MB"
 
 
 def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessment:
@@ -112,7 +103,8 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
         text("SELECT COUNT(*) FROM accounts a WHERE a.state_as_of IS NULL")
     ).scalar_one()
     if unassessed >= ASSESS_ALL_SHARE * count_accounts(conn):
-        with planner(conn, jit="off"):
+        # every item summed: PostgreSQL sorts them, in memory as far as it can
+        with planner(conn, jit="off", work_mem=WHOLE_BOOK_WORK_MEM):
             changed = _update_assessed(conn, sql, as_of, config, candidates=False)
         assessed = conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
     else:
@@ -243,6 +235,21 @@ def _update_assessed(
         LEFT JOIN ({_plan_dpd_sql(sql)}) AS pd ON pd.borrower_id = a.borrower_id
         WHERE a.status NOT IN ('charged_off', 'sold')
     """
+    if candidates or sql.sqlite:
+        return _write_assessed(conn, sql, as_of, config, f"({state})")
+    # Every account: the figures gathered first, by a statement PostgreSQL may run in parallel
+    # (an UPDATE never is; at ten million accounts the sums are most of the step), then written.
+    with staged(conn, "assessed", state, {"d": as_of}, "d") as figures:
+        return _write_assessed(conn, sql, as_of, config, figures)
+
+
+def _write_assessed(
+    conn: Connection, sql: Dialect, as_of: date, config: RunConfig, figures: str
+) -> int:
+    """Write the figures (a subquery or table: id, dpd, overdue, outstanding, principal_behind,
+    status) of the accounts whose figures or penalty marker changed; returns those whose figures
+    changed."""
+    d = sql.date_param("d")
     differs = sql.any_distinct(
         [
             ("accounts.dpd", "n.dpd"),
@@ -269,7 +276,7 @@ def _update_assessed(
                             ELSE accounts.state_as_of END,
                         penalty_accrued_through = CASE WHEN {marker_behind}
                             THEN {d} ELSE accounts.penalty_accrued_through END
-                    FROM ({state}) AS n
+                    FROM {figures} AS n
                     WHERE accounts.id = n.id
                       AND ({refigured} OR {marker_behind})
                     RETURNING CASE WHEN accounts.state_as_of = {d} THEN 1 ELSE 0 END""",

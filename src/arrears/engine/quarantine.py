@@ -20,7 +20,6 @@ from sqlalchemy import Connection, delete, select, text, update
 
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated, staged
-from arrears.store.tables import OPEN_DUE_ON, OPEN_ITEM
 
 # An account's due-item total or payment total above this many minor units (10 trillion of a
 # two-decimal currency) is set aside: below it every sum the run makes over an account, a
@@ -63,7 +62,7 @@ def _touched_sql(sql: Dialect) -> str:
         SELECT p.account_id AS id FROM payments p
         WHERE p.posted_on IS NULL AND p.received_on <= {d}
         UNION
-        SELECT account_id FROM due_items WHERE {OPEN_DUE_ON} < {d} AND {OPEN_ITEM}
+        SELECT account_id FROM due_items WHERE open_due_on < {d}
         UNION
         SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
         UNION
