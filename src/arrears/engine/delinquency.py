@@ -24,7 +24,7 @@ from datetime import date
 from sqlalchemy import Connection, text, update
 
 from arrears.engine.config import RunConfig
-from arrears.engine.quarantine import QUARANTINED, count_accounts
+from arrears.engine.quarantine import QUARANTINED, WHOLE_BOOK_WORK_MEM, count_accounts
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated, planner, staged
 
@@ -91,8 +91,6 @@ def _candidates_sql(sql: Dialect) -> str:
 # When never-assessed accounts are at least this share of the portfolio (its first days), the
 # run assesses every account in one scan instead of looking each one up.
 ASSESS_ALL_SHARE = 0.2
-# PostgreSQL's memory for each sort of that one scan (per process: two helpers and the run)
-WHOLE_BOOK_WORK_MEM = "256MB"
 
 
 def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessment:

@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy import Connection, delete, select, text, update
 
 from arrears.store import tables as t
-from arrears.store.sql import Dialect, dated, staged
+from arrears.store.sql import Dialect, dated, planner, staged
 
 # An account's due-item total or payment total above this many minor units (10 trillion of a
 # two-decimal currency) is set aside: below it every sum the run makes over an account, a
@@ -40,6 +40,9 @@ TOUCHED = "tmp_touched"  # the temporary table `staged` makes of "touched"
 # When the night touches at least this share of the accounts (a book's first days), every
 # account's sums are made in one pass, as the assessment does then (`ASSESS_ALL_SHARE`).
 EVERY_SHARE = 0.2
+# PostgreSQL's memory for each sort or hash of a statement over every due item (per process:
+# the run and its parallel helpers), instead of the server's default of a few megabytes
+WHOLE_BOOK_WORK_MEM = "256MB"
 
 
 def count_accounts(conn: Connection) -> int:
@@ -139,10 +142,11 @@ def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
     with staged(conn, "touched", _touched_sql(sql), {"d": as_of}, "d"):
         touched = conn.execute(text(f"SELECT COUNT(*) FROM {TOUCHED}")).scalar_one()
         every = touched >= EVERY_SHARE * count_accounts(conn)
-        found = {
-            row.account_id: row.reason
-            for row in conn.execute(dated(_offenders_sql(sql, every=every), "d"), {"d": as_of})
-        }
+        with planner(conn, **({"work_mem": WHOLE_BOOK_WORK_MEM} if every else {})):
+            found = {
+                row.account_id: row.reason
+                for row in conn.execute(dated(_offenders_sql(sql, every=every), "d"), {"d": as_of})
+            }
     q = t.quarantined_accounts
     held = {row.account_id: row.since for row in conn.execute(select(q.c.account_id, q.c.since))}
     released = sorted(set(held) - set(found))
