@@ -184,15 +184,15 @@ def _update_assessed(
 ) -> int:
     d = sql.date_param("d")
     # DPD counts from the oldest item at which the running overdue, oldest first, passes the
-    # tolerance: a small residue on an old item does not age a later miss. The candidates drive
-    # the join (CROSS JOIN keeps SQLite from scanning every item in key order).
+    # tolerance: a small residue on an old item does not age a later miss.
     overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
     behind = f"CASE WHEN {principal_overdue('i', d)} THEN 1 ELSE 0 END"
-    items = (
-        f"{_CANDIDATES} cand CROSS JOIN due_items i WHERE i.account_id = cand.id"
-        if candidates
-        else f"due_items i WHERE i.account_id NOT IN {QUARANTINED}"
-    )
+    if not candidates:
+        items = f"due_items i WHERE i.account_id NOT IN {QUARANTINED}"
+    elif sql.sqlite:  # the candidates drive the join: CROSS JOIN keeps SQLite from scanning
+        items = f"{_CANDIDATES} cand CROSS JOIN due_items i WHERE i.account_id = cand.id"
+    else:
+        items = f"due_items i WHERE {sql.among('i.account_id', _CANDIDATES)}"
     running = f"""
         SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
                {behind} AS principal_behind,

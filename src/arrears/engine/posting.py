@@ -12,12 +12,10 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from arrears.engine.quarantine import QUARANTINED, count_accounts
+from arrears.engine.quarantine import QUARANTINED
 from arrears.store.sql import Dialect, dated, planner
 
 COMPONENTS = ("penalty", "fee", "interest", "principal")
-# fewer paying accounts than one in this many: their items looked up by key (PostgreSQL)
-FEW_SHARE_INVERSE = 5
 
 # Rank of each component within one due item, per waterfall.
 _RANK = """CASE a.waterfall
@@ -30,15 +28,15 @@ _RANK = """CASE a.waterfall
 END"""
 
 
-def _components_sql() -> str:
+def _components_sql(sql: Dialect) -> str:
     """Each paying account's items, one row per component: one look-up of the account's items
     (a union of four look-ups per component read every item four times)."""
     names = " UNION ALL ".join(f"SELECT '{c}' AS component" for c in COMPONENTS)
     owed = " ".join(f"WHEN '{c}' THEN i.{c} - i.paid_{c}" for c in COMPONENTS)
     return f"""
         SELECT i.account_id, i.seq, i.due_on, n.component, CASE n.component {owed} END AS owed
-        FROM paying JOIN due_items i ON i.account_id = paying.account_id
-        CROSS JOIN ({names}) AS n"""
+        FROM due_items i CROSS JOIN ({names}) AS n
+        WHERE {sql.among("i.account_id", "paying")}"""
 
 
 def _allocation_sql(sql: Dialect) -> str:
@@ -57,8 +55,8 @@ WITH pay AS (
     WINDOW w AS (PARTITION BY p.account_id ORDER BY p.received_on, p.id
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
-paying AS (SELECT DISTINCT account_id FROM pay),
-comp AS ({_components_sql()}),
+paying AS (SELECT DISTINCT account_id AS id FROM pay),
+comp AS ({_components_sql(sql)}),
 ordered AS (
     SELECT c.account_id, c.seq, c.component, c.owed,
            SUM(c.owed) OVER w - c.owed AS c_start,
@@ -69,9 +67,9 @@ ordered AS (
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 totals AS (
-    SELECT paying.account_id, COALESCE(SUM(o.owed), 0) AS total_owed
-    FROM paying LEFT JOIN ordered o ON o.account_id = paying.account_id
-    GROUP BY paying.account_id
+    SELECT paying.id AS account_id, COALESCE(SUM(o.owed), 0) AS total_owed
+    FROM paying LEFT JOIN ordered o ON o.account_id = paying.id
+    GROUP BY paying.id
 )
 INSERT INTO allocations (payment_id, seq, component, account_id, amount)
 SELECT p.id, o.seq, o.component, p.account_id, {overlap_end} - {overlap_start}
@@ -116,30 +114,10 @@ WHERE accounts.id = agg.account_id
 """
 
 
-def _by_key_if_few(conn: Connection, sql: Dialect, as_of: date) -> dict[str, str]:
-    """PostgreSQL: when the paying accounts are a small part of the book (a steady day: 100,000
-    of 10,000,000), each one's items found by its key; the planner otherwise hashes them and
-    reads every item of the book (68 s at that size)."""
-    if sql.sqlite:
-        return {}
-    d = sql.date_param("d")
-    paying = conn.execute(
-        dated(
-            "SELECT COUNT(DISTINCT account_id) FROM payments"
-            f" WHERE posted_on IS NULL AND received_on <= {d}",
-            "d",
-        ),
-        {"d": as_of},
-    ).scalar_one()
-    if paying * FEW_SHARE_INVERSE >= count_accounts(conn):
-        return {}
-    return {"enable_hashjoin": "off", "enable_mergejoin": "off"}
-
-
 def post_payments(conn: Connection, as_of: date) -> int:
     """Allocate and post every unposted payment received on or before as_of; returns how many."""
     sql = Dialect.of(conn)
-    with planner(conn, jit="off", **_by_key_if_few(conn, sql, as_of)):
+    with planner(conn, jit="off"):
         conn.execute(dated(_allocation_sql(sql), "d"), {"d": as_of})
     conn.execute(dated(_apply_sql(sql), "d"), {"d": as_of})
     conn.execute(dated(_credit_sql(sql), "d"), {"d": as_of})

@@ -94,8 +94,8 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
         f" * {r('a.penalty_rate_ppm')} * {days} ELSE 0 END"
     )
 
-    def among(alias: str) -> str:
-        return "" if every else f"WHERE {alias}.account_id IN (SELECT id FROM {TOUCHED})"
+    def among(*columns: str) -> str:
+        return "" if every else "WHERE " + " AND ".join(sql.among(c, TOUCHED) for c in columns)
 
     items_over = paid_over = ""
     if every:
@@ -107,13 +107,13 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
         WITH items AS (
             SELECT i.account_id, SUM({item_total}) AS total, MAX({penalty}) AS penalty
             FROM due_items i JOIN accounts a ON a.id = i.account_id
-            {among("i")}
+            {among("i.account_id", "a.id")}
             GROUP BY i.account_id {items_over}
         ),
         paid AS (
             SELECT p.account_id, SUM({r("p.amount")}) AS total
             FROM payments p
-            {among("p")}
+            {among("p.account_id")}
             GROUP BY p.account_id {paid_over}
         )
         SELECT touched.id AS account_id,

@@ -45,6 +45,16 @@ class Dialect:
     def any_distinct(self, pairs: list[tuple[str, str]]) -> str:
         return "(" + " OR ".join(self.distinct(a, b) for a, b in pairs) + ")"
 
+    def among(self, column: str, table: str) -> str:
+        """column is one of the ids in `table` (a staged table with an `id` column).
+
+        PostgreSQL takes the ids as one array: the rows' pages are found by index and read once
+        each, in the table's order (a bitmap scan), where a join to the table would read every
+        row or look each id's rows up in turn, page after page out of order."""
+        if self.sqlite:
+            return f"{column} IN (SELECT id FROM {table})"
+        return f"{column} = ANY(ARRAY(SELECT id FROM {table}))"
+
     def date_param(self, name: str) -> str:
         return f":{name}" if self.sqlite else f"CAST(:{name} AS DATE)"
 
