@@ -80,7 +80,7 @@ def _candidates_sql(sql: Dialect) -> str:
         UNION
         SELECT a.id FROM accounts a WHERE a.dpd > 0
         UNION
-        SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
+        SELECT u.account_id FROM unassessed_accounts u
         UNION
         SELECT a.id FROM plans pl JOIN cases c ON c.id = pl.case_id
         JOIN accounts a ON a.borrower_id = c.borrower_id
@@ -97,9 +97,7 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
     """Assess the accounts whose state can change today; write only the changed rows."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
-    unassessed = conn.execute(
-        text("SELECT COUNT(*) FROM accounts a WHERE a.state_as_of IS NULL")
-    ).scalar_one()
+    unassessed = conn.execute(text("SELECT COUNT(*) FROM unassessed_accounts")).scalar_one()
     if unassessed >= ASSESS_ALL_SHARE * count_accounts(conn):
         # every item summed: PostgreSQL sorts them, in memory as far as it can
         with planner(conn, jit="off", work_mem=WHOLE_BOOK_WORK_MEM):
@@ -107,6 +105,7 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
         assessed = conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
     else:
         assessed, changed = _assess_candidates(conn, sql, as_of, config)
+    dequeue_assessed(conn)
     _reage_charged_off(conn, sql, as_of, config)
     conn.execute(
         dated(
@@ -118,6 +117,18 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
         {"d": as_of},
     )
     return Assessment(assessed=assessed, changed=changed)
+
+
+def dequeue_assessed(conn: Connection) -> None:
+    """Out of the queue of accounts to assess (store/unassessed.py): those now assessed, and any
+    id whose account is gone. A quarantined or charged-off account keeps its place."""
+    conn.execute(
+        text(
+            """DELETE FROM unassessed_accounts WHERE NOT EXISTS (
+                   SELECT 1 FROM accounts a
+                   WHERE a.id = unassessed_accounts.account_id AND a.state_as_of IS NULL)"""
+        )
+    )
 
 
 def _assess_candidates(

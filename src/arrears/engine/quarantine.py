@@ -67,7 +67,7 @@ def _touched_sql(sql: Dialect) -> str:
         UNION
         SELECT account_id FROM due_items WHERE open_due_on < {d}
         UNION
-        SELECT a.id FROM accounts a WHERE a.state_as_of IS NULL
+        SELECT u.account_id FROM unassessed_accounts u
         UNION
         SELECT q.account_id FROM quarantined_accounts q"""
 

@@ -5,7 +5,7 @@ import importlib
 import pkgutil
 
 from arrears import store
-from arrears.store import statement_keys, tables
+from arrears.store import statement_keys, tables, unassessed
 from arrears.store.tables import metadata
 
 for _info in sorted(pkgutil.iter_modules(store.__path__), key=lambda m: m.name):
@@ -14,5 +14,7 @@ for _info in sorted(pkgutil.iter_modules(store.__path__), key=lambda m: m.name):
 
 # on PostgreSQL, `create_all` holds some keys with triggers, as the migrations do
 statement_keys.listen(metadata)
+# the queue of accounts to assess is filled by triggers, on both databases
+unassessed.listen(metadata)
 
 __all__ = ["metadata", "tables"]

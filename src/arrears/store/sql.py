@@ -48,9 +48,10 @@ class Dialect:
     def among(self, column: str, table: str) -> str:
         """column is one of the ids in `table` (a staged table with an `id` column).
 
-        PostgreSQL takes the ids as one array: the rows' pages are found by index and read once
-        each, in the table's order (a bitmap scan), where a join to the table would read every
-        row or look each id's rows up in turn, page after page out of order."""
+        PostgreSQL takes the ids as one array and walks the column's index once, in key order,
+        for all of them: a join to the staged table was planned either as a hash of every row
+        of the table read or, with hash joins turned off, as loops nested around the
+        statement's other parts."""
         if self.sqlite:
             return f"{column} IN (SELECT id FROM {table})"
         return f"{column} = ANY(ARRAY(SELECT id FROM {table}))"

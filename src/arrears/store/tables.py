@@ -100,7 +100,8 @@ accounts = Table(
     money("credit_balance"),
     Column("penalty_accrued_through", Date),
     Column("state_as_of", Date),
-    # the daily run's look-ups: accounts past due, in arrears, or never assessed
+    # the daily run's look-ups: accounts past due or in arrears (the accounts to assess wait in
+    # `unassessed_accounts`: no index reads `state_as_of`, see store/unassessed.py)
     Index(
         "ix_accounts_past_due",
         "borrower_id",
@@ -113,12 +114,15 @@ accounts = Table(
         sqlite_where=text("overdue_amount > 0"),
         postgresql_where=text("overdue_amount > 0"),
     ),
-    Index(
-        "ix_accounts_unassessed",
-        "id",
-        sqlite_where=text("state_as_of IS NULL"),
-        postgresql_where=text("state_as_of IS NULL"),
-    ),
+)
+
+# Accounts whose `state_as_of` is NULL, put here by triggers on `accounts` (store/unassessed.py)
+# and taken out by the assessment. No foreign key: a key checked per row would double the cost
+# of loading a book; an id without an account is dropped with the assessed ones.
+unassessed_accounts = Table(
+    "unassessed_accounts",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
 )
 
 # A due item with some part unpaid, and its due date only while it is (NULL once paid): the

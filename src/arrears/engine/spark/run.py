@@ -34,6 +34,7 @@ from arrears.domain.errors import DomainError
 from arrears.domain.strategy.model import Strategy
 from arrears.engine.charge_off import charge_off
 from arrears.engine.config import RunConfig
+from arrears.engine.delinquency import dequeue_assessed
 from arrears.engine.enqueue import MESSAGE_CHANNELS, enqueue_messages
 from arrears.engine.gate import DayGate, schedule_without_rules
 from arrears.engine.penalty import accrue_penalty
@@ -202,6 +203,8 @@ class _Day:
         written = self._each_shard(
             "assess", lambda conn, k: writeback.write_assessment(conn, out, k, self.as_of)
         )
+        with self.engine.begin() as conn:  # left queued, an account is only assessed again
+            dequeue_assessed(conn)
         return sum(w.assessed for w in written), sum(w.changed for w in written)
 
     def cases(self) -> tuple[int, int]:
