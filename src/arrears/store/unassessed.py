@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, MetaData, event
 
-QUEUE = "unassessed_accounts"
 FILL_FACTOR = 50
 
 _QUEUE_INSERTED = (
@@ -47,13 +46,18 @@ POSTGRESQL = (
     " FOR EACH ROW WHEN (NEW.state_as_of IS NULL) EXECUTE FUNCTION queue_reset_unassessed()",
     f"ALTER TABLE accounts SET (fillfactor = {FILL_FACTOR})",
 )
+
+
+def _sqlite_trigger(name: str, when: str) -> str:
+    return (
+        f"CREATE TRIGGER {name} AFTER {when} ON accounts WHEN NEW.state_as_of IS NULL BEGIN"
+        " INSERT OR IGNORE INTO unassessed_accounts (account_id) VALUES (NEW.id); END"
+    )
+
+
 SQLITE = (
-    "CREATE TRIGGER tr_accounts_inserted_unassessed AFTER INSERT ON accounts"
-    " WHEN NEW.state_as_of IS NULL BEGIN"
-    " INSERT OR IGNORE INTO unassessed_accounts (account_id) VALUES (NEW.id); END",
-    "CREATE TRIGGER tr_accounts_reset_unassessed AFTER UPDATE OF state_as_of ON accounts"
-    " WHEN NEW.state_as_of IS NULL BEGIN"
-    " INSERT OR IGNORE INTO unassessed_accounts (account_id) VALUES (NEW.id); END",
+    _sqlite_trigger("tr_accounts_inserted_unassessed", "INSERT"),
+    _sqlite_trigger("tr_accounts_reset_unassessed", "UPDATE OF state_as_of"),
 )
 
 
