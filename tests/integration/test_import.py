@@ -754,3 +754,27 @@ def test_changed_instalment_of_a_paid_up_account_is_assessed_again(
     import_rows(db, keyring, {"due_items": [{**row, "interest": "5.00", "fee": "0"}]})
     run_day(db, date(2026, 2, 3))
     assert outstanding() == 12_500
+
+
+def test_a_new_instalment_brings_its_figures_and_a_changed_one_queues_its_account(
+    db: Engine, keyring: KeyRing
+) -> None:
+    """A new item adds what it owes to its account as it is imported, with no assessment; a
+    stored item changed queues its account to be assessed again."""
+    from tests import factories as f
+
+    with db.begin() as conn:
+        f.borrower(conn, "B1")
+        f.account(conn, "A1", "B1", [(date(2026, 3, 15), 10_000, 500)])
+
+    def figures() -> tuple[int, list[str]]:
+        with db.connect() as conn:
+            queued = conn.execute(select(t.unassessed_accounts.c.account_id)).scalars()
+            return conn.execute(select(t.accounts.c.outstanding)).scalar_one(), list(queued)
+
+    assert figures() == (10_500, [])
+    row = {"account_id": "A1", "due_on": "2026-04-15", "interest": "5.00", "fee": "0"}
+    import_rows(db, keyring, {"due_items": [{**row, "seq": "2", "principal": "100.00"}]})
+    assert figures() == (21_000, [])
+    import_rows(db, keyring, {"due_items": [{**row, "seq": "2", "principal": "120.00"}]})
+    assert figures() == (21_000, ["A1"])  # the night refigures it from its items

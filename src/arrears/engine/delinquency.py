@@ -8,11 +8,13 @@ plan is re-aged: its DPD is that of the plan's oldest unpaid instalment.
 
 The day's work follows what changed. An account is assessed when it has an unpaid item already
 due, a payment posted today, a borrower under an active plan, was in arrears or past due at its
-last assessment, or was never assessed. Any other account has nothing due unpaid and nothing
-posted, so its figures are those of its last assessment (DPD 0, nothing overdue, the same
-outstanding). Each of those sets is an index look-up, and only the rows whose figures change are
-written (`state_as_of` is the date they last changed). Writers outside the daily run that change
-an account's due items set its `state_as_of` to NULL to have it assessed again.
+last assessment, or is queued to be assessed again. Any other account has nothing due unpaid and
+nothing posted, so its figures are those of its last assessment or, never assessed, those its
+items brought as they were inserted (DPD 0, nothing overdue, their outstanding: see
+store/unassessed.py). Each of those sets is an index look-up, and only the rows whose figures
+change are written (`state_as_of` is the date they last changed). Writers outside the daily run
+that change an account's stored due items set its `state_as_of` to NULL (`reassess`) to have it
+assessed again.
 """
 
 from __future__ import annotations
@@ -88,8 +90,9 @@ def _candidates_sql(sql: Dialect) -> str:
     """
 
 
-# When never-assessed accounts are at least this share of the portfolio (its first days), the
-# run assesses every account in one scan instead of looking each one up.
+# When the accounts queued to be assessed again are at least this share of the portfolio (a
+# re-import of the whole book), the run assesses every account in one scan instead of looking
+# each one up.
 ASSESS_ALL_SHARE = 0.2
 
 

@@ -5,7 +5,7 @@ stored before a bound existed, or an account with an absurd number of rows, coul
 the run's integer sums or its penalty product past 64 bits: PostgreSQL would fail the whole
 run with "bigint out of range", SQLite would turn the figure into an inexact float. Before
 anything is computed, one set-based statement finds the accounts the night touches (payments
-to post, items overdue, never assessed, or quarantined already) whose totals pass
+to post, items overdue, queued to be assessed again, or quarantined already) whose totals pass
 `TOTAL_LIMIT` or whose penalty product would overflow — computing in floating point, which
 cannot overflow. Those accounts go to `quarantined_accounts` with the reason; the steps skip
 them (their payments stay unposted, their figures as they were) and the run report lists them.
@@ -37,7 +37,7 @@ def _real(sql: Dialect, expr: str) -> str:
 
 
 TOUCHED = "tmp_touched"  # the temporary table `staged` makes of "touched"
-# When the night touches at least this share of the accounts (a book's first days), every
+# When the night touches at least this share of the accounts (a book reassessed whole), every
 # account's sums are made in one pass, as the assessment does then (`ASSESS_ALL_SHARE`).
 EVERY_SHARE = 0.2
 # PostgreSQL's memory for each sort or hash of a statement over every due item (per process:
@@ -58,8 +58,8 @@ def count_accounts(conn: Connection) -> int:
 
 
 def _touched_sql(sql: Dialect) -> str:
-    """The accounts the night touches: payments to post, items overdue, never assessed, or
-    quarantined already."""
+    """The accounts the night touches: payments to post, items overdue, queued to be assessed
+    again, or quarantined already."""
     d = sql.date_param("d")
     return f"""
         SELECT p.account_id AS id FROM payments p
@@ -74,7 +74,7 @@ def _touched_sql(sql: Dialect) -> str:
 
 def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
     """The touched accounts (in `TOUCHED`) whose sums would pass the limits. `every`: most
-    accounts are touched (a book's first days), so every account's sums are made in one pass
+    accounts are touched (a book reassessed whole), so every account's sums are made in one pass
     and only the offenders kept, rather than each touched account's looked up."""
     d = sql.date_param("d")
     overdue = (

@@ -741,6 +741,8 @@ class _Plan:
         self.payments_seen = payments_seen
         self.counts = FileCounts()
         self.rows: list[Record] = []
+        # accounts whose stored rows the import changes: a changed item is assessed again
+        self.changed_accounts: set[str] = set()
         # (account, borrower, day) of the accounts the extract says the borrower disputes
         self.disputes = [
             (r["id"], r["borrower_id"], r.pop(DISPUTED_ON))
@@ -776,6 +778,8 @@ class _Plan:
                 continue
             else:
                 updated += 1
+                if file is ExtractFile.due_items:
+                    self.changed_accounts.add(str(record["account_id"]))
             out.append(encode(record))
         if file is ExtractFile.payments:
             skipped += self.payments_seen
@@ -816,6 +820,8 @@ class _Plan:
     def write(self, conn: Connection) -> None:
         if self.rows:
             WRITERS[self.file](conn, self.rows)
+        # a new item brings its figures itself (store/unassessed.py); a changed one is refigured
+        reassess(conn, self.changed_accounts)
         if self.disputes:
             _record_disputes(conn, self.keyring, self.disputes)
 
@@ -967,7 +973,6 @@ def _write_due_items(conn: Connection, rows: Sequence[Record]) -> None:
     # only due_on / principal / interest / fee are in the rows: paid parts, penalty and waivers
     # are the ledger's and stay as they are
     _upsert(conn, t.due_items, rows)
-    reassess(conn, (str(r["account_id"]) for r in rows))
 
 
 def _write_payments(conn: Connection, rows: Sequence[Record]) -> None:
