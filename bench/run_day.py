@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 from sqlalchemy import Engine, text
 
-from arrears.store import migrate
+from arrears.store import migrate, unassessed
 from arrears.store.db import make_engine, normalise_url
 
 AS_OF = date(2025, 6, 30)
@@ -45,11 +45,14 @@ TABLES: dict[str, str] = {
         'sibling' AS relationship, ((b.id + c.n) % 5 <> 0) AS consent, 'active' AS status
         FROM acct b CROSS JOIN range(2) c(n)
         WHERE b.id = b.borrower_id AND (c.n = 0 OR b.id % 2 = 0)""",
-    "accounts": """SELECT id::VARCHAR AS id, borrower_id::VARCHAR AS borrower_id,
-        (['loan', 'card', 'bnpl'])[1 + (id % 3)] AS product, 'CNY' AS currency,
+    # each account's outstanding and status come with it, as a lender's extract brings them
+    # (the load turns off the trigger that would add them up from the items, see `ITEM_TRIGGER`)
+    "accounts": """SELECT a.id::VARCHAR AS id, a.borrower_id::VARCHAR AS borrower_id,
+        (['loan', 'card', 'bnpl'])[1 + (a.id % 3)] AS product, 'CNY' AS currency,
         960000 AS principal, 120000 AS annual_rate_ppm, 60000 AS penalty_rate_ppm,
-        (first_due - 30) AS opened_on, 'active' AS status
-        FROM acct""",
+        (a.first_due - 30) AS opened_on, o.owed AS outstanding,
+        (CASE WHEN o.owed <= 0 THEN 'paid_off' ELSE 'active' END) AS status
+        FROM acct a JOIN owed o ON o.id = a.id""",
     "due_items": """SELECT s.id::VARCHAR AS account_id, (q.seq + 1)::INTEGER AS seq,
         (s.first_due + (30 * q.seq)::INTEGER) AS due_on, 80000 AS principal, 9600 AS interest,
         (CASE WHEN s.first_due + (30 * q.seq)::INTEGER >= DATE '{as_of}' THEN 0
@@ -69,6 +72,10 @@ TABLES: dict[str, str] = {
 }
 
 
+# what an inserted item owes, added to its account (store/unassessed.py): the figures come with
+# the accounts here, so the load turns it off and on again
+ITEM_TRIGGER = unassessed.ITEM_TRIGGER
+
 # the tables a first night rewrites or fills, vacuumed before the steady day
 NIGHT_TABLES = ("accounts", "due_items", "payments", "cases", "actions", "outbox")
 
@@ -82,6 +89,13 @@ def generate(n: int) -> duckdb.DuckDBPyConnection:
                (DATE '{AS_OF}' - 15 - ((h >> 4) % 330)::INTEGER) AS first_due,
                ((h >> 20) % 100 < 3) AS late, ((h >> 28) % 3)::INTEGER AS k
         FROM (SELECT range AS id, hash(range) AS h FROM range({n}))"""
+    )
+    items = TABLES["due_items"].format(as_of=AS_OF.isoformat())
+    con.execute(
+        f"""CREATE TABLE owed AS
+        SELECT account_id::BIGINT AS id,
+               SUM(principal + interest - paid_principal - paid_interest) AS owed
+        FROM ({items}) GROUP BY account_id"""
     )
     return con
 
@@ -126,11 +140,13 @@ def load_postgres(engine: Engine, files: dict[str, tuple[Path, list[str]]]) -> N
             if kind == "index":
                 cur.execute(f'DROP INDEX "{name}"')
         raw.commit()
+        cur.execute(f"ALTER TABLE due_items DISABLE TRIGGER {ITEM_TRIGGER}")
         for name, (path, cols) in files.items():
             copy = f"COPY {name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)"
             with cur.copy(copy) as cp, path.open("rb") as fh:
                 while block := fh.read(1 << 20):
                     cp.write(block)
+        cur.execute(f"ALTER TABLE due_items ENABLE TRIGGER {ITEM_TRIGGER}")
         raw.commit()
         t = time.perf_counter()
         for kind, _table, _name, definition in dropped:
@@ -161,6 +177,7 @@ def load_sqlite(engine: Engine, con: duckdb.DuckDBPyConnection) -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
+        cur.execute(f"DROP TRIGGER {ITEM_TRIGGER}")
         for name, query in TABLES.items():
             q = query.format(as_of=AS_OF.isoformat())
             res = con.execute(f"SELECT * FROM ({q})")
@@ -172,6 +189,8 @@ def load_sqlite(engine: Engine, con: duckdb.DuckDBPyConnection) -> None:
                     sql,
                     [tuple(v.isoformat() if isinstance(v, date) else v for v in r) for r in batch],
                 )
+        (trigger,) = [s for s in unassessed.SQLITE if ITEM_TRIGGER in s]
+        cur.execute(trigger)
         raw.commit()
         cur.execute("ANALYZE")
         raw.commit()

@@ -32,6 +32,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, MetaData, event
 
 FILL_FACTOR = 50
+ITEM_TRIGGER = "tr_due_items_inserted_owed"
 
 
 def _owed(row: str) -> str:
@@ -65,7 +66,7 @@ POSTGRESQL = (
     _ADD_INSERTED_OWED,
     _QUEUE_RESET,
     # one statement's rows at once (a bulk load of millions), not a call per row
-    "CREATE TRIGGER tr_due_items_inserted_owed AFTER INSERT ON due_items"
+    f"CREATE TRIGGER {ITEM_TRIGGER} AFTER INSERT ON due_items"
     " REFERENCING NEW TABLE AS inserted_items"
     " FOR EACH STATEMENT EXECUTE FUNCTION add_inserted_items_owed()",
     # per row, but only a row set to NULL is queued: the night's writes queue nothing
@@ -74,7 +75,7 @@ POSTGRESQL = (
     f"ALTER TABLE accounts SET (fillfactor = {FILL_FACTOR})",
 )
 SQLITE = (
-    "CREATE TRIGGER tr_due_items_inserted_owed AFTER INSERT ON due_items BEGIN"
+    f"CREATE TRIGGER {ITEM_TRIGGER} AFTER INSERT ON due_items BEGIN"
     f" UPDATE accounts SET {_ADD_OWED.format(owed=_owed('NEW.'))}"
     f" WHERE id = NEW.account_id AND {_KEEPS_STATUS}; END",
     "CREATE TRIGGER tr_accounts_reset_unassessed AFTER UPDATE OF state_as_of ON accounts"
