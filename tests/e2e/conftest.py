@@ -104,6 +104,21 @@ def serve(app: App, **kw: Any) -> Iterator[Served]:
         thread.join(timeout=10)
 
 
+def save_screenshot(page: Any, path: Path) -> None:
+    """The whole page as a PNG at `path`. A screenshot is evidence for a person to look at, not
+    the test: Chromium now and then refuses a full-page capture under load ("Unable to capture
+    screenshot"), so it is tried again and, failing that, the visible part is kept."""
+    from playwright.sync_api import Error
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            return
+        except Error:
+            page.wait_for_timeout(500)
+    page.screenshot(path=str(path))
+
+
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    save_screenshot(page, ARTIFACTS / f"{name}.png")

@@ -27,7 +27,7 @@ from arrears.sim.demo import run_demo
 from arrears.sim.portfolio import RELATIONSHIPS
 from arrears.store import tables as t
 from arrears.strategy import loader
-from tests.e2e.conftest import ARTIFACTS, Served, serve
+from tests.e2e.conftest import ARTIFACTS, Served, save_screenshot, serve
 
 ROLES = ("agent", "lead", "manager", "strategist", "compliance", "admin")
 LANGS = ("zh", "en")
@@ -379,7 +379,7 @@ def crawl(
 
     def look(page: Any, role: str, lang: str, name: str, status: int) -> None:
         visit = Visit(role, lang, page.url.removeprefix(base), name, status)
-        page.screenshot(path=str(out / f"{lang}-{width}-{name}.png"), full_page=True)
+        save_screenshot(page, out / f"{lang}-{width}-{name}.png")
         done.visits.append(visit)
         check(page, visit)
 

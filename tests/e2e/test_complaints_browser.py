@@ -23,7 +23,7 @@ from arrears.services import auth
 from arrears.services import complaints as svc
 from arrears.services.users import DEMO_PASSWORD, add_team, add_user
 from arrears.store import tables as t
-from tests.e2e.conftest import ARTIFACTS, Served, serve
+from tests.e2e.conftest import ARTIFACTS, Served, save_screenshot, serve
 from tests.e2e.crawl import OVERFLOW, PAGE_TEXT, sign_in
 from tests.e2e.test_language_crawl import untranslated
 from tests.integration.web.conftest import DAY1, NOW, portfolio
@@ -71,8 +71,7 @@ def site(wired: App, tmp_path: Path) -> Iterator[tuple[Served, int]]:
 
 
 def _look(page: Any, lang: str, name: str, problems: list[str]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(OUT / f"{lang}-{name}.png"), full_page=True)
+    save_screenshot(page, OUT / f"{lang}-{name}.png")
     text = page.evaluate(PAGE_TEXT)
     problems += [f"{name}: {p}" for p in untranslated(text, lang)]
     # an identifier (a step or template id such as agent_specialist_020000) is a raw code

@@ -23,7 +23,7 @@ from arrears.services import legal
 from arrears.services.users import seed_demo_users
 from arrears.store import tables as t
 from tests import factories as f
-from tests.e2e.conftest import ARTIFACTS, Served, serve
+from tests.e2e.conftest import ARTIFACTS, Served, save_screenshot, serve
 from tests.e2e.crawl import OVERFLOW, PAGE_TEXT, sign_in
 from tests.e2e.test_language_crawl import untranslated
 
@@ -83,9 +83,7 @@ def site(wired: App) -> Iterator[tuple[Served, dict[str, int]]]:
 
 
 def _look(page: Any, lang: str, name: str) -> list[str]:
-    out = ARTIFACTS / "legal"
-    out.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(out / f"{name}-{lang}.png"), full_page=True)
+    save_screenshot(page, ARTIFACTS / "legal" / f"{name}-{lang}.png")
     return untranslated(page.evaluate(PAGE_TEXT), lang) + page.evaluate(OVERFLOW)
 
 
