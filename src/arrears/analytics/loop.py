@@ -44,7 +44,10 @@ def loop_report(conn: Connection, start: date, end: date) -> LoopReport:
     p = {"start": start, "end": end}
     buckets: dict[str, int] = dict(
         conn.execute(
-            text("SELECT bucket, COUNT(*) FROM accounts WHERE dpd > 0 GROUP BY bucket ORDER BY 1")
+            text(
+                "SELECT bucket, COUNT(*) FROM accounts WHERE behind AND dpd > 0"
+                " GROUP BY bucket ORDER BY 1"
+            )
         ).all()
     )
     opened, cured = _one(

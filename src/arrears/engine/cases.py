@@ -43,7 +43,7 @@ def _update_cases(conn: Connection, as_of: date) -> CaseChanges:
         """SELECT a.borrower_id, MIN(a.currency) AS currency, SUM(a.overdue_amount) AS overdue,
                   MAX(a.dpd) AS dpd, MAX(a.bucket) AS bucket
            FROM accounts a
-           WHERE a.dpd > 0 AND a.status NOT IN ('charged_off', 'sold')
+           WHERE a.behind AND a.dpd > 0 AND a.status NOT IN ('charged_off', 'sold')
              AND NOT EXISTS (SELECT 1 FROM cases c
                              WHERE c.borrower_id = a.borrower_id AND c.status = 'open')
            GROUP BY a.borrower_id""",

@@ -56,7 +56,7 @@ def charge_off(conn: Connection, as_of: date, config: RunConfig) -> int:
                             WHERE c.borrower_id = a.borrower_id AND c.status = 'open'),
                            a.currency, a.outstanding, a.dpd
                     FROM accounts a
-                    WHERE a.dpd >= {_threshold(config)} AND a.dpd > 0 AND a.status = 'active'
+                    WHERE a.behind AND a.dpd >= {_threshold(config)} AND a.dpd > 0 AND a.status = 'active'
                       AND a.id NOT IN {QUARANTINED}
                     ON CONFLICT DO NOTHING""",
                 "d",
@@ -89,7 +89,7 @@ def _charge_off_cases(conn: Connection, d: str, today: str, params: dict[str, da
                   AND borrower_id IN (SELECT a.borrower_id FROM accounts a WHERE a.id IN {today})
                   AND NOT EXISTS (SELECT 1 FROM accounts a
                                   WHERE a.borrower_id = cases.borrower_id
-                                    AND a.status = 'active' AND a.dpd > 0)""",
+                                    AND a.status = 'active' AND a.behind AND a.dpd > 0)""",
             "d",
         ),
         params,

@@ -78,9 +78,7 @@ def _candidates_sql(sql: Dialect) -> str:
         UNION
         SELECT p.account_id FROM payments p WHERE p.posted_on = {d}
         UNION
-        SELECT a.id FROM accounts a WHERE a.overdue_amount > 0
-        UNION
-        SELECT a.id FROM accounts a WHERE a.dpd > 0
+        SELECT a.id FROM accounts a WHERE a.behind
         UNION
         SELECT u.account_id FROM unassessed_accounts u
         UNION
@@ -113,7 +111,7 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
     conn.execute(
         dated(
             f"""INSERT INTO delinquency_history (account_id, as_of, dpd, bucket, overdue_amount)
-                SELECT id, {d}, dpd, bucket, overdue_amount FROM accounts WHERE dpd > 0
+                SELECT id, {d}, dpd, bucket, overdue_amount FROM accounts WHERE behind AND dpd > 0
                 ON CONFLICT DO NOTHING""",
             "d",
         ),
@@ -356,7 +354,8 @@ def _reage_charged_off(conn: Connection, sql: Dialect, as_of: date, config: RunC
         dated(
             f"""UPDATE accounts SET dpd = pd.dpd, bucket = {config.bucket_case("pd.dpd")}
                 FROM ({_plan_dpd_sql(sql)}) AS pd
-                WHERE accounts.borrower_id = pd.borrower_id AND accounts.dpd > 0
+                WHERE accounts.borrower_id = pd.borrower_id
+                  AND accounts.behind AND accounts.dpd > 0
                   AND accounts.status = 'charged_off'
                   AND {sql.distinct("accounts.dpd", "pd.dpd")}""",
             "d",

@@ -73,6 +73,9 @@ contacts = Table(
     Column("status", String(16), nullable=False, server_default="active"),
 )
 
+# an account is behind while it is past due or has an amount overdue (the stored `behind`)
+BEHIND = "(dpd > 0 OR overdue_amount > 0)"
+
 accounts = Table(
     "accounts",
     metadata,
@@ -100,19 +103,20 @@ accounts = Table(
     money("credit_balance"),
     Column("penalty_accrued_through", Date),
     Column("state_as_of", Date),
-    # the daily run's look-ups: accounts past due or in arrears (the accounts to assess wait in
+    # past due or in arrears: changes only when the account falls behind or catches up, so the
+    # nightly growth of DPD is written in place (no index reads `dpd`, see migration 0028)
+    Column("behind", Boolean, Computed(BEHIND, persisted=True)),
+    # the daily run's look-ups of the accounts behind, by borrower and by id: a query reaches
+    # them with `behind AND <its own condition>` (the accounts to assess wait in
     # `unassessed_accounts`: no index reads `state_as_of`, see store/unassessed.py)
     Index(
         "ix_accounts_past_due",
         "borrower_id",
-        sqlite_where=text("dpd > 0"),
-        postgresql_where=text("dpd > 0"),
+        sqlite_where=text("behind"),
+        postgresql_where=text("behind"),
     ),
     Index(
-        "ix_accounts_in_arrears",
-        "id",
-        sqlite_where=text("overdue_amount > 0"),
-        postgresql_where=text("overdue_amount > 0"),
+        "ix_accounts_in_arrears", "id", sqlite_where=text("behind"), postgresql_where=text("behind")
     ),
 )
 
