@@ -56,7 +56,8 @@ def charge_off(conn: Connection, as_of: date, config: RunConfig) -> int:
                             WHERE c.borrower_id = a.borrower_id AND c.status = 'open'),
                            a.currency, a.outstanding, a.dpd
                     FROM accounts a
-                    WHERE a.behind AND a.dpd >= {_threshold(config)} AND a.dpd > 0 AND a.status = 'active'
+                    WHERE a.behind AND a.dpd >= {_threshold(config)} AND a.dpd > 0
+                      AND a.status = 'active'
                       AND a.id NOT IN {QUARANTINED}
                     ON CONFLICT DO NOTHING""",
                 "d",
