@@ -54,6 +54,8 @@ TABLES: dict[str, str] = {
         (a.first_due - 30) AS opened_on, o.owed AS outstanding,
         (CASE WHEN o.owed <= 0 THEN 'paid_off' ELSE 'active' END) AS status
         FROM acct a JOIN owed o ON o.id = a.id""",
+    # a loan's schedule is written together, so each account's items lie together (unordered,
+    # DuckDB interleaved them: an account's twelve items on twelve pages of the table)
     "due_items": """SELECT s.id::VARCHAR AS account_id, (q.seq + 1)::INTEGER AS seq,
         (s.first_due + (30 * q.seq)::INTEGER) AS due_on, 80000 AS principal, 9600 AS interest,
         (CASE WHEN s.first_due + (30 * q.seq)::INTEGER >= DATE '{as_of}' THEN 0
@@ -62,7 +64,7 @@ TABLES: dict[str, str] = {
         (CASE WHEN s.first_due + (30 * q.seq)::INTEGER >= DATE '{as_of}' THEN 0
               WHEN s.late AND q.seq >= ((DATE '{as_of}' - s.first_due) + 29) // 30 - 1 - s.k
                    THEN 0 ELSE 9600 END) AS paid_interest
-        FROM acct s CROSS JOIN range(12) q(seq)""",
+        FROM acct s CROSS JOIN range(12) q(seq) ORDER BY s.id, q.seq""",
     "borrower_flags": """SELECT borrower_id::VARCHAR AS borrower_id,
         'breathing_space' AS flag, DATE '{as_of}' - 20 AS since, DATE '{as_of}' + 39 AS until,
         'bench' AS set_by, TIMESTAMPTZ '{as_of} 00:00:00+00' AS set_at
