@@ -44,6 +44,9 @@ class ActionNotFound(LookupError):
 # --- loading: candidates and their history, set-based -----------------------------------------
 
 _NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE b.phone_index END"
+# the contact an action is for, else NULL: a key that finds no row, so that only the actions for
+# a contact are looked up (`kinds.gather` looks each one up by its key)
+_CONTACT_ID = "CASE WHEN a.target_type = 'contact' THEN a.target_id END"
 
 
 def candidate_sql(sql: Dialect, where: str, source: str = "actions") -> str:
@@ -58,7 +61,7 @@ def candidate_sql(sql: Dialect, where: str, source: str = "actions") -> str:
         FROM {source} a
         JOIN cases c ON c.id = a.case_id
         JOIN borrowers b ON b.id = c.borrower_id
-        LEFT JOIN contacts ct ON a.target_type = 'contact' AND ct.id = a.target_id
+        LEFT JOIN contacts ct ON ct.id = {_CONTACT_ID}
         WHERE {where}
         ORDER BY a.priority, a.id"""
 

@@ -29,7 +29,7 @@ from arrears.compliance.history import Counters, candidate_sql, in_list
 from arrears.compliance.loading import PackChoice
 from arrears.compliance.rules.model import VOICE_CHANNELS, Audience
 from arrears.store.bulk import insert_values, temporary_table
-from arrears.store.sql import Dialect, dated
+from arrears.store.sql import Dialect, dated, planner
 
 CANDIDATES = "tmp_gate_candidates"
 KEYED = "tmp_gate_keyed"
@@ -75,16 +75,20 @@ def gather(
     voice = f"channel IN {in_list(sorted(VOICE_CHANNELS))}"
     to_borrower = f"target_type = '{Audience.BORROWER}'"
     _drop(conn, CANDIDATES)
-    conn.execute(
-        dated(
-            f"""CREATE TEMPORARY TABLE {CANDIDATES} AS
-                SELECT x.*, {choice.sql_case("x.jurisdiction")} AS pack,
-                       ROW_NUMBER() OVER (ORDER BY x.priority, x.id) AS seq, 0 AS sequential
-                FROM ({candidate_sql(sql, scope, source)}) x""",
-            "d",
-        ),
-        params,
-    )
+    # each action's case, borrower and contact looked up by key: hashed, the contacts of the
+    # whole book were read for the few actions that are for a contact (ten million accounts:
+    # 14,000,000 contacts read and spilled to disk, 7.3 s)
+    with planner(conn, enable_hashjoin="off", enable_mergejoin="off"):
+        conn.execute(
+            dated(
+                f"""CREATE TEMPORARY TABLE {CANDIDATES} AS
+                    SELECT x.*, {choice.sql_case("x.jurisdiction")} AS pack,
+                           ROW_NUMBER() OVER (ORDER BY x.priority, x.id) AS seq, 0 AS sequential
+                    FROM ({candidate_sql(sql, scope, source)}) x""",
+                "d",
+            ),
+            params,
+        )
     # grouped, not windowed: a hash of the few shared numbers and debts, no sort of them all
     shared_number = f"""SELECT number_index FROM {CANDIDATES}
         WHERE {voice} AND number_index IS NOT NULL GROUP BY number_index HAVING COUNT(*) > 1"""
