@@ -94,8 +94,8 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
         f" * {r('a.penalty_rate_ppm')} * {days} ELSE 0 END"
     )
 
-    def among(*columns: str) -> str:
-        return "" if every else "WHERE " + " AND ".join(sql.among(c, TOUCHED) for c in columns)
+    def among(column: str) -> str:
+        return "" if every else "WHERE " + sql.among(column, TOUCHED)
 
     items_over = paid_over = ""
     if every:
@@ -103,11 +103,14 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
             f"OR MAX({penalty}) > {PENALTY_PRODUCT_LIMIT}"
         )
         paid_over = f"HAVING SUM({r('p.amount')}) > {TOTAL_LIMIT}"
+    # the touched accounts taken from the array, each one's items found by its key: with the
+    # array on the items too, PostgreSQL once looked up each account's items under the whole
+    # array again, sorted anew for every account (ten million accounts: over seven minutes)
     return f"""
         WITH items AS (
             SELECT i.account_id, SUM({item_total}) AS total, MAX({penalty}) AS penalty
             FROM due_items i JOIN accounts a ON a.id = i.account_id
-            {among("i.account_id", "a.id")}
+            {among("a.id")}
             GROUP BY i.account_id {items_over}
         ),
         paid AS (
