@@ -1,4 +1,4 @@
-"""accounts: whether the account is behind a stored column, the run's two look-ups indexed on it
+"""accounts: the stored column `behind`, the run's look-ups of the accounts behind indexed on it
 
 Revision ID: 0028
 Revises: 0027
