@@ -77,6 +77,16 @@ def account(
     return aid
 
 
+def one_in_ten_behind(conn: Connection, accounts: int, due: list[date], **kw: Any) -> None:
+    """Borrowers B0.. with an account A0.. each (10000 + 500 an instalment): one account in ten
+    owes its instalments on `due`, the others the same a year later (`kw` goes to `account`)."""
+    later = [d.replace(year=d.year + 1) for d in due]
+    for n in range(accounts):
+        borrower(conn, f"B{n}")
+        dues = due if n % 10 == 0 else later
+        account(conn, f"A{n}", f"B{n}", [(d, 10000, 500) for d in dues], **kw)
+
+
 def payment(
     conn: Connection, pid: str, aid: str, amount: int, received_on: date, currency: str = "CNY"
 ) -> str:

@@ -24,14 +24,8 @@ DAY_ONE = date(2026, 1, 16)
 
 def _book(db: Engine, accounts: int) -> None:
     """One account in ten in arrears from DAY_ONE, the others' first instalment due later."""
-    later = [d.replace(year=2027) for d in DUE]
     with db.begin() as conn:
-        for n in range(accounts):
-            f.borrower(conn, f"B{n}")
-            dues = DUE if n % 10 == 0 else later
-            f.account(
-                conn, f"A{n}", f"B{n}", [(d, 10000, 500) for d in dues], penalty_rate_ppm=180000
-            )
+        f.one_in_ten_behind(conn, accounts, DUE, penalty_rate_ppm=180000)
 
 
 def test_open_due_on_is_the_due_date_while_anything_is_unpaid(db: Engine) -> None:
