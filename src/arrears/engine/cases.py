@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import Connection, text
 
 from arrears.store.sql import Dialect, dated, planner, staged
+from arrears.store.tables import PHONE_UNUSABLE
 
 
 @dataclass(frozen=True)
@@ -16,9 +17,8 @@ class CaseChanges:
     closed: int
 
 
-# The accounts of borrowers with an open case: the aggregates below follow the open cases (an
-# index look-up per case), not the whole portfolio.
-_OF_OPEN_CASES = "borrower_id IN (SELECT borrower_id FROM cases WHERE status = 'open')"
+# a case's borrower has accounts (a case with none is left as it is)
+_HAS_ACCOUNTS = "EXISTS (SELECT 1 FROM accounts a WHERE a.borrower_id = cases.borrower_id)"
 
 
 def update_cases(conn: Connection, as_of: date) -> CaseChanges:
@@ -63,13 +63,15 @@ def _update_cases(conn: Connection, as_of: date) -> CaseChanges:
         # the planner's figures of `cases` still say none are open: it would aggregate the
         # accounts once per open case below (a first day's cost in the square of its cases)
         conn.execute(text("ANALYZE cases"))
-    # the figures of every borrower with an open case, aggregated once for both updates
+    # The figures of the borrowers behind, from their accounts behind (read through their
+    # index): an account that is not behind adds nothing to a case's DPD, bucket or amount
+    # overdue. Ten million accounts: the 619,000 behind read, not all ten million.
     with staged(
         conn,
         "case_figures",
-        f"""SELECT borrower_id, MAX(dpd) AS dpd, MAX(bucket) AS bucket,
-                   SUM(overdue_amount) AS overdue, SUM(outstanding) AS outstanding
-            FROM accounts WHERE {_OF_OPEN_CASES} GROUP BY borrower_id""",
+        """SELECT borrower_id, MAX(dpd) AS dpd, MAX(bucket) AS bucket,
+                  SUM(overdue_amount) AS overdue
+           FROM accounts WHERE behind GROUP BY borrower_id""",
     ) as figures:
         conn.execute(
             text(
@@ -80,20 +82,32 @@ def _update_cases(conn: Connection, as_of: date) -> CaseChanges:
                       AND (cases.dpd <> agg.dpd OR cases.overdue_amount <> agg.overdue)"""
             )
         )
-        closed = conn.execute(
-            dated(
-                f"""UPDATE cases SET
-                        status = CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'cured' END,
-                        closed_on = {d}
-                    FROM {figures} agg
-                    WHERE cases.borrower_id = agg.borrower_id AND cases.status = 'open'
-                      AND agg.dpd = 0
-                      AND NOT EXISTS (SELECT 1 FROM plans p
-                                      WHERE p.case_id = cases.id AND p.status = 'active')""",
-                "d",
-            ),
-            {"d": as_of},
-        ).rowcount
+        # caught up: none of the borrower's accounts is behind any more
+        conn.execute(
+            text(
+                f"""UPDATE cases SET dpd = 0, bucket = 'M0', overdue_amount = 0
+                    WHERE status = 'open' AND (dpd <> 0 OR overdue_amount <> 0)
+                      AND NOT EXISTS (SELECT 1 FROM {figures} agg
+                                      WHERE agg.borrower_id = cases.borrower_id)
+                      AND {_HAS_ACCOUNTS}"""
+            )
+        )
+    # every open case now carries its borrower's figures: one at DPD 0 closes, paid off when
+    # nothing is owed on any account, else cured (a borrower on an active plan stays open)
+    closed = conn.execute(
+        dated(
+            f"""UPDATE cases SET
+                    status = CASE WHEN (SELECT SUM(a.outstanding) FROM accounts a
+                                        WHERE a.borrower_id = cases.borrower_id) <= 0
+                                  THEN 'paid_off' ELSE 'cured' END,
+                    closed_on = {d}
+                WHERE status = 'open' AND dpd = 0 AND {_HAS_ACCOUNTS}
+                  AND NOT EXISTS (SELECT 1 FROM plans p
+                                  WHERE p.case_id = cases.id AND p.status = 'active')""",
+            "d",
+        ),
+        {"d": as_of},
+    ).rowcount
     # A borrower whose own number is known wrong is unreachable from the first day.
     conn.execute(
         dated(
@@ -102,7 +116,7 @@ def _update_cases(conn: Connection, as_of: date) -> CaseChanges:
                   AND (unreachable_on IS NULL OR unreachable_on < {d})
                   AND EXISTS (SELECT 1 FROM borrowers b
                               WHERE b.id = cases.borrower_id
-                                AND b.phone_status IN ('wrong', 'out_of_service'))""",
+                                AND b.{PHONE_UNUSABLE})""",
             "d",
         ),
         {"d": as_of},

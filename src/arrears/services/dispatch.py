@@ -1124,7 +1124,9 @@ def _receipted(
     for channel, ids in sorted(by_channel.items()):
         for chunk in _chunks(sorted(ids), 500):
             first = select(o.c.provider_id, o.c.id, o.c.action_id).where(
-                among(conn, o.c.provider_id, chunk), o.c.channel == channel
+                among(conn, o.c.provider_id, chunk),
+                o.c.provider_id.is_not(None),  # what the index holds (ix_outbox_provider_id)
+                o.c.channel == channel,
             )
             for row in conn.execute(first):
                 found[(channel, row.provider_id)] = (row.id, row.action_id)

@@ -38,6 +38,9 @@ def money(name: str, **kw: object) -> Column[int]:
     return Column(name, BigInteger, nullable=False, server_default=text("0"), **kw)  # type: ignore[arg-type]
 
 
+# the borrower's own number proved wrong or out of service
+PHONE_UNUSABLE = "phone_status IN ('wrong', 'out_of_service')"
+
 borrowers = Table(
     "borrowers",
     metadata,
@@ -57,6 +60,14 @@ borrowers = Table(
     Column("anonymised_on", Date),
     # CN, US-CA, GB, …: chooses the rule pack (compliance_jurisdictions); none: the default
     Column("jurisdiction", String(16)),
+    # the daily run's look-up of the borrowers it cannot call (their cases are unreachable):
+    # the few such rows, not a scan of every borrower (migration 0030)
+    Index(
+        "ix_borrowers_phone_unusable",
+        "id",
+        sqlite_where=text(PHONE_UNUSABLE),
+        postgresql_where=text(PHONE_UNUSABLE),
+    ),
 )
 
 contacts = Table(
@@ -353,7 +364,13 @@ outbox = Table(
     Column("claimed_by", String(64)),
     Column("lease_until", DateTime(timezone=True)),
     Index("ix_outbox_status_not_before", "status", "not_before"),
-    Index("ix_outbox_provider_id", "provider_id"),
+    # a message has a provider's id once sent: the rows still to send are not in the index
+    Index(
+        "ix_outbox_provider_id",
+        "provider_id",
+        sqlite_where=text("provider_id IS NOT NULL"),
+        postgresql_where=text("provider_id IS NOT NULL"),
+    ),
 )
 
 run_log = Table(
