@@ -46,7 +46,7 @@ from arrears.compliance.rules.validation import NOTICE_TEMPLATE
 from arrears.observability.metrics import record_gate
 from arrears.store import tables as t
 from arrears.store.bulk import insert_rows, insert_values, temporary_table
-from arrears.store.sql import Dialect, dated
+from arrears.store.sql import Dialect, analyze_temporary, dated
 from arrears.store.staged_actions import KEY, not_planned_yet, number, source
 from arrears.store.tables_compliance import gate_decisions, gate_rulings
 
@@ -144,8 +144,7 @@ def _record(
             for n, (row, i) in enumerate(zip(kinds, ids, strict=True))
         ],
     )
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE tmp_gate_kinds, tmp_gate_actions"))
+    analyze_temporary(conn, "tmp_gate_kinds", "tmp_gate_actions")
     conn.execute(
         text(
             f"""UPDATE actions SET status = {_status("actions", queue)},

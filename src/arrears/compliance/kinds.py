@@ -29,7 +29,7 @@ from arrears.compliance.history import Counters, candidate_sql, in_list
 from arrears.compliance.loading import PackChoice
 from arrears.compliance.rules.model import VOICE_CHANNELS, Audience
 from arrears.store.bulk import insert_values, temporary_table
-from arrears.store.sql import Dialect, dated, planner
+from arrears.store.sql import Dialect, analyze_temporary, dated, planner
 
 CANDIDATES = "tmp_gate_candidates"
 KEYED = "tmp_gate_keyed"
@@ -103,7 +103,7 @@ def gather(
         )
     )
     if not sql.sqlite:  # unanalysed, the pack's candidates were guessed at one row: the joins
-        conn.execute(text(f"ANALYZE {CANDIDATES}"))  # to the counters nested (10M: 105 s)
+        analyze_temporary(conn, CANDIDATES)  # to the counters nested (10M: 105 s)
     return int(conn.execute(text(f"SELECT COUNT(*) FROM {CANDIDATES}")).scalar_one())
 
 
@@ -145,13 +145,11 @@ def key_kinds(conn: Connection, pack: str, k: Counters) -> list[Any]:
     """Number the kinds of the pack's candidates that are not sequential (into `KEYED`: seq,
     id, key) from their columns and their counters' values; returns one candidate row of each
     kind, with its `kind_key` — the row `batch` decides for all of its kind."""
-    sql = Dialect.of(conn)
     for name, rows in _value_rows(k).items():
         key = _VALUES[name][1]
         table = temporary_table(conn, name, Column(key.name, key.type), Column("v", Text))
         insert_values(conn, table, (key.name, "v"), rows)
-        if not sql.sqlite:
-            conn.execute(text(f"ANALYZE {name}"))
+        analyze_temporary(conn, name)
     joins = " ".join(
         f"LEFT JOIN {name} {alias} ON {alias}.{key.name} = c.{key.name}"
         for name, (alias, key) in _VALUES.items()

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, text, update
 from arrears.engine.config import RunConfig
 from arrears.engine.quarantine import QUARANTINED, WHOLE_BOOK_WORK_MEM, count_accounts
 from arrears.store import tables as t
-from arrears.store.sql import Dialect, dated, planner, staged
+from arrears.store.sql import Dialect, analyze_temporary, dated, planner, staged
 
 
 def reassess(conn: Connection, account_ids: Iterable[str]) -> None:
@@ -154,7 +154,7 @@ def _assess_candidates(
     if sql.sqlite:
         changed = _update_assessed(conn, sql, as_of, config, candidates=True)
     else:
-        conn.execute(text(f"ANALYZE {_CANDIDATES}"))
+        analyze_temporary(conn, _CANDIDATES)
         # A few accounts (a steady day): their items by index, not a scan of every item.
         few = assessed * 5 < count_accounts(conn)
         joins = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if few else {}

@@ -88,6 +88,21 @@ def planner(conn: Connection, **settings: str) -> Iterator[None]:
         conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
 
 
+# A temporary table of the run is analysed from a small sample: the planner needs its row count
+# and the rough spread of its keys, and the default sample (30,000 rows, every column) took
+# 90 ms of a 40,000-row table of the gate's candidates, 10 ms this way. The tables of the
+# database keep the server's default.
+TEMPORARY_STATISTICS_TARGET = "10"
+
+
+def analyze_temporary(conn: Connection, *tables: str) -> None:
+    """ANALYZE the run's temporary tables on PostgreSQL (SQLite: nothing), from a small sample."""
+    if conn.dialect.name != "postgresql":
+        return
+    with planner(conn, default_statistics_target=TEMPORARY_STATISTICS_TARGET):
+        conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
 @contextmanager
 def staged(
     conn: Connection, name: str, select: str, params: dict[str, object] | None = None, *dates: str
@@ -102,7 +117,6 @@ def staged(
     table = f"tmp_{name}"
     conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     conn.execute(dated(f"CREATE TEMPORARY TABLE {table} AS {select}", *dates), params or {})
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"ANALYZE {table}"))
+    analyze_temporary(conn, table)
     yield table  # on an error the transaction rolls back, and the table with it
     conn.execute(text(f"DROP TABLE IF EXISTS {table}"))

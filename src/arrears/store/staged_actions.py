@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from arrears.store.sql import Dialect
+from arrears.store.sql import Dialect, analyze_temporary
 
 STAGED = "tmp_staged_actions"
 KEY = ("case_id", "business_date", "step", "target_type", "target_id", "channel")
@@ -80,7 +80,7 @@ def number(conn: Connection, staged: str) -> None:
             text(f"UPDATE {staged} SET id = pid + (SELECT COALESCE(MAX(id), 0) FROM actions)")
         )
     else:
-        conn.execute(text(f"ANALYZE {staged}"))
+        analyze_temporary(conn, staged)
 
 
 def source(staged: str | None) -> str:

@@ -17,7 +17,7 @@ import duckdb
 from sqlalchemy import Connection, text
 
 from arrears.domain.strategy.model import Strategy
-from arrears.store.sql import Dialect, dated
+from arrears.store.sql import Dialect, analyze_temporary, dated
 
 Column = tuple[str, str]  # (name, SQL type)
 
@@ -54,8 +54,7 @@ def staged_rows(
             ),
             [dict(zip(names, r, strict=True)) for r in rows],
         )
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"ANALYZE {table}"))
+    analyze_temporary(conn, table)
     return table
 
 
