@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from installed import compile_product
 from sqlalchemy import Engine, text
 
 from arrears.store import migrate, unassessed
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     args = p.parse_args(argv)
+    compile_product()
     n = args.accounts
     t = time.perf_counter()
     con = generate(n)

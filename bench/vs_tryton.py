@@ -38,6 +38,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from installed import compile_product
 from sqlalchemy import Engine
 
 from arrears.store import migrate
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if r not in ROWS:
             p.error(f"unknown row {r!r}; use {', '.join(ROWS)}")
     python = ensure_peer()
+    compile_product()
     tmp = ROOT / ".arrears" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
     built: set[str] = set()
