@@ -254,7 +254,7 @@ def test_gate_rulings_keep_every_recorded_decision(empty: Engine) -> None:
 
     wide = f"SELECT action_id, {shown.format(p='')} FROM gate_decisions ORDER BY id"
     before = recorded(wide)
-    migrate.upgrade(empty)
+    migrate.upgrade(empty, "0031")
     assert recorded("SELECT COUNT(*) FROM gate_rulings") == [(3,)]
     joined = (
         f"SELECT g.action_id, {shown.format(p='r.')} FROM gate_decisions g "
@@ -273,5 +273,13 @@ def test_gate_rulings_keep_every_recorded_decision(empty: Engine) -> None:
             insert(gate_rulings).values(**content).returning(gate_rulings.c.id)
         ).scalar_one()
     assert new > 3
+    # 0032: a decision at planning goes onto its action, the later stages' rows stay
+    migrate.upgrade(empty)
+    on_actions = (
+        f"SELECT a.id, {shown.format(p='r.')} FROM actions a "
+        "JOIN gate_rulings r ON r.id = a.ruling_id ORDER BY a.id"
+    )
+    assert recorded(on_actions) == [r for r in before if r[2] == "plan"]
+    assert recorded(joined) == [r for r in before if r[2] != "plan"]
     migrate.downgrade(empty, "0021")
-    assert recorded(wide) == before
+    assert sorted(recorded(wide)) == sorted(before)

@@ -23,7 +23,7 @@ from arrears.privacy.keyring import KeyRing
 from arrears.services.disputes import list_disputes, verify_dispute
 from arrears.services.outcomes import record_outcome
 from arrears.store import tables as t
-from arrears.store.tables_compliance import audit_log, gate_decisions, gate_rulings
+from arrears.store.tables_compliance import audit_log, gate_rulings
 from tests import factories as f
 
 DUE = date(2026, 3, 15)
@@ -48,14 +48,13 @@ def _actions(conn: Connection, d: date, borrower: str) -> dict[str, tuple[str, s
 
 
 def _packs(conn: Connection, d: date, borrower: str) -> set[str]:
-    g = gate_decisions.c
+    a = t.actions.c
     return set(
         conn.scalars(
             select(gate_rulings.c.pack)
-            .join(gate_rulings, gate_rulings.c.id == g.ruling_id)
-            .join(t.actions, t.actions.c.id == g.action_id)
-            .join(t.cases, t.cases.c.id == t.actions.c.case_id)
-            .where(g.business_date == d, g.stage == "plan", t.cases.c.borrower_id == borrower)
+            .join(t.actions, gate_rulings.c.id == a.ruling_id)
+            .join(t.cases, t.cases.c.id == a.case_id)
+            .where(a.business_date == d, t.cases.c.borrower_id == borrower)
         )
     )
 

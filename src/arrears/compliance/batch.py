@@ -5,8 +5,8 @@ into kinds in SQL (`compliance/kinds.py`), decides each kind once with the pure 
 the few calls that must be counted in order, one by one), then records the decisions
 set-based: each kind is one ruling (`gate_rulings`, a few hundred rows with every rule
 consulted); which kind each action is (two numbers an action) goes to a temporary table, from
-which one INSERT ... SELECT writes every action's narrow decision row and one UPDATE ... FROM
-applies the verdicts."""
+which the night's actions are written, or the day's earlier ones updated, decided: each with
+its verdict and the ruling it was decided by (`actions.ruling_id`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from arrears.compliance.history import (
     overrides_of,
 )
 from arrears.compliance.loading import PackChoice, load_pack, pack_choice
-from arrears.compliance.recording import COPIED, insert_rulings, record, record_by_kind, ruling_row
+from arrears.compliance.recording import insert_rulings, record, ruling_row
 from arrears.compliance.rules.clock import day_start, local_date
 from arrears.compliance.rules.model import (
     Audience,
@@ -76,9 +76,8 @@ class GateReport:
         }
 
 
-# what the two statements read of a kind besides its ruling's id: the copied columns, the
-# action's moment and reason
-_KIND = (*COPIED, "scheduled_at", "reason")
+# what the statements that write the actions read of a kind besides its ruling's id
+_KIND = ("verdict", "rule_id", "scheduled_at", "reason")
 
 
 _REASON = "CASE WHEN k.verdict = 'allow' THEN NULL ELSE k.reason END"
@@ -102,9 +101,10 @@ def _write_staged(conn: Connection, staged: str, queue: Sequence[str]) -> None:
     status = f"CASE WHEN k.kind IS NULL THEN 'planned' ELSE {_status('s', queue)} END"
     conn.execute(
         text(
-            f"""INSERT INTO actions ({", ".join(cols)}, status, scheduled_at, rule_id, reason)
+            f"""INSERT INTO actions ({", ".join(cols)}, status, scheduled_at, rule_id, reason,
+                                     ruling_id)
                 SELECT {", ".join(f"s.{c}" for c in cols)}, {status},
-                       k.scheduled_at, k.rule_id, {_REASON}
+                       k.scheduled_at, k.rule_id, {_REASON}, k.ruling_id
                 FROM {staged} s
                 LEFT JOIN tmp_gate_actions m ON m.action_id = s.id
                 LEFT JOIN tmp_gate_kinds k ON k.kind = m.kind
@@ -119,14 +119,14 @@ def _record(
     queue: Sequence[str],
     staged: str | None,
 ) -> None:
-    """Write every kind's ruling and every action's narrow decision row, and apply the
-    verdicts, set-based from the kinds.
+    """Write every kind's ruling and apply the verdicts, each action naming its ruling,
+    set-based from the kinds.
 
     `kinds`: the ruling of each kind of decision (kind n is `kinds[n]`); `tmp_gate_actions`:
-    (seq, action id, kind) of each action, seq its place in the night's order. An allowed
-    action of a channel in `queue` leaves the gate queued (the daily run's messages, whose
-    outbox rows it writes next). The actions already written are updated; the `staged` ones
-    are written, already decided: each action is written once a night."""
+    (action id, kind) of each action. An allowed action of a channel in `queue` leaves the
+    gate queued (the daily run's messages, whose outbox rows it writes next). The actions
+    already written are updated; the `staged` ones are written, already decided: each action
+    is written once a night."""
     ids = insert_rulings(conn, kinds)
     columns = {c.name: c.type for c in gate_rulings.columns}
     kind = temporary_table(
@@ -149,14 +149,13 @@ def _record(
         text(
             f"""UPDATE actions SET status = {_status("actions", queue)},
                        scheduled_at = k.scheduled_at, rule_id = k.rule_id,
-                       reason = {_REASON}
+                       reason = {_REASON}, ruling_id = k.ruling_id
                 FROM tmp_gate_actions m JOIN tmp_gate_kinds k ON k.kind = m.kind
                 WHERE m.action_id = actions.id"""
         )
     )
     if staged is not None:
         _write_staged(conn, staged, queue)
-    record_by_kind(conn, "tmp_gate_kinds", "tmp_gate_actions")
     conn.execute(text("DROP TABLE IF EXISTS tmp_gate_kinds"))
     conn.execute(text("DROP TABLE IF EXISTS tmp_gate_actions"))
 
@@ -278,7 +277,7 @@ def gate_planned_actions(
     kinds: list[dict[str, Any]] = []
     verdict_of: list[Decision] = []  # each kind's decision, by number
     acted = temporary_table(
-        conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("seq", "action_id", "kind"))
+        conn, "tmp_gate_actions", *(Column(n, Integer) for n in ("action_id", "kind"))
     )
     for code in in_use:
         pack = packs[code]
@@ -291,15 +290,15 @@ def gate_planned_actions(
             for row in kinds_of.key_kinds(conn, code, k)
         ]
         _by_kind(conn, by_key)
-        judged: list[tuple[int, int, int]] = []
+        judged: list[tuple[int, int]] = []
         for row in kinds_of.sequential(conn, code):
             overridden = waived.get(row.id)
             dec, kind = decided.of_row(
                 row, k, frozenset(overridden) if overridden else _NONE_WAIVED
             )
             count_allowed(k, row, business_date, dec)
-            judged.append((row.seq, row.id, kind))
-        insert_values(conn, acted, ("seq", "action_id", "kind"), judged)
+            judged.append((row.id, kind))
+        insert_values(conn, acted, ("action_id", "kind"), judged)
     verdicts, tally = _tallies(conn, verdict_of)
     _record(conn, kinds, queue, staged)
     kinds_of.drop_all(conn)
@@ -323,8 +322,8 @@ def _by_kind(conn: Connection, by_key: Sequence[tuple[str, int]]) -> None:
     insert_values(conn, table, ("kind_key", "kind"), by_key)
     conn.execute(
         text(
-            f"""INSERT INTO tmp_gate_actions (seq, action_id, kind)
-                SELECT x.seq, x.id, kk.kind FROM {kinds_of.KEYED} x
+            f"""INSERT INTO tmp_gate_actions (action_id, kind)
+                SELECT x.id, kk.kind FROM {kinds_of.KEYED} x
                 JOIN tmp_gate_key_kinds kk ON kk.kind_key = x.kind_key"""
         )
     )

@@ -134,12 +134,15 @@ def explain(conn: Connection, action_id: int) -> Explanation:
         raise ActionNotFound(action_id)
     out = []
     r = gate_rulings
-    for g in conn.execute(
+    # the decision at planning first (on the action), then each later stage's in order
+    planned = conn.execute(select(r).where(r.c.id == action.ruling_id)).all()
+    later = conn.execute(
         select(r)
         .join(gate_decisions, gate_decisions.c.ruling_id == r.c.id)
         .where(gate_decisions.c.action_id == action_id)
         .order_by(gate_decisions.c.id)
-    ):
+    ).all()
+    for g in [*planned, *later]:
         objections = {v["rule"]: v for v in json.loads(g.violations)}
         rules = [
             {
@@ -192,22 +195,21 @@ class ReportLine:
 
 
 def report(conn: Connection, start: date, end: date) -> list[ReportLine]:
-    """Planning decisions from start to end counted by verdict and by the deciding rule."""
-    g = gate_decisions
+    """Planning decisions from start to end counted by verdict and by the deciding rule: the
+    rulings the actions of those days were planned under."""
     sql = Dialect.of(conn)
     rows = conn.execute(
         dated(
-            f"""SELECT verdict, COALESCE(rule_id, '-') AS rule_id, COUNT(*) FROM gate_decisions
-                WHERE stage = 'plan' AND business_date BETWEEN {sql.date_param("a")}
-                  AND {sql.date_param("b")}
-                GROUP BY verdict, COALESCE(rule_id, '-')
-                ORDER BY verdict, COUNT(*) DESC""",
+            f"""SELECT r.verdict, COALESCE(r.rule_id, '-') AS rule_id, COUNT(*)
+                FROM actions a JOIN gate_rulings r ON r.id = a.ruling_id
+                WHERE a.business_date BETWEEN {sql.date_param("a")} AND {sql.date_param("b")}
+                GROUP BY r.verdict, COALESCE(r.rule_id, '-')
+                ORDER BY r.verdict, COUNT(*) DESC""",
             "a",
             "b",
         ),
         {"a": start, "b": end},
     ).all()
-    del g
     return [ReportLine(v, r, n) for v, r, n in rows]
 
 

@@ -1,10 +1,12 @@
 """A recorded decision of the gate, for every stage: its content once per kind of decision
-(`gate_rulings`: the moment judged, verdict, reason, every rule consulted and each objection)
-and one narrow row per action decided (`gate_decisions`), naming its ruling.
+(`gate_rulings`: the moment judged, verdict, reason, every rule consulted and each objection),
+named by the action at planning (`actions.ruling_id`, written with the action by the nightly
+gate, `compliance/batch.py`) and by one narrow row per action decided at any later stage
+(`gate_decisions`).
 
 `ruling_row` is what a decision records; `record` writes the decisions of a few actions (the
 send-time check, the dispatcher's batch, the carry-over), alike ones sharing a ruling;
-`insert_rulings` and `record_by_kind` write a night's, set-based (`compliance/batch.py`)."""
+`insert_rulings` writes a night's rulings."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, insert
 
 from arrears.compliance.rules.model import Decision
 from arrears.store.bulk import insert_rows
@@ -79,19 +81,4 @@ def record(conn: Connection, decided: Iterable[tuple[int, dict[str, Any]]]) -> N
             {"action_id": a, "ruling_id": ids[at], **{c: rulings[at][c] for c in COPIED}}
             for a, at in actions
         ],
-    )
-
-
-def record_by_kind(conn: Connection, kinds: str, actions: str) -> None:
-    """One narrow row per action, set-based: `actions` (seq, action_id, kind) names each
-    action's kind, `kinds` (kind, ruling_id and the `COPIED` columns) each kind's ruling. Rows
-    are written in the order of `seq`."""
-    names = ", ".join(COPIED)
-    conn.execute(
-        text(
-            f"""INSERT INTO gate_decisions (action_id, ruling_id, {names})
-                SELECT m.action_id, k.ruling_id, {", ".join(f"k.{c}" for c in COPIED)}
-                FROM {actions} m JOIN {kinds} k ON k.kind = m.kind
-                ORDER BY m.seq"""
-        )
     )

@@ -263,6 +263,10 @@ actions = Table(
     Column("scheduled_at", DateTime(timezone=True)),
     Column("priority", Integer, nullable=False, server_default=text("50")),
     Column("completed_at", DateTime(timezone=True)),
+    # the gate's decision at planning (`gate_rulings`; every later stage's is in
+    # `gate_decisions`): each action is planned and judged once, so its ruling is written with
+    # it rather than as a row of its own (migration 0032); no foreign key, as there
+    Column("ruling_id", Integer),
     UniqueConstraint("case_id", "business_date", "step", "target_type", "target_id", "channel"),
     Index("ix_actions_business_date_status", "business_date", "status"),
 )

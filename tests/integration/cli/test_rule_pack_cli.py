@@ -16,7 +16,6 @@ from arrears.store import tables as t
 from arrears.store.tables_compliance import (
     audit_log,
     borrower_flags,
-    gate_decisions,
     gate_rulings,
 )
 from tests.integration.privacy.conftest import cli_url
@@ -32,14 +31,12 @@ def _cli(db: Engine, *args: str, code: int = 0) -> str:
 
 def _packs(db: Engine, day: str) -> dict[str, set[str]]:
     """borrower -> the packs the day's plan decisions were taken under."""
-    g = gate_decisions.c
+    a = t.actions.c
     with db.connect() as conn:
         rows = conn.execute(
-            select(gate_rulings.c.pack, g.business_date, t.cases.c.borrower_id)
-            .join(gate_rulings, gate_rulings.c.id == g.ruling_id)
-            .join(t.actions, t.actions.c.id == g.action_id)
-            .join(t.cases, t.cases.c.id == t.actions.c.case_id)
-            .where(g.stage == "plan")
+            select(gate_rulings.c.pack, a.business_date, t.cases.c.borrower_id)
+            .join(t.actions, gate_rulings.c.id == a.ruling_id)
+            .join(t.cases, t.cases.c.id == a.case_id)
         )
         found: dict[str, set[str]] = {}
         for r in rows:

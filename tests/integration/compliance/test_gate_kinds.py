@@ -24,7 +24,7 @@ from arrears.compliance.loading import load_pack
 from arrears.compliance.rules.clock import day_start
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated
-from arrears.store.tables_compliance import borrower_flags, gate_decisions, gate_rulings
+from arrears.store.tables_compliance import borrower_flags, gate_rulings
 from tests import factories as f
 
 D = date(2026, 1, 16)
@@ -135,13 +135,13 @@ def test_each_action_gets_the_decision_it_gets_on_its_own(db: Engine) -> None:
         )
         expected = _one_by_one(conn)
         report = gate_planned_actions(conn, D, "cn")
-        g, r = gate_decisions.c, gate_rulings.c
+        a, r = t.actions.c, gate_rulings.c
         recorded = {
-            x.action_id: (x.verdict, _utc(x.scheduled_at), x.rule_id, x.reason, x.consulted)
+            x.id: (x.verdict, _utc(x.scheduled_at), x.rule_id, x.reason, x.consulted)
             for x in conn.execute(
-                select(
-                    g.action_id, r.verdict, r.scheduled_at, r.rule_id, r.reason, r.consulted
-                ).join(gate_rulings, r.id == g.ruling_id)
+                select(a.id, r.verdict, r.scheduled_at, r.rule_id, r.reason, r.consulted).join(
+                    gate_rulings, r.id == a.ruling_id
+                )
             )
         }
         statuses = dict(conn.execute(select(t.actions.c.id, t.actions.c.status)).all())

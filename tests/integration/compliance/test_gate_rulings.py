@@ -1,6 +1,7 @@
-"""A decision's content is recorded once per kind (`gate_rulings`), each action gets a narrow
-row naming it (`gate_decisions`), and `explain` still shows every rule consulted and every
-objection — at planning, at send time and on carry-over, on SQLite and PostgreSQL."""
+"""A decision's content is recorded once per kind (`gate_rulings`), each action names it — at
+planning on the action itself, at any later stage in a narrow row (`gate_decisions`) — and
+`explain` still shows every rule consulted and every objection, at planning, at send time and
+on carry-over, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from arrears.compliance.batch import gate_planned_actions
 from arrears.compliance.history import (
+    STATUS,
     candidate_of,
     candidate_sql,
     decide_waived,
@@ -19,7 +21,7 @@ from arrears.compliance.history import (
 from arrears.compliance.loading import load_pack
 from arrears.compliance.officer import explain, report
 from arrears.compliance.rules.clock import day_start
-from arrears.compliance.rules.model import Decision
+from arrears.compliance.rules.model import Decision, VerdictKind
 from arrears.compliance.send import check_actions
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated
@@ -127,18 +129,21 @@ def test_a_night_of_alike_actions_writes_one_ruling_per_kind(db: Engine) -> None
         alone = _decided_alone(conn)
         gated = gate_planned_actions(conn, D, "cn")
         rulings = _count(conn, gate_rulings)
+        a = t.actions.c
         rows = conn.execute(
-            select(gate_decisions.c.action_id, gate_decisions.c.verdict, gate_rulings.c.verdict)
-            .join(gate_rulings, gate_rulings.c.id == gate_decisions.c.ruling_id)
-            .order_by(gate_decisions.c.id)
+            select(a.id, a.status, gate_rulings.c.verdict)
+            .join(gate_rulings, gate_rulings.c.id == a.ruling_id)
+            .order_by(a.id)
         ).all()
+        narrow = _count(conn, gate_decisions)
         stories = {a: explain(conn, a) for a in (min(alone), min(alone) + 1)}
         lines = report(conn, D, D)
     assert (gated.allowed, gated.blocked) == (CASES // 2, CASES // 2)
     assert rulings == 2
+    # each action names the ruling it was planned under, and its status is that ruling's
     assert len(rows) == CASES and {a for a, _, _ in rows} == set(alone)
-    assert all(own == ruled for _, own, ruled in rows)  # the copied verdict is the ruling's
-    assert [a for a, _, _ in rows] == sorted(alone)  # recorded in the order decided
+    assert all(STATUS[VerdictKind(ruled)] == status for _, status, ruled in rows)
+    assert narrow == 0  # no row of its own for a decision at planning (migration 0032)
     for action_id, story in stories.items():
         dec = alone[action_id]
         (told,) = story.decisions

@@ -13,7 +13,7 @@ from arrears.compliance.batch import gate_planned_actions
 from arrears.engine.enqueue import MESSAGE_CHANNELS
 from arrears.engine.run_day import run_day
 from arrears.store import tables as t
-from arrears.store.tables_compliance import borrower_flags, gate_decisions
+from arrears.store.tables_compliance import borrower_flags, gate_decisions, gate_rulings
 from tests import factories as f
 
 D = date(2026, 1, 16)  # day one overdue
@@ -48,9 +48,9 @@ def test_each_action_one_decision_and_each_allowed_message_one_outbox_row(db: En
             select(t.actions.c.id, t.actions.c.channel, t.actions.c.status, t.actions.c.case_id)
         ).all()
         recorded = conn.execute(
-            select(gate_decisions.c.action_id, gate_decisions.c.verdict).where(
-                gate_decisions.c.stage == "plan"
-            )
+            select(t.actions.c.id, gate_rulings.c.verdict)
+            .join(gate_rulings, gate_rulings.c.id == t.actions.c.ruling_id)
+            .where(gate_rulings.c.stage == "plan")
         ).all()
         outbox = conn.execute(select(t.outbox.c.action_id)).scalars().all()
         blocked_case = conn.execute(
@@ -77,7 +77,7 @@ def test_the_day_run_again_writes_nothing_new(db: Engine) -> None:
         with db.connect() as conn:
             return tuple(
                 conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in (t.actions, gate_decisions, t.outbox)
+                for table in (t.actions, gate_rulings, gate_decisions, t.outbox)
             )
 
     first = counts()

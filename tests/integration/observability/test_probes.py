@@ -128,7 +128,10 @@ def test_gate_decisions_are_counted_by_verdict_and_rule(wired: App, db: Engine) 
     grew = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
     with db.connect() as conn:
         rows = conn.execute(
-            text("SELECT verdict, rule_id, count(*) FROM gate_decisions GROUP BY verdict, rule_id")
+            text(
+                "SELECT r.verdict, r.rule_id, count(*) FROM actions a"
+                " JOIN gate_rulings r ON r.id = a.ruling_id GROUP BY r.verdict, r.rule_id"
+            )
         ).all()
     recorded = {(str(v), str(r) if r else "none"): float(n) for v, r, n in rows}
     assert recorded and grew == recorded
