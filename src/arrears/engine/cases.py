@@ -85,10 +85,10 @@ def _update_cases(conn: Connection, as_of: date) -> CaseChanges:
         # caught up: none of the borrower's accounts is behind any more
         conn.execute(
             text(
+                # NOT IN, not a correlated NOT EXISTS: SQLite read the figures once per case
                 f"""UPDATE cases SET dpd = 0, bucket = 'M0', overdue_amount = 0
                     WHERE status = 'open' AND (dpd <> 0 OR overdue_amount <> 0)
-                      AND NOT EXISTS (SELECT 1 FROM {figures} agg
-                                      WHERE agg.borrower_id = cases.borrower_id)
+                      AND borrower_id NOT IN (SELECT agg.borrower_id FROM {figures} agg)
                       AND {_HAS_ACCOUNTS}"""
             )
         )
