@@ -265,7 +265,8 @@ actions = Table(
     Column("completed_at", DateTime(timezone=True)),
     # the gate's decision at planning (`gate_rulings`; every later stage's is in
     # `gate_decisions`): each action is planned and judged once, so its ruling is written with
-    # it rather than as a row of its own (migration 0032); no foreign key, as there
+    # it rather than as a row of its own (migration 0032). No foreign key, as for
+    # `gate_decisions.ruling_id`: the gate writes the rulings first, and nothing deletes them
     Column("ruling_id", Integer),
     UniqueConstraint("case_id", "business_date", "step", "target_type", "target_id", "channel"),
     Index("ix_actions_business_date_status", "business_date", "status"),

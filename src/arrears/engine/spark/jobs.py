@@ -15,6 +15,7 @@ from arrears.domain.strategy.model import Strategy
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import _by_tolerance
 from arrears.engine.spark.extract import SOURCES
+from arrears.store.tables import PHONE_UNUSABLE
 from arrears.strategy.compile import Sql, actions_from, quote, segments_query
 
 Spark = Any  # pyspark.sql.SparkSession: imported only when a Spark run is asked for
@@ -172,7 +173,7 @@ SELECT o.borrower_id, fig.shard, fig.dpd, fig.bucket, fig.overdue,
        new.overdue AS open_overdue, new.dpd AS open_dpd, new.bucket AS open_bucket,
        CASE WHEN fig.dpd = 0 AND o.case_id NOT IN (SELECT case_id FROM active_plan)
             THEN CASE WHEN fig.outstanding <= 0 THEN 'paid_off' ELSE 'cured' END END AS close,
-       (b.phone_status IN ('wrong', 'out_of_service')
+       (b.{PHONE_UNUSABLE}
         AND (o.unreachable_on IS NULL OR o.unreachable_on < {d})) AS unreachable
 FROM open_now o
 JOIN fig ON fig.borrower_id = o.borrower_id
