@@ -268,7 +268,7 @@ def gate_planned_actions(
         )
         number(conn, staged)
     src = source(staged)
-    if not kinds_of.gather(conn, scope.replace("s.", "a."), params, src, choice):
+    if not kinds_of.gather(conn, scope.replace("s.", "a."), params, choice, staged):
         kinds_of.drop_all(conn)
         return GateReport(business_date, choice.default, carried_over=carried)
     in_use = kinds_of.packs_in_use(conn)

@@ -49,21 +49,37 @@ _NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE b.phon
 _CONTACT_ID = "CASE WHEN a.target_type = 'contact' THEN a.target_id END"
 
 
-def candidate_sql(sql: Dialect, where: str, source: str = "actions") -> str:
-    """The candidates of `where` over `source` (`a`): the actions, or the actions with the
-    night's staged ones (`store/staged_actions.source`)."""
-    return f"""
-        SELECT a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template,
-               a.business_date, a.status, a.scheduled_at, a.priority, c.borrower_id,
-               c.unreachable_on, b.timezone, b.phone_status, b.jurisdiction,
-               b.language, ct.consent AS contact_consent, ct.status AS contact_status,
-               {_NUMBER.format(a="a")} AS number_index
+def candidate_sql(
+    sql: Dialect, where: str, source: str = "actions", staged: str | None = None
+) -> str:
+    """The candidates of `where` over `source` (`a`), each joined to its case, borrower and
+    contact, in the night's order; with `staged` (the night's staging table,
+    `store/staged_actions.py`), its rows too, which carry their case's and borrower's columns
+    already (only a contact is looked up), unordered: `kinds.gather` numbers them in order."""
+    own = (
+        "a.id, a.case_id, a.step, a.target_type, a.target_id, a.channel, a.template, "
+        "a.business_date, a.status, a.scheduled_at, a.priority"
+    )
+    contact = f"LEFT JOIN contacts ct ON ct.id = {_CONTACT_ID}"
+    query = f"""
+        SELECT {own}, c.borrower_id, c.unreachable_on, b.timezone, b.phone_status,
+               b.jurisdiction, b.language, ct.consent AS contact_consent,
+               ct.status AS contact_status, {_NUMBER.format(a="a")} AS number_index
         FROM {source} a
         JOIN cases c ON c.id = a.case_id
         JOIN borrowers b ON b.id = c.borrower_id
-        LEFT JOIN contacts ct ON ct.id = {_CONTACT_ID}
-        WHERE {where}
-        ORDER BY a.priority, a.id"""
+        {contact}
+        WHERE {where}"""
+    if staged is None:
+        return query + "\n        ORDER BY a.priority, a.id"
+    number = _NUMBER.format(a="a").replace("b.phone_index", "a.phone_index")
+    return f"""{query}
+        UNION ALL
+        SELECT {own}, a.borrower_id, a.unreachable_on, a.timezone, a.phone_status,
+               a.jurisdiction, a.language, ct.consent, ct.status, {number}
+        FROM {staged} a
+        {contact}
+        WHERE {where}"""
 
 
 @dataclass

@@ -65,10 +65,11 @@ def gather(
     conn: Connection,
     scope: str,
     params: dict[str, Any],
-    source: str,
     choice: PackChoice,
+    staged: str | None = None,
 ) -> int:
-    """The candidates of `scope` (SQL over `source` `a`) into `CANDIDATES`, each with its pack,
+    """The candidates of `scope` (SQL over the actions, and the `staged` rows with them, `a`)
+    into `CANDIDATES`, each with its pack,
     its place in the night's order (`seq`) and whether it is decided in order (`sequential`);
     returns how many."""
     sql = Dialect.of(conn)
@@ -84,7 +85,7 @@ def gather(
                 f"""CREATE TEMPORARY TABLE {CANDIDATES} AS
                     SELECT x.*, {choice.sql_case("x.jurisdiction")} AS pack,
                            ROW_NUMBER() OVER (ORDER BY x.priority, x.id) AS seq, 0 AS sequential
-                    FROM ({candidate_sql(sql, scope, source)}) x""",
+                    FROM ({candidate_sql(sql, scope, staged=staged)}) x""",
                 "d",
             ),
             params,

@@ -6,6 +6,10 @@ Why: PostgreSQL checks a row's foreign key again on an UPDATE when the same tran
 the row, so an action planned then gated in one night paid `fk_actions_case_id_cases` twice,
 and the gate's UPDATE rewrote every row planned a moment before (docs/scaling.md).
 
+A staged row also carries what the gate reads of its case and borrower (`GATE_COLUMNS`), taken
+from the plan's facts, which have them joined already: the gate's candidates are the staged rows
+as they are, not each one looked up again by case and by borrower.
+
 A staged row carries the number it will have as an action: drawn from the actions' sequence as
 it is planned (PostgreSQL), or given by the gate after its own inserts (carry-overs, validation
 notices) on SQLite, whose numbers follow the highest row (`number`). Its decision rows name
@@ -28,6 +32,18 @@ READ = (
     "priority",
     "scheduled_at",
 )
+# what the gate reads of a staged row's case and borrower, named as the plan's facts name them
+# (`strategy.compile.row_store_facts_sql`), and their types in the staging table
+# (a row staged without them is refused, never decided on nothing)
+GATE_COLUMNS = {
+    "borrower_id": "VARCHAR(64) NOT NULL",
+    "unreachable_on": "DATE",
+    "timezone": "VARCHAR(64) NOT NULL",
+    "phone_status": "VARCHAR(16) NOT NULL",
+    "jurisdiction": "VARCHAR(16)",
+    "language": "VARCHAR(16) NOT NULL",
+    "phone_index": "VARCHAR(32)",
+}
 
 
 def open_staging(conn: Connection) -> str:
@@ -51,7 +67,8 @@ def open_staging(conn: Connection) -> str:
                     template VARCHAR(64) NOT NULL,
                     status VARCHAR(16) NOT NULL DEFAULT 'planned',
                     priority INTEGER NOT NULL DEFAULT 50,
-                    scheduled_at {stamp})"""
+                    scheduled_at {stamp},
+                    {", ".join(f"{name} {kind}" for name, kind in GATE_COLUMNS.items())})"""
         )
     )
     conn.execute(text(f"CREATE UNIQUE INDEX ix_{STAGED}_key ON {STAGED} ({', '.join(KEY)})"))

@@ -294,6 +294,9 @@ def row_store_facts_sql(
         ("language", "b.language"),
         ("region", "b.region"),
         ("phone_status", "b.phone_status"),
+        ("timezone", "b.timezone"),
+        ("jurisdiction", "b.jurisdiction"),
+        ("phone_index", "b.phone_index"),
         (
             "days_since_last_contact",
             f"""CASE WHEN oc.last_contact_on IS NULL THEN NULL

@@ -14,7 +14,7 @@ from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
 from arrears.store.sql import staged
-from arrears.store.staged_actions import not_planned_yet
+from arrears.store.staged_actions import GATE_COLUMNS, not_planned_yet
 from arrears.store.tables import actions
 from arrears.strategy.compile import (
     Sql,
@@ -207,9 +207,9 @@ def _plan(
     sql = Sql(conn.dialect.name)
     # every open case's fields that the strategy reads, and its segment, gathered once for the
     # actions and the queues
-    facts = segments_query(
-        strategy, sql.dialect, as_of, _case_filter(case_ids), fields_read(strategy)
-    )
+    # staged for the gate: each row keeps what the gate reads of its case and borrower
+    fields = fields_read(strategy) | (frozenset(GATE_COLUMNS) if into else frozenset())
+    facts = segments_query(strategy, sql.dialect, as_of, _case_filter(case_ids), fields)
     with staged(conn, "case_facts", facts) as table:
         query = actions_from(strategy, sql.dialect, as_of, table)
         # staged: leave out what the day has already (run again, or a case re-planned by hand);
@@ -223,13 +223,19 @@ def _plan(
         skip = (
             "" if into and _once_each(strategy) and _empty(conn, into) else "ON CONFLICT DO NOTHING"
         )
+        gate_columns, with_facts = "", ""
+        if into:
+            gate_columns = "".join(f", {c}" for c in GATE_COLUMNS)
+            with_facts = f" JOIN {table} gf ON gf.case_id = q.case_id"
         inserted = conn.execute(
             text(
                 f"""INSERT INTO {into or "actions"} (case_id, business_date, step, target_type,
-                                         target_id, channel, template, status, priority)
+                                         target_id, channel, template, status, priority
+                                         {gate_columns})
                     SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
                            q.channel, q.template, 'planned', q.priority
-                    FROM ({query}) q WHERE {new}
+                           {gate_columns.replace(", ", ", gf.")}
+                    FROM ({query}) q{with_facts} WHERE {new}
                     {skip}"""
             )
         ).rowcount

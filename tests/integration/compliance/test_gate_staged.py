@@ -17,7 +17,7 @@ from arrears.compliance.batch import gate_planned_actions
 from arrears.store import migrate
 from arrears.store import tables as t
 from arrears.store.db import make_engine
-from arrears.store.staged_actions import KEY, close_staging, open_staging
+from arrears.store.staged_actions import GATE_COLUMNS, KEY, close_staging, open_staging
 from arrears.store.tables_compliance import gate_decisions, gate_rulings
 from tests import factories as f
 from tests.conftest import _postgres_engine
@@ -25,6 +25,10 @@ from tests.integration.compliance.test_gate_kinds import D, _night
 
 MESSAGES = ("sms", "email", "push", "letter")
 PLANNED = ("case_id", "step", "target_type", "target_id", "channel", "template", "priority")
+# what the plan's facts give each staged row of its case and borrower (`GATE_COLUMNS`)
+OF_CASE = {"borrower_id": "c.borrower_id", "unreachable_on": "c.unreachable_on"}
+GATE = ", ".join(OF_CASE.get(name, f"b.{name}") for name in GATE_COLUMNS)
+CASE_AND_BORROWER = "JOIN cases c ON c.id = a.case_id JOIN borrowers b ON b.id = c.borrower_id"
 
 
 @contextmanager
@@ -44,11 +48,12 @@ def _twin(db: Engine, tmp_path: Path) -> Iterator[Engine]:
 def _stage(conn: Connection) -> str:
     """The night's planned actions moved into the staging table, as the daily run plans."""
     staged = open_staging(conn)
-    cols = ", ".join(("business_date", *PLANNED))
+    cols = ("business_date", *PLANNED)
     conn.execute(
         text(
-            f"INSERT INTO {staged} ({cols}) SELECT {cols} FROM actions "
-            "WHERE status = 'planned' ORDER BY id"
+            f"INSERT INTO {staged} ({', '.join((*cols, *GATE_COLUMNS))}) "
+            f"SELECT {', '.join(f'a.{c}' for c in cols)}, {GATE} FROM actions a "
+            f"{CASE_AND_BORROWER} WHERE a.status = 'planned' ORDER BY a.id"
         )
     )
     conn.execute(text("DELETE FROM actions WHERE status = 'planned'"))
@@ -124,9 +129,12 @@ def test_a_carried_over_action_wins_over_the_same_action_staged(db: Engine) -> N
         staged = open_staging(conn)
         conn.execute(
             text(
-                f"INSERT INTO {staged} (business_date, {', '.join(PLANNED)}) VALUES "
-                "(:d, 1, 'dpd1_sms', 'borrower', 'B1', 'sms', 'reminder_day1', 10), "
-                "(:d, 1, 'dpd2_call', 'borrower', 'B1', 'call', 'call_borrower', 40)"
+                f"INSERT INTO {staged} (business_date, {', '.join((*PLANNED, *GATE_COLUMNS))}) "
+                f"SELECT :d, a.*, {GATE} FROM (SELECT 1 AS case_id, 'dpd1_sms' AS step, "
+                "'borrower' AS target_type, 'B1' AS target_id, 'sms' AS channel, "
+                "'reminder_day1' AS template, 10 AS priority "
+                "UNION ALL SELECT 1, 'dpd2_call', 'borrower', 'B1', 'call', 'call_borrower', 40"
+                f") a {CASE_AND_BORROWER}"
             ),
             {"d": later},
         )
