@@ -17,21 +17,29 @@ from arrears.store.sql import Dialect, dated
 MESSAGE_CHANNELS = ("sms", "email", "push", "letter")
 
 
-def enqueue_messages(conn: Connection, as_of: date) -> int:
+def enqueue_messages(conn: Connection, as_of: date, *, staged: str | None = None) -> int:
+    """Queue the day's allowed messages; returns how many outbox rows were written. `staged`:
+    the night's staging table, whose rows carry their borrower's language (the others' is
+    looked up by case)."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     channels = ", ".join(f"'{c}'" for c in MESSAGE_CHANNELS)
-    language = (
-        "COALESCE((SELECT b.language FROM cases c JOIN borrowers b ON b.id = c.borrower_id "
-        "WHERE c.id = a.case_id), 'zh-CN')"
+    looked_up = (
+        "(SELECT b.language FROM cases c JOIN borrowers b ON b.id = c.borrower_id "
+        "WHERE c.id = a.case_id)"
     )
+    language = f"COALESCE({looked_up}, 'zh-CN')"
+    of_staged = ""
+    if staged is not None:
+        language = f"COALESCE(s.language, {looked_up}, 'zh-CN')"
+        of_staged = f"LEFT JOIN {staged} s ON s.id = a.id"
     inserted = conn.execute(
         dated(
             f"""INSERT INTO outbox (action_id, channel, template, language, target_type,
                                    target_id, status, not_before, created_at)
                 SELECT a.id, a.channel, a.template, {language}, a.target_type, a.target_id,
                        'pending', a.scheduled_at, a.scheduled_at
-                FROM actions a
+                FROM actions a {of_staged}
                 WHERE a.business_date = {d} AND a.status IN ('planned', 'queued')
                   AND a.channel IN ({channels}) AND a.scheduled_at IS NOT NULL
                 ON CONFLICT DO NOTHING""",

@@ -49,3 +49,19 @@ def test_rerunning_a_date_changes_nothing(db: Engine) -> None:
     again = run_day(db, date(2026, 1, 16))
     assert again.cases_opened == 0 and again.actions_planned == 0
     assert snapshot() == before
+
+
+def test_each_message_is_queued_in_its_borrowers_language(db: Engine) -> None:
+    """The night's messages take the language the plan staged with them (each borrower's own),
+    and a message the day had already is queued in its borrower's language too."""
+    with db.begin() as conn:
+        f.borrower(conn, "B1", language="en")
+        f.account(conn, "A1", "B1", [(d, 10000, 500) for d in JAN])
+        f.borrower(conn, "B2", phone="+8613800000009", language="zh-CN")
+        f.account(conn, "A2", "B2", [(d, 10000, 500) for d in JAN])
+    run_day(db, date(2026, 1, 16))
+    with db.connect() as conn:
+        queued = conn.execute(
+            select(t.outbox.c.target_id, t.outbox.c.language).order_by(t.outbox.c.target_id)
+        ).all()
+    assert [tuple(r) for r in queued] == [("B1", "en"), ("B2", "zh-CN")]
