@@ -14,7 +14,7 @@ from arrears.domain.errors import DomainError
 from arrears.domain.strategy.evaluate import PlannedAction
 from arrears.domain.strategy.model import Strategy
 from arrears.store.sql import staged
-from arrears.store.staged_actions import GATE_COLUMNS, not_planned_yet
+from arrears.store.staged_actions import GATE_COLUMNS, index_key, not_planned_yet
 from arrears.store.tables import actions
 from arrears.strategy.compile import (
     Sql,
@@ -223,6 +223,8 @@ def _plan(
         skip = (
             "" if into and _once_each(strategy) and _empty(conn, into) else "ON CONFLICT DO NOTHING"
         )
+        if into and skip:
+            index_key(conn, into)
         gate_columns, with_facts = "", ""
         if into:
             gate_columns = "".join(f", {c}" for c in GATE_COLUMNS)

@@ -5,6 +5,7 @@ fresh variants — on SQLite, DuckDB and PostgreSQL, for random strategies and t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -148,3 +149,19 @@ def test_shipped_strategies_agree(sqlite: Engine, rows: dict, which: int) -> Non
 @given(rows=portfolios(), text=random_strategies())
 def test_random_strategies_agree_on_both_databases(db: Engine, rows: dict, text: str) -> None:
     agree(db, rows, loader.loads(text))
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=portfolios(), which=st.sampled_from([0, 1]))
+def test_a_strategy_planning_an_action_twice_stages_it_once(
+    sqlite: Engine, rows: dict, which: int
+) -> None:
+    """A strategy built in code may repeat an action in a step (the loader refuses it): the
+    night's staging then skips the second by the rows' key, and plans what the shipped one
+    plans."""
+    shipped = SHIPPED[which]
+    first = shipped.steps[0]
+    twice = replace(shipped, steps=(replace(first, actions=first.actions * 2), *shipped.steps[1:]))
+    with sqlite.begin() as conn:
+        load_sql(conn, rows)
+    assert planned(sqlite, twice) == planned(sqlite, shipped)
