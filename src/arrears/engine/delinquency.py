@@ -97,7 +97,6 @@ ASSESS_ALL_SHARE = 0.2
 def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessment:
     """Assess the accounts whose state can change today; write only the changed rows."""
     sql = Dialect.of(conn)
-    d = sql.date_param("d")
     unassessed = conn.execute(text("SELECT COUNT(*) FROM unassessed_accounts")).scalar_one()
     if unassessed >= ASSESS_ALL_SHARE * count_accounts(conn):
         # every item summed: PostgreSQL sorts them, in memory as far as it can
@@ -108,16 +107,26 @@ def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessm
         assessed, changed = _assess_candidates(conn, sql, as_of, config)
     dequeue_assessed(conn)
     _reage_charged_off(conn, sql, as_of, config)
+    _record_history(conn, sql, as_of)
+    return Assessment(assessed=assessed, changed=changed)
+
+
+def _record_history(conn: Connection, sql: Dialect, as_of: date) -> None:
+    """The day's row of every account past due. A day run again keeps its first rows; a first
+    run of the day has none to skip, and writes without checking each row for a conflict."""
+    d = sql.date_param("d")
+    again = conn.execute(
+        dated(f"SELECT 1 FROM delinquency_history WHERE as_of = {d} LIMIT 1", "d"), {"d": as_of}
+    ).first()
     conn.execute(
         dated(
             f"""INSERT INTO delinquency_history (account_id, as_of, dpd, bucket, overdue_amount)
                 SELECT id, {d}, dpd, bucket, overdue_amount FROM accounts WHERE behind AND dpd > 0
-                ON CONFLICT DO NOTHING""",
+                {"ON CONFLICT DO NOTHING" if again else ""}""",
             "d",
         ),
         {"d": as_of},
     )
-    return Assessment(assessed=assessed, changed=changed)
 
 
 def dequeue_assessed(conn: Connection) -> None:

@@ -1,10 +1,11 @@
 """Write an outbox row for every allowed message action of the day, in the run's transaction.
 
 The gate leaves the day's allowed messages queued already (`DayGate`'s `queue`): each gets its
-outbox row here and is not written again. A row already there is skipped by the unique action
-id (a NOT EXISTS on the outbox, read while inserting into it, would rescan the pages just
-written). An action still `planned` with a moment (planned outside the run, or by a gate that
-does not queue) is queued here as before."""
+outbox row here and is not written again. The actions written tonight have none yet; for the
+day's others, a row already there is skipped by the unique action id (a NOT EXISTS on the
+outbox, read while inserting into it, would rescan the pages just written). An action still
+`planned` with a moment (planned outside the run, or by a gate that does not queue) is queued
+here as before."""
 
 from __future__ import annotations
 
@@ -18,35 +19,31 @@ MESSAGE_CHANNELS = ("sms", "email", "push", "letter")
 
 
 def enqueue_messages(conn: Connection, as_of: date, *, staged: str | None = None) -> int:
-    """Queue the day's allowed messages; returns how many outbox rows were written. `staged`:
-    the night's staging table, whose rows carry their borrower's language (the others' is
-    looked up by case)."""
+    """Queue the day's allowed messages; returns how many outbox rows were written.
+
+    `staged`: the night's staging table. Its rows are the actions written tonight: none can
+    have an outbox row yet, so theirs are written without a check of each row for a conflict,
+    in their borrower's language as the plan staged it; the day's other actions (an earlier
+    run's, a hand-planned one) are checked, their language looked up by case."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     channels = ", ".join(f"'{c}'" for c in MESSAGE_CHANNELS)
-    looked_up = (
-        "(SELECT b.language FROM cases c JOIN borrowers b ON b.id = c.borrower_id "
-        "WHERE c.id = a.case_id)"
+    due = (
+        f"a.business_date = {d} AND a.status IN ('planned', 'queued') "
+        f"AND a.channel IN ({channels}) AND a.scheduled_at IS NOT NULL"
     )
-    language = f"COALESCE({looked_up}, 'zh-CN')"
-    of_staged = ""
+    looked_up = (
+        "COALESCE((SELECT b.language FROM cases c JOIN borrowers b ON b.id = c.borrower_id "
+        "WHERE c.id = a.case_id), 'zh-CN')"
+    )
+    inserted = 0
+    others = due
     if staged is not None:
-        language = f"COALESCE(s.language, {looked_up}, 'zh-CN')"
-        of_staged = f"LEFT JOIN {staged} s ON s.id = a.id"
-    inserted = conn.execute(
-        dated(
-            f"""INSERT INTO outbox (action_id, channel, template, language, target_type,
-                                   target_id, status, not_before, created_at)
-                SELECT a.id, a.channel, a.template, {language}, a.target_type, a.target_id,
-                       'pending', a.scheduled_at, a.scheduled_at
-                FROM actions a {of_staged}
-                WHERE a.business_date = {d} AND a.status IN ('planned', 'queued')
-                  AND a.channel IN ({channels}) AND a.scheduled_at IS NOT NULL
-                ON CONFLICT DO NOTHING""",
-            "d",
-        ),
-        {"d": as_of},
-    ).rowcount
+        inserted += _insert(
+            conn, as_of, f"{staged} s JOIN actions a ON a.id = s.id", "s.language", due
+        )
+        others = f"{due} AND a.id NOT IN (SELECT s.id FROM {staged} s WHERE s.id IS NOT NULL)"
+    inserted += _insert(conn, as_of, "actions a", looked_up, others, "ON CONFLICT DO NOTHING")
     conn.execute(
         dated(
             f"""UPDATE actions SET status = 'queued'
@@ -56,4 +53,24 @@ def enqueue_messages(conn: Connection, as_of: date, *, staged: str | None = None
         ),
         {"d": as_of},
     )
-    return inserted or 0
+    return inserted
+
+
+def _insert(
+    conn: Connection, as_of: date, source: str, language: str, where: str, conflict: str = ""
+) -> int:
+    """The outbox rows of the actions of `source` (`a`) that `where` selects."""
+    return (
+        conn.execute(
+            dated(
+                f"""INSERT INTO outbox (action_id, channel, template, language, target_type,
+                                       target_id, status, not_before, created_at)
+                    SELECT a.id, a.channel, a.template, {language}, a.target_type, a.target_id,
+                           'pending', a.scheduled_at, a.scheduled_at
+                    FROM {source} WHERE {where} {conflict}""",
+                "d",
+            ),
+            {"d": as_of},
+        ).rowcount
+        or 0
+    )

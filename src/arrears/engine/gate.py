@@ -14,7 +14,7 @@ from typing import Protocol
 from sqlalchemy import Connection, text
 
 from arrears.store.sql import Dialect, dated
-from arrears.store.staged_actions import KEY
+from arrears.store.staged_actions import KEY, number
 
 
 class DayGate(Protocol):
@@ -46,8 +46,9 @@ def schedule_without_rules(
     (UTC)."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
-    if staged is not None:
-        cols = ", ".join((*KEY, "template", "status", "priority"))
+    if staged is not None:  # each row written under its number, as the rule pack's gate does
+        number(conn, staged)
+        cols = ", ".join(("id", *KEY, "template", "status", "priority"))
         conn.execute(text(f"INSERT INTO actions ({cols}) SELECT {cols} FROM {staged} ORDER BY pid"))
     start = f"{d} || ' 01:00:00'" if sql.sqlite else f"({d} + TIME '01:00')"
     channels = ", ".join(f"'{c}'" for c in queue) or "NULL"
