@@ -43,16 +43,16 @@ class ActionNotFound(LookupError):
 
 # --- loading: candidates and their history, set-based -----------------------------------------
 
-_NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE b.phone_index END"
+# the number an action of `a` dials or texts: its contact's, else the borrower's (on `b`: the
+# borrowers, or a staged row, which carries its borrower's)
+_NUMBER = "CASE WHEN {a}.target_type = 'contact' THEN ct.phone_index ELSE {b}.phone_index END"
 # the contact an action is for, else NULL: a key that finds no row, so that only the actions for
 # a contact are looked up (`kinds.gather` looks each one up by its key)
 _CONTACT_ID = "CASE WHEN a.target_type = 'contact' THEN a.target_id END"
 
 
-def candidate_sql(
-    sql: Dialect, where: str, source: str = "actions", staged: str | None = None
-) -> str:
-    """The candidates of `where` over `source` (`a`), each joined to its case, borrower and
+def candidate_sql(sql: Dialect, where: str, staged: str | None = None) -> str:
+    """The candidates of `where` over the actions (`a`), each joined to its case, borrower and
     contact, in the night's order; with `staged` (the night's staging table,
     `store/staged_actions.py`), its rows too, which carry their case's and borrower's columns
     already (only a contact is looked up), unordered: `kinds.gather` numbers them in order."""
@@ -64,19 +64,18 @@ def candidate_sql(
     query = f"""
         SELECT {own}, c.borrower_id, c.unreachable_on, b.timezone, b.phone_status,
                b.jurisdiction, b.language, ct.consent AS contact_consent,
-               ct.status AS contact_status, {_NUMBER.format(a="a")} AS number_index
-        FROM {source} a
+               ct.status AS contact_status, {_NUMBER.format(a="a", b="b")} AS number_index
+        FROM actions a
         JOIN cases c ON c.id = a.case_id
         JOIN borrowers b ON b.id = c.borrower_id
         {contact}
         WHERE {where}"""
     if staged is None:
         return query + "\n        ORDER BY a.priority, a.id"
-    number = _NUMBER.format(a="a").replace("b.phone_index", "a.phone_index")
     return f"""{query}
         UNION ALL
         SELECT {own}, a.borrower_id, a.unreachable_on, a.timezone, a.phone_status,
-               a.jurisdiction, a.language, ct.consent, ct.status, {number}
+               a.jurisdiction, a.language, ct.consent, ct.status, {_NUMBER.format(a="a", b="a")}
         FROM {staged} a
         {contact}
         WHERE {where}"""
@@ -150,7 +149,7 @@ def load_counters(
             {
                 num
                 for (num,) in run(
-                    f"""SELECT {_NUMBER.format(a="s")} FROM {source} s
+                    f"""SELECT {_NUMBER.format(a="s", b="b")} FROM {source} s
                         JOIN cases c ON c.id = s.case_id JOIN borrowers b ON b.id = c.borrower_id
                         LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
                         WHERE {scope}"""
@@ -163,13 +162,13 @@ def load_counters(
         if by_number
         else run(
             f"""SELECT num, COUNT(*) FROM (
-              SELECT {_NUMBER.format(a="i")} AS num
+              SELECT {_NUMBER.format(a="i", b="b")} AS num
               FROM interactions i JOIN cases c ON c.id = i.case_id
               JOIN borrowers b ON b.id = c.borrower_id
               LEFT JOIN contacts ct ON i.target_type = 'contact' AND ct.id = i.target_id
               WHERE i.business_date = {dp} AND i.channel = 'call'
               UNION ALL
-              SELECT {_NUMBER.format(a="a")} AS num
+              SELECT {_NUMBER.format(a="a", b="b")} AS num
               FROM actions a JOIN cases c ON c.id = a.case_id
               JOIN borrowers b ON b.id = c.borrower_id
               LEFT JOIN contacts ct ON a.target_type = 'contact' AND ct.id = a.target_id
@@ -223,7 +222,8 @@ def load_counters(
         for channel, number in run(
             f"""SELECT sp.channel, sp.address_index FROM comm_suppressions sp
                 WHERE sp.address_index IN (
-                  SELECT {_NUMBER.format(a="s")} FROM {source} s JOIN cases c ON c.id = s.case_id
+                  SELECT {_NUMBER.format(a="s", b="b")} FROM {source} s
+                  JOIN cases c ON c.id = s.case_id
                   JOIN borrowers b ON b.id = c.borrower_id
                   LEFT JOIN contacts ct ON s.target_type = 'contact' AND ct.id = s.target_id
                   WHERE {scope})"""

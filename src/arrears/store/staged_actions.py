@@ -23,7 +23,7 @@ from arrears.store.sql import Dialect, analyze_temporary
 
 STAGED = "tmp_staged_actions"
 KEY = ("case_id", "business_date", "step", "target_type", "target_id", "channel")
-# what the gate reads of an action (`compliance.history.candidate_sql`, `load_counters`)
+# what the gate reads of an action besides its candidate row (`compliance.history.load_counters`)
 READ = (
     "id",
     *KEY,

@@ -225,9 +225,10 @@ def _plan(
         )
         if into and skip:
             index_key(conn, into)
-        gate_columns, with_facts = "", ""
-        if into:
+        gate_columns = gate_values = with_facts = ""
+        if into:  # what the gate reads of the case and borrower, from the facts (gf)
             gate_columns = "".join(f", {c}" for c in GATE_COLUMNS)
+            gate_values = "".join(f", gf.{c}" for c in GATE_COLUMNS)
             with_facts = f" JOIN {table} gf ON gf.case_id = q.case_id"
         inserted = conn.execute(
             text(
@@ -236,7 +237,7 @@ def _plan(
                                          {gate_columns})
                     SELECT q.case_id, {sql.date(as_of)}, q.step, q.target_type, q.target_id,
                            q.channel, q.template, 'planned', q.priority
-                           {gate_columns.replace(", ", ", gf.")}
+                           {gate_values}
                     FROM ({query}) q{with_facts} WHERE {new}
                     {skip}"""
             )
