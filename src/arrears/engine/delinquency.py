@@ -26,7 +26,15 @@ from datetime import date
 from sqlalchemy import Connection, text, update
 
 from arrears.engine.config import RunConfig
-from arrears.engine.quarantine import QUARANTINED, WHOLE_BOOK_WORK_MEM, count_accounts
+from arrears.engine.quarantine import (
+    ITEMS_OVER,
+    QUARANTINED,
+    TOTAL_LIMIT,
+    WHOLE_BOOK_WORK_MEM,
+    count_accounts,
+    item_total,
+    set_aside,
+)
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, analyze_temporary, dated, planner, staged
 
@@ -70,12 +78,17 @@ class Assessment:
 _CANDIDATES = "assess_candidates"
 
 
+def _overdue_sql(sql: Dialect) -> str:
+    """Ids of the accounts with an item overdue as of :d (from the index alone)."""
+    overdue = overdue_unpaid("i", sql.date_param("d"))
+    return f"SELECT DISTINCT i.account_id FROM due_items i WHERE {overdue}"
+
+
 def _candidates_sql(sql: Dialect) -> str:
-    """Ids of the accounts to assess as of :d: a union of index look-ups."""
+    """Ids of the accounts to assess as of :d besides those with an item overdue: a union of
+    index look-ups."""
     d = sql.date_param("d")
     return f"""
-        SELECT i.account_id FROM due_items i WHERE {overdue_unpaid("i", d)}
-        UNION
         SELECT p.account_id FROM payments p WHERE p.posted_on = {d}
         UNION
         SELECT a.id FROM accounts a WHERE a.behind
@@ -88,21 +101,41 @@ def _candidates_sql(sql: Dialect) -> str:
     """
 
 
+def note_overdue(conn: Connection, as_of: date) -> None:
+    """Note for tonight's assessment the accounts with an item overdue, before the ledger steps
+    write the items: the index alone answers while the items' pages are all visible; after the
+    penalty's writes the same read visits the page of every item (ten million accounts: 11 s)."""
+    sql = Dialect.of(conn)
+    on_commit = "" if sql.sqlite else " ON COMMIT DROP"
+    conn.execute(
+        text(f"CREATE TEMPORARY TABLE {_CANDIDATES} (id VARCHAR(64) PRIMARY KEY){on_commit}")
+    )
+    with planner(conn, jit="off", enable_seqscan="off"):
+        statement = f"INSERT INTO {_CANDIDATES} (id) {_overdue_sql(sql)}"
+        conn.execute(dated(statement, "d"), {"d": as_of})
+
+
 # When the accounts queued to be assessed again are at least this share of the portfolio (a
 # re-import of the whole book), the run assesses every account in one scan instead of looking
 # each one up.
 ASSESS_ALL_SHARE = 0.2
 
 
-def assess_accounts(conn: Connection, as_of: date, config: RunConfig) -> Assessment:
-    """Assess the accounts whose state can change today; write only the changed rows."""
+def assess_accounts(
+    conn: Connection, as_of: date, config: RunConfig, *, overdue_noted: bool = False
+) -> Assessment:
+    """Assess the accounts whose state can change today; write only the changed rows.
+    `overdue_noted`: `note_overdue` ran earlier in the transaction."""
     sql = Dialect.of(conn)
+    if not overdue_noted:
+        note_overdue(conn, as_of)
     unassessed = conn.execute(text("SELECT COUNT(*) FROM unassessed_accounts")).scalar_one()
     if unassessed >= ASSESS_ALL_SHARE * count_accounts(conn):
         # every item summed: PostgreSQL sorts them, in memory as far as it can
         with planner(conn, jit="off", work_mem=WHOLE_BOOK_WORK_MEM):
             changed = _update_assessed(conn, sql, as_of, config, candidates=False)
         assessed = conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
+        conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
     else:
         assessed, changed = _assess_candidates(conn, sql, as_of, config)
     dequeue_assessed(conn)
@@ -144,22 +177,18 @@ def dequeue_assessed(conn: Connection) -> None:
 def _assess_candidates(
     conn: Connection, sql: Dialect, as_of: date, config: RunConfig
 ) -> tuple[int, int]:
-    on_commit = "" if sql.sqlite else " ON COMMIT DROP"
-    conn.execute(
-        text(f"CREATE TEMPORARY TABLE {_CANDIDATES} (id VARCHAR(64) PRIMARY KEY){on_commit}")
-    )
     # every branch has its index; statistics of yesterday's accounts would say "scan"
     with planner(conn, jit="off", enable_seqscan="off"):
-        assessed = (
-            conn.execute(
-                dated(f"INSERT INTO {_CANDIDATES} (id) {_candidates_sql(sql)}", "d"),
-                {"d": as_of},
-            ).rowcount
-            or 0
+        conn.execute(
+            dated(
+                f"""INSERT INTO {_CANDIDATES} (id) SELECT x.account_id
+                    FROM ({_candidates_sql(sql)}) AS x WHERE true ON CONFLICT DO NOTHING""",
+                "d",
+            ),
+            {"d": as_of},
         )
-    assessed -= (
-        conn.execute(text(f"DELETE FROM {_CANDIDATES} WHERE id IN {QUARANTINED}")).rowcount or 0
-    )
+    conn.execute(text(f"DELETE FROM {_CANDIDATES} WHERE id IN {QUARANTINED}"))
+    assessed = conn.execute(text(f"SELECT COUNT(*) FROM {_CANDIDATES}")).scalar_one()
     if sql.sqlite:
         changed = _update_assessed(conn, sql, as_of, config, candidates=True)
     else:
@@ -206,7 +235,10 @@ def _update_assessed(
     d = sql.date_param("d")
     # DPD counts from the oldest item at which the running overdue, oldest first, passes the
     # tolerance: a small residue on an old item does not age a later miss.
-    overdue_part = f"CASE WHEN i.due_on < {d} THEN {_OWED} ELSE 0 END"
+    # an item beyond what the run sums exactly counts 0 here: no integer sum overflows before
+    # its account is set aside by its total (`gross`)
+    owed = f"CASE WHEN {item_total(sql, 'i')} > {TOTAL_LIMIT} THEN 0 ELSE {_OWED} END"
+    overdue_part = f"CASE WHEN i.due_on < {d} THEN {owed} ELSE 0 END"
     behind = f"CASE WHEN {principal_overdue('i', d)} THEN 1 ELSE 0 END"
     if not candidates:
         items = f"due_items i WHERE i.account_id NOT IN {QUARANTINED}"
@@ -215,8 +247,8 @@ def _update_assessed(
     else:
         items = f"due_items i WHERE {sql.among('i.account_id', _CANDIDATES)}"
     running = f"""
-        SELECT i.account_id, i.due_on, {_OWED} AS owed, {overdue_part} AS overdue_part,
-               {behind} AS principal_behind,
+        SELECT i.account_id, i.due_on, {owed} AS owed, {overdue_part} AS overdue_part,
+               {behind} AS principal_behind, {item_total(sql, "i")} AS gross,
                SUM({overdue_part}) OVER (PARTITION BY i.account_id ORDER BY i.due_on, i.seq
                                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                    AS running
@@ -233,11 +265,11 @@ def _update_assessed(
     )
     agg = f"""
         SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
-               MAX(r.principal_behind) AS principal_behind, {past}
+               MAX(r.principal_behind) AS principal_behind, SUM(r.gross) AS gross, {past}
         FROM ({running}) AS r GROUP BY r.account_id
     """
     if not candidates:
-        agg = _scan_all_sql(overdue_part, behind, tolerances)
+        agg = _scan_all_sql(owed, overdue_part, behind, item_total(sql, "i"), tolerances)
     oldest_due = _by_tolerance(
         config, "a.currency", {minor: f"agg.oldest_due_{n}" for n, minor in enumerate(tolerances)}
     )
@@ -248,26 +280,27 @@ def _update_assessed(
     )
     state = f"""
         SELECT a.id, {new_dpd} AS dpd, agg.overdue, agg.outstanding, agg.principal_behind,
-               CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END AS status
+               agg.gross, CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END AS status
         FROM ({agg}) AS agg
         JOIN accounts a ON a.id = agg.account_id
         LEFT JOIN ({_plan_dpd_sql(sql)}) AS pd ON pd.borrower_id = a.borrower_id
         WHERE a.status NOT IN ('charged_off', 'sold')
     """
-    if candidates or sql.sqlite:
-        return _write_assessed(conn, sql, as_of, config, f"({state})")
-    # Every account: the figures gathered first, by a statement PostgreSQL may run in parallel
-    # (an UPDATE never is; at ten million accounts the sums are most of the step), then written.
+    # The figures gathered first (PostgreSQL may run the statement in parallel, an UPDATE never
+    # is), the accounts whose items total more than the run sums exactly set aside (the check
+    # made in this read: the accounts behind are not read again for it), the rest written.
     with staged(conn, "assessed", state, {"d": as_of}, "d") as figures:
+        over = f"SELECT n.id AS account_id, '{ITEMS_OVER}' AS reason FROM {figures} AS n"
+        set_aside(conn, as_of, f"{over} WHERE n.gross > {TOTAL_LIMIT}")
         return _write_assessed(conn, sql, as_of, config, figures)
 
 
 def _write_assessed(
     conn: Connection, sql: Dialect, as_of: date, config: RunConfig, figures: str
 ) -> int:
-    """Write the figures (a subquery or table: id, dpd, overdue, outstanding, principal_behind,
-    status) of the accounts whose figures or penalty marker changed; returns those whose figures
-    changed."""
+    """Write the figures (a table: id, dpd, overdue, outstanding, principal_behind, gross,
+    status) of the accounts whose figures or penalty marker changed, but not of those whose
+    items total more than `TOTAL_LIMIT` (set aside); returns those whose figures changed."""
     d = sql.date_param("d")
     differs = sql.any_distinct(
         [
@@ -296,7 +329,7 @@ def _write_assessed(
                         penalty_accrued_through = CASE WHEN {marker_behind}
                             THEN {d} ELSE accounts.penalty_accrued_through END
                     FROM {figures} AS n
-                    WHERE accounts.id = n.id
+                    WHERE accounts.id = n.id AND n.gross <= {TOTAL_LIMIT}
                       AND ({refigured} OR {marker_behind})
                     RETURNING CASE WHEN accounts.state_as_of = {d} THEN 1 ELSE 0 END""",
                 "d",
@@ -306,7 +339,9 @@ def _write_assessed(
     )  # the accounts whose figures changed (a row whose marker alone moved is not one)
 
 
-def _scan_all_sql(overdue_part: str, behind: str, tolerances: list[int]) -> str:
+def _scan_all_sql(
+    owed: str, overdue_part: str, behind: str, gross: str, tolerances: list[int]
+) -> str:
     """`agg` of every account in one scan of the items: the running sum only where needed.
 
     With no overdue part below 0, the running overdue (oldest first) passes a tolerance at the
@@ -318,9 +353,10 @@ def _scan_all_sql(overdue_part: str, behind: str, tolerances: list[int]) -> str:
         for n, minor in enumerate(tolerances)
     )
     scan = f"""
-        SELECT i.account_id, SUM({overdue_part}) AS overdue, SUM({_OWED}) AS outstanding,
+        SELECT i.account_id, SUM({overdue_part}) AS overdue, SUM({owed}) AS outstanding,
                MIN(CASE WHEN {overdue_part} > 0 THEN i.due_on END) AS oldest,
-               MAX({behind}) AS principal_behind, MIN({overdue_part}) AS lowest{big}
+               MAX({behind}) AS principal_behind, SUM({gross}) AS gross,
+               MIN({overdue_part}) AS lowest{big}
         FROM due_items i WHERE i.account_id NOT IN {QUARANTINED}
         GROUP BY i.account_id
     """
@@ -350,7 +386,7 @@ def _scan_all_sql(overdue_part: str, behind: str, tolerances: list[int]) -> str:
     )
     return f"""
         WITH scan AS ({scan})
-        SELECT s.account_id, s.overdue, s.outstanding, s.principal_behind, {oldest}
+        SELECT s.account_id, s.overdue, s.outstanding, s.principal_behind, s.gross, {oldest}
         FROM scan s
         LEFT JOIN (SELECT r.account_id, {passed} FROM ({running}) r GROUP BY r.account_id) w
           ON w.account_id = s.account_id

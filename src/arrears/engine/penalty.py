@@ -14,13 +14,20 @@ account (one write of the row a night); alone (the Spark run's ledger steps), he
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import date
 
 from sqlalchemy import Connection, text
 
 from arrears.engine.config import RunConfig
 from arrears.engine.delinquency import marker_before, overdue_unpaid
-from arrears.engine.quarantine import QUARANTINED
+from arrears.engine.quarantine import (
+    PENALTY_OVER,
+    PENALTY_PRODUCT_LIMIT,
+    QUARANTINED,
+    real,
+    set_aside,
+)
 from arrears.store.sql import Dialect, dated, planner, staged
 
 _DENOMINATOR = 365 * 1_000_000
@@ -76,9 +83,14 @@ def accrue_penalty(
     spared_days = sql.greatest(
         "0", sql.days_between("bs.last_day", sql.greatest("b.start", "bs.eve"))
     )
+    days = sql.days_between(d, start)
+    product = f"{real(sql, 'i.principal')} - {real(sql, 'i.paid_principal')}"
+    product = f"({product}) * {real(sql, rate)} * {real(sql, days)}"
+    # the integer product below would pass 64 bits: the account is set aside instead
+    over = f"CASE WHEN {product} > {PENALTY_PRODUCT_LIMIT} THEN 1 ELSE 0 END"
     base = f"""
         SELECT i.account_id, i.seq, a.borrower_id, i.principal - i.paid_principal AS unpaid,
-               {rate} AS rate, {start} AS start
+               {rate} AS rate, {start} AS start, {over} AS over
         FROM due_items i JOIN accounts a ON a.id = i.account_id
         WHERE {overdue_unpaid("i", d)} AND i.principal > i.paid_principal
           AND a.penalty_rate_ppm > 0 AND a.status = 'active'
@@ -88,38 +100,60 @@ def accrue_penalty(
               WHERE c.borrower_id = a.borrower_id AND pl.status = 'active' AND pl.waive_penalty
           )
     """
-    accruing = f"""
-        SELECT b.account_id, b.seq,
-               (b.unpaid * b.rate * ({sql.days_between(d, "b.start")} - COALESCE(sp.days, 0))
-                + {_DENOMINATOR // 2}) / {_DENOMINATOR} AS amount
-        FROM ({base}) AS b
-        LEFT JOIN (
-            SELECT b.account_id, b.seq, SUM({spared_days}) AS days
-            FROM ({base}) AS b
-            JOIN ({breathing_spaces_sql(sql)}) AS bs ON bs.borrower_id = b.borrower_id
-            GROUP BY b.account_id, b.seq
-        ) AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
+    # the few borrowers in a breathing space drive: their accounts' items found by key (joined
+    # inside the statement below, every overdue item was read a second time for them)
+    spared = f"""
+        SELECT b.account_id, b.seq, SUM({spared_days}) AS days
+        FROM ({breathing_spaces_sql(sql)}) AS bs
+        JOIN ({base}) AS b ON b.borrower_id = bs.borrower_id
+        GROUP BY b.account_id, b.seq
     """
-    with planner(conn, jit="off"):
-        accrued = _apply(conn, sql, accruing, as_of)
+    with ExitStack() as stack:
+        with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
+            sp = stack.enter_context(staged(conn, "penalty_spared", spared, {"d": as_of}, "d"))
+        accrued_days = f"{sql.days_between(d, 'b.start')} - COALESCE(sp.days, 0)"
+        accruing = f"""
+            SELECT b.account_id, b.seq, b.over,
+                   CASE WHEN b.over = 0 THEN
+                       (b.unpaid * b.rate * ({accrued_days}) + {_DENOMINATOR // 2}) / {_DENOMINATOR}
+                   END AS amount
+            FROM ({base}) AS b
+            LEFT JOIN {sp} AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
+        """
+        with planner(conn, jit="off"):
+            accrued = _apply(conn, sql, accruing, as_of)
     if advance_marker:  # the few accounts with principal overdue, each found by its key
         with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
             _advance_marker(conn, sql, as_of)
     return accrued
 
 
+def _offenders(amounts: str) -> str:
+    """The accounts of the amounts (a subquery or table) with an item whose product is over."""
+    reason = f"'{PENALTY_OVER}' AS reason"
+    return f"SELECT DISTINCT o.account_id, {reason} FROM {amounts} AS o WHERE o.over = 1"
+
+
 def _apply(conn: Connection, sql: Dialect, accruing: str, as_of: date) -> int:
-    """Add each item's accrued amount to its penalty; returns how many items accrued."""
+    """Add each item's accrued amount to its penalty, but on none of the items of an account
+    whose product would pass 64 bits (set aside); returns how many items accrued."""
     update = """UPDATE due_items SET penalty = penalty + acc.amount FROM {} AS acc
                 WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq"""
     if sql.sqlite:  # one statement: SQLite looks each item up by its key from the amounts
+        set_aside(
+            conn, as_of, _offenders(f"({accruing})")
+        )  # then skipped, as every quarantined one
         statement = update.format(f"({accruing})") + " AND acc.amount > 0"
         return conn.execute(dated(statement, "d"), {"d": as_of}).rowcount or 0
     # PostgreSQL, joined to the items inside one statement, found each by its account alone
     # and filtered the account's items by number: the amounts are gathered first, in key
     # order, so the items' new versions also lie together for the assessment that reads them
-    gathered = f"SELECT * FROM ({accruing}) AS acc WHERE acc.amount > 0 ORDER BY 1, 2"
+    gathered = (
+        f"SELECT * FROM ({accruing}) AS acc WHERE acc.over = 1 OR acc.amount > 0 ORDER BY 1, 2"
+    )
     with staged(conn, "penalty_accrued", gathered, {"d": as_of}, "d") as acc:
+        if set_aside(conn, as_of, _offenders(acc)):
+            conn.execute(text(f"DELETE FROM {acc} WHERE account_id IN {QUARANTINED}"))
         return conn.execute(text(update.format(acc))).rowcount or 0
 
 

@@ -3,13 +3,21 @@
 Every amount that reaches the platform is bounded at the edge (`AMOUNT_MAX_MINOR`), but rows
 stored before a bound existed, or an account with an absurd number of rows, could still take
 the run's integer sums or its penalty product past 64 bits: PostgreSQL would fail the whole
-run with "bigint out of range", SQLite would turn the figure into an inexact float. Before
-anything is computed, one set-based statement finds the accounts the night touches (payments
-to post, items overdue, queued to be assessed again, or quarantined already) whose totals pass
-`TOTAL_LIMIT` or whose penalty product would overflow — computing in floating point, which
-cannot overflow. Those accounts go to `quarantined_accounts` with the reason; the steps skip
-them (their payments stay unposted, their figures as they were) and the run report lists them.
-An account whose rows were corrected leaves quarantine on the next run and is assessed again.
+run with "bigint out of range", SQLite would turn the figure into an inexact float. Each check
+is made, in floating point (which cannot overflow), before the integer arithmetic it guards:
+
+- before anything is posted, one set-based statement checks the accounts whose rows came from
+  outside the run since it last looked (payments to post, queued to be assessed again, or
+  quarantined already): their due-item and payment totals against `TOTAL_LIMIT`, their penalty
+  product against `PENALTY_PRODUCT_LIMIT`;
+- the accounts behind are checked by the steps that compute on them, in the read they make
+  anyway: the penalty's product by the penalty step (`penalty.py`), their due-item totals by
+  the assessment (`delinquency.py`). The items of the accounts behind are the night's largest
+  read; the check used to read them a third time.
+
+Those accounts go to `quarantined_accounts` with the reason; the steps skip them (their payments
+stay unposted, their figures as they were) and the run report lists them (`held`). An account
+whose rows were corrected leaves quarantine on the next run and is assessed again.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from sqlalchemy import Connection, delete, select, text, update
 
 from arrears.store import tables as t
 from arrears.store.sql import Dialect, dated, planner, staged
+
+ITEMS_OVER = "its due items total more than the daily run computes exactly"
+PAYMENTS_OVER = "its payments total more than the daily run computes exactly"
+PENALTY_OVER = "the penalty on its overdue principal is beyond what the daily run computes exactly"
 
 # An account's due-item total or payment total above this many minor units (10 trillion of a
 # two-decimal currency) is set aside: below it every sum the run makes over an account, a
@@ -32,8 +44,16 @@ PENALTY_PRODUCT_LIMIT = 4 * 10**18
 QUARANTINED = "(SELECT q.account_id FROM quarantined_accounts q)"
 
 
-def _real(sql: Dialect, expr: str) -> str:
+def real(sql: Dialect, expr: str) -> str:
+    """expr as a floating-point number: a product or sum of it cannot overflow."""
     return f"CAST({expr} AS {'REAL' if sql.sqlite else 'DOUBLE PRECISION'})"
+
+
+def item_total(sql: Dialect, alias: str) -> str:
+    """What the item amounts to, before any payment, in floating point."""
+    return " + ".join(
+        real(sql, f"{alias}.{c}") for c in ("principal", "interest", "fee", "penalty")
+    )
 
 
 TOUCHED = "tmp_touched"  # the temporary table `staged` makes of "touched"
@@ -57,19 +77,19 @@ def count_accounts(conn: Connection) -> int:
     return int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
 
 
-def _touched_sql(sql: Dialect) -> str:
-    """The accounts the night touches: payments to post, items overdue, queued to be assessed
-    again, or quarantined already."""
+def _touched_sql(sql: Dialect, *, behind: bool) -> str:
+    """The accounts to check: payments to post, queued to be assessed again, or quarantined
+    already; with `behind`, those with items overdue too."""
     d = sql.date_param("d")
+    overdue = f"UNION SELECT account_id FROM due_items WHERE open_due_on < {d}" if behind else ""
     return f"""
         SELECT p.account_id AS id FROM payments p
         WHERE p.posted_on IS NULL AND p.received_on <= {d}
         UNION
-        SELECT account_id FROM due_items WHERE open_due_on < {d}
-        UNION
         SELECT u.account_id FROM unassessed_accounts u
         UNION
-        SELECT q.account_id FROM quarantined_accounts q"""
+        SELECT q.account_id FROM quarantined_accounts q
+        {overdue}"""
 
 
 def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
@@ -86,9 +106,9 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
     days = sql.days_between(d, start)
 
     def r(expr: str) -> str:
-        return _real(sql, expr)
+        return real(sql, expr)
 
-    item_total = " + ".join(r(f"i.{c}") for c in ("principal", "interest", "fee", "penalty"))
+    total = item_total(sql, "i")
     penalty = (
         f"CASE WHEN {overdue} THEN ({r('i.principal')} - {r('i.paid_principal')})"
         f" * {r('a.penalty_rate_ppm')} * {days} ELSE 0 END"
@@ -99,7 +119,7 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
 
     items_over = paid_over = ""
     if every:
-        items_over = f"HAVING SUM({item_total}) > {TOTAL_LIMIT} " + (
+        items_over = f"HAVING SUM({total}) > {TOTAL_LIMIT} " + (
             f"OR MAX({penalty}) > {PENALTY_PRODUCT_LIMIT}"
         )
         paid_over = f"HAVING SUM({r('p.amount')}) > {TOTAL_LIMIT}"
@@ -108,7 +128,7 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
     # array again, sorted anew for every account (ten million accounts: over seven minutes)
     return f"""
         WITH items AS (
-            SELECT i.account_id, SUM({item_total}) AS total, MAX({penalty}) AS penalty
+            SELECT i.account_id, SUM({total}) AS total, MAX({penalty}) AS penalty
             FROM due_items i JOIN accounts a ON a.id = i.account_id
             {among("a.id")}
             GROUP BY i.account_id {items_over}
@@ -120,13 +140,9 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
             GROUP BY p.account_id {paid_over}
         )
         SELECT touched.id AS account_id,
-               CASE WHEN items.total > {TOTAL_LIMIT}
-                        THEN 'its due items total more than the daily run computes exactly'
-                    WHEN paid.total > {TOTAL_LIMIT}
-                        THEN 'its payments total more than the daily run computes exactly'
-                    WHEN items.penalty > {PENALTY_PRODUCT_LIMIT}
-                        THEN 'the penalty on its overdue principal is beyond what the daily '
-                             || 'run computes exactly'
+               CASE WHEN items.total > {TOTAL_LIMIT} THEN '{ITEMS_OVER}'
+                    WHEN paid.total > {TOTAL_LIMIT} THEN '{PAYMENTS_OVER}'
+                    WHEN items.penalty > {PENALTY_PRODUCT_LIMIT} THEN '{PENALTY_OVER}'
                END AS reason
         FROM {TOUCHED} touched
         LEFT JOIN items ON items.account_id = touched.id
@@ -136,13 +152,14 @@ def _offenders_sql(sql: Dialect, *, every: bool = False) -> str:
     """
 
 
-def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
+def quarantine(conn: Connection, as_of: date, *, behind: bool = False) -> int:
     """Set aside the accounts the run cannot compute as of as_of, release the corrected ones;
-    returns the accounts set aside (id -> reason, with the date they were first set aside)."""
+    returns how many are set aside. `behind`: check the accounts behind here too (a run whose
+    assessment is not the database's, the Spark run's)."""
     sql = Dialect.of(conn)
     # gathered first and analysed: as a CTE, PostgreSQL guessed 200 accounts where a first
     # day touches every one, and looked up each account's items one by one
-    with staged(conn, "touched", _touched_sql(sql), {"d": as_of}, "d"):
+    with staged(conn, "touched", _touched_sql(sql, behind=behind), {"d": as_of}, "d"):
         touched = conn.execute(text(f"SELECT COUNT(*) FROM {TOUCHED}")).scalar_one()
         every = touched >= EVERY_SHARE * count_accounts(conn)
         with planner(conn, **({"work_mem": WHOLE_BOOK_WORK_MEM} if every else {})):
@@ -151,8 +168,8 @@ def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
                 for row in conn.execute(dated(_offenders_sql(sql, every=every), "d"), {"d": as_of})
             }
     q = t.quarantined_accounts
-    held = {row.account_id: row.since for row in conn.execute(select(q.c.account_id, q.c.since))}
-    released = sorted(set(held) - set(found))
+    held = set(conn.execute(select(q.c.account_id)).scalars())
+    released = sorted(held - set(found))
     if released:
         conn.execute(delete(q).where(q.c.account_id.in_(released)))
         # assessed afresh by this run: its figures are those of before the quarantine
@@ -166,7 +183,25 @@ def quarantine(conn: Connection, as_of: date) -> dict[str, str]:
     ]
     if new:
         conn.execute(q.insert(), new)
+    return len(found)
+
+
+def set_aside(conn: Connection, as_of: date, offenders: str) -> int:
+    """Set aside the accounts `offenders` selects (account_id, reason) that a step found it
+    cannot compute, unless set aside already; returns how many it set aside now."""
+    sql = Dialect.of(conn)
+    statement = f"""INSERT INTO quarantined_accounts (account_id, since, reason)
+                    SELECT o.account_id, {sql.date_param("d")}, o.reason FROM ({offenders}) AS o
+                    WHERE o.account_id NOT IN {QUARANTINED}"""
+    return conn.execute(dated(statement, "d"), {"d": as_of}).rowcount or 0
+
+
+def held(conn: Connection) -> dict[str, str]:
+    """The accounts set aside (id -> reason, with the date they were first set aside), as the
+    run report lists them."""
+    q = t.quarantined_accounts
+    rows = conn.execute(select(q.c.account_id, q.c.since, q.c.reason).order_by(q.c.account_id))
     return {
-        aid: f"{reason} (set aside since {held.get(aid) or as_of}); correct its rows"
-        for aid, reason in sorted(found.items())
+        row.account_id: f"{row.reason} (set aside since {row.since}); correct its rows"
+        for row in rows
     }

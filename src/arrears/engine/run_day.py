@@ -13,14 +13,14 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from arrears.engine.cases import update_cases
 from arrears.engine.charge_off import charge_off
 from arrears.engine.config import RunConfig
-from arrears.engine.delinquency import assess_accounts
+from arrears.engine.delinquency import assess_accounts, note_overdue
 from arrears.engine.enqueue import MESSAGE_CHANNELS, enqueue_messages
 from arrears.engine.gate import DayGate, schedule_without_rules
 from arrears.engine.legal_referral import refer_to_legal
 from arrears.engine.penalty import accrue_penalty
 from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
-from arrears.engine.quarantine import quarantine
+from arrears.engine.quarantine import held, quarantine
 from arrears.engine.settlement import settle
 from arrears.engine.settlement_offers import decide_offers
 from arrears.engine.specialist import move_vulnerable
@@ -92,14 +92,17 @@ def run_day(
     # the server's few megabytes per sort or hash, a night's bitmaps of the accounts behind went
     # lossy and its hashes to disk (ten million accounts: 6,000,000 rows rechecked for 619,000)
     with engine.begin() as conn, planner(conn, jit="off", work_mem=RUN_WORK_MEM):
-        quarantined = step("quarantine", lambda: quarantine(conn, as_of))
+        step("quarantine", lambda: quarantine(conn, as_of))
+        step("note_overdue", lambda: note_overdue(conn, as_of))
         posted = step("post_payments", lambda: post_payments(conn, as_of))
         penalty = step(
             "accrue_penalty", lambda: accrue_penalty(conn, as_of, config, advance_marker=False)
         )
         settled = step("settle", lambda: settle(conn, as_of))
         offers = step("settlement_offers", lambda: decide_offers(conn, as_of))
-        assessed = step("assess_accounts", lambda: assess_accounts(conn, as_of, config))
+        assessed = step(
+            "assess_accounts", lambda: assess_accounts(conn, as_of, config, overdue_noted=True)
+        )
         charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))
         legal = step("legal_referral", lambda: refer_to_legal(conn, as_of))
@@ -110,6 +113,7 @@ def run_day(
         step("gate", lambda: gate(conn, as_of, rule_pack, queue=MESSAGE_CHANNELS, staged=staged))
         enqueued = step("enqueue_messages", lambda: enqueue_messages(conn, as_of, staged=staged))
         close_staging(conn)
+        quarantined = held(conn)  # before posting, or by the penalty and assessment steps
         _log_run(conn, as_of, assessed.changed)
         started = time.perf_counter()
     spent["commit"] = round(time.perf_counter() - started, 3)

@@ -36,6 +36,13 @@ def _portfolio(db: Engine) -> None:
             .where(t.due_items.c.account_id == "A3", t.due_items.c.seq == 1)
             .values(principal=10**14)
         )
+        # A4: behind, no payment, no penalty rate: its items together pass 64 bits (each alone
+        # fits), found by the assessment as it sums them
+        f.borrower(conn, "B4", phone="+8613800000004")
+        f.account(conn, "A4", "B4", [(d, 10000, 500) for d in DUE], penalty_rate_ppm=0)
+        conn.execute(
+            update(t.due_items).where(t.due_items.c.account_id == "A4").values(principal=5 * 10**18)
+        )
         f.payment(conn, "P1", "A1", 5000, date(2026, 1, 20))
         # accounts with nothing due yet: the first night touches every account (each one's
         # sums made in one pass), the next nights only a few (each one's looked up)
@@ -47,9 +54,10 @@ def _portfolio(db: Engine) -> None:
 def test_a_bad_account_is_set_aside_and_reported_not_the_night(db: Engine) -> None:
     _portfolio(db)
     report = run_day(db, date(2026, 2, 1))
-    assert sorted(report.quarantined) == ["A2", "A3"]
+    assert sorted(report.quarantined) == ["A2", "A3", "A4"]
     assert "due items total" in report.quarantined["A2"]
     assert "penalty" in report.quarantined["A3"]
+    assert "due items total" in report.quarantined["A4"]
     assert report.payments_posted == 1  # A1's; A2's wait unposted
     with db.connect() as conn:
         a1 = conn.execute(select(t.accounts).where(t.accounts.c.id == "A1")).one()
@@ -63,11 +71,13 @@ def test_a_bad_account_is_set_aside_and_reported_not_the_night(db: Engine) -> No
         ).scalars()
         assert all(isinstance(p, int) and p == 0 for p in penalties)
         held = conn.execute(select(t.quarantined_accounts.c.account_id)).scalars()
-        assert sorted(held) == ["A2", "A3"]
+        assert sorted(held) == ["A2", "A3", "A4"]
+        a4 = conn.execute(select(t.accounts).where(t.accounts.c.id == "A4")).one()
+        assert (a4.dpd, a4.state_as_of, a4.outstanding) == (0, None, 21000)  # as loaded
 
     # the next night too: reported again, still not the whole run
     again = run_day(db, date(2026, 2, 2))
-    assert sorted(again.quarantined) == ["A2", "A3"]
+    assert sorted(again.quarantined) == ["A2", "A3", "A4"]
     assert "since 2026-02-01" in again.quarantined["A2"]
 
     # rows corrected: the account comes back and is assessed and posted as any other
@@ -77,10 +87,10 @@ def test_a_bad_account_is_set_aside_and_reported_not_the_night(db: Engine) -> No
             update(t.due_items).where(t.due_items.c.account_id == "A2").values(principal=10000)
         )
     released = run_day(db, date(2026, 2, 3))
-    assert sorted(released.quarantined) == ["A3"]
+    assert sorted(released.quarantined) == ["A3", "A4"]
     with db.connect() as conn:
         a2 = conn.execute(select(t.accounts).where(t.accounts.c.id == "A2")).one()
         assert a2.state_as_of == date(2026, 2, 3)
         assert a2.dpd == (date(2026, 2, 3) - DUE[0]).days
         held = conn.execute(select(t.quarantined_accounts.c.account_id)).scalars()
-        assert list(held) == ["A3"]
+        assert sorted(held) == ["A3", "A4"]

@@ -40,7 +40,7 @@ from arrears.engine.gate import DayGate, schedule_without_rules
 from arrears.engine.penalty import accrue_penalty
 from arrears.engine.plan_actions import plan_actions
 from arrears.engine.posting import post_payments
-from arrears.engine.quarantine import quarantine
+from arrears.engine.quarantine import held, quarantine
 from arrears.engine.run_day import RunReport, _log_run
 from arrears.engine.settlement import settle
 from arrears.engine.settlement_offers import decide_offers
@@ -109,11 +109,13 @@ def run_day_spark(
             "pinned variants are placed one borrower at a time: run the day without --engine spark"
         )
     with engine.begin() as conn:
-        quarantined = step("quarantine", lambda: quarantine(conn, as_of))
+        # the assessment is Spark's: the accounts behind are checked here, before it
+        step("quarantine", lambda: quarantine(conn, as_of, behind=True))
         posted = step("post_payments", lambda: post_payments(conn, as_of))
         penalty = step("accrue_penalty", lambda: accrue_penalty(conn, as_of, config))
         settled = step("settle", lambda: settle(conn, as_of))
         offers = step("settlement_offers", lambda: decide_offers(conn, as_of))
+        quarantined = held(conn)
     with tempfile.TemporaryDirectory(prefix="arrears-spark-") as scratch:
         work = options.workdir or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
