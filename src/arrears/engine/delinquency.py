@@ -15,6 +15,11 @@ store/unassessed.py). Each of those sets is an index look-up, and only the rows 
 change are written (`state_as_of` is the date they last changed). Writers outside the daily run
 that change an account's stored due items set its `state_as_of` to NULL (`reassess`) to have it
 assessed again.
+
+In the daily run (`open_assessment`), an account not queued is assessed from its overdue items
+alone: what it owes is its stored outstanding (kept by every writer of its items, as above)
+plus the night's changes, which posting and the penalty keep as they write. A queued account is
+assessed from all its items.
 """
 
 from __future__ import annotations
@@ -101,18 +106,42 @@ def _candidates_sql(sql: Dialect) -> str:
     """
 
 
-def note_overdue(conn: Connection, as_of: date) -> None:
-    """Note for tonight's assessment the accounts with an item overdue, before the ledger steps
-    write the items: the index alone answers while the items' pages are all visible; after the
-    penalty's writes the same read visits the page of every item (ten million accounts: 11 s)."""
+_PLAN_DPD = "tmp_plan_dpd"  # `staged` of the plans' DPD: borrower_id, dpd
+_STORED = "assess_stored"  # candidates assessed from their overdue items and stored outstanding
+_OWED_CHANGES = "night_owed_changes"
+
+
+def open_assessment(conn: Connection, as_of: date) -> None:
+    """Ready tonight's assessment before the ledger steps write the items.
+
+    The accounts with an item overdue are noted now: the index alone answers while the items'
+    pages are all visible (after the penalty's writes the same read visits the page of every
+    item: 11 s at ten million accounts). And what posting and the penalty change of each
+    account's owed is kept (`owed_changed`): an account not queued then takes its outstanding
+    from its stored one and these changes, its other figures from its overdue items alone,
+    instead of reading all its items (every writer of items keeps the stored outstanding, or
+    queues the account to be assessed from them: store/unassessed.py)."""
     sql = Dialect.of(conn)
     on_commit = "" if sql.sqlite else " ON COMMIT DROP"
     conn.execute(
         text(f"CREATE TEMPORARY TABLE {_CANDIDATES} (id VARCHAR(64) PRIMARY KEY){on_commit}")
     )
+    conn.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_OWED_CHANGES}"
+            f" (account_id VARCHAR(64) NOT NULL, amount BIGINT NOT NULL){on_commit}"
+        )
+    )
     with planner(conn, jit="off", enable_seqscan="off"):
         statement = f"INSERT INTO {_CANDIDATES} (id) {_overdue_sql(sql)}"
         conn.execute(dated(statement, "d"), {"d": as_of})
+
+
+def owed_changed(conn: Connection, changes: str, params: dict[str, object]) -> None:
+    """Keep for tonight's assessment what a ledger step changed of accounts' owed: `changes`
+    selects (account_id, amount), amount added to what the account owes; `params` its dates."""
+    statement = f"INSERT INTO {_OWED_CHANGES} (account_id, amount) {changes}"
+    conn.execute(dated(statement, *params), params)
 
 
 # When the accounts queued to be assessed again are at least this share of the portfolio (a
@@ -122,13 +151,13 @@ ASSESS_ALL_SHARE = 0.2
 
 
 def assess_accounts(
-    conn: Connection, as_of: date, config: RunConfig, *, overdue_noted: bool = False
+    conn: Connection, as_of: date, config: RunConfig, *, opened: bool = False
 ) -> Assessment:
     """Assess the accounts whose state can change today; write only the changed rows.
-    `overdue_noted`: `note_overdue` ran earlier in the transaction."""
+    `opened`: `open_assessment` ran before the ledger steps, which kept their changes."""
     sql = Dialect.of(conn)
-    if not overdue_noted:
-        note_overdue(conn, as_of)
+    if not opened:
+        open_assessment(conn, as_of)
     unassessed = conn.execute(text("SELECT COUNT(*) FROM unassessed_accounts")).scalar_one()
     if unassessed >= ASSESS_ALL_SHARE * count_accounts(conn):
         # every item summed: PostgreSQL sorts them, in memory as far as it can
@@ -137,7 +166,8 @@ def assess_accounts(
         assessed = conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
         conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
     else:
-        assessed, changed = _assess_candidates(conn, sql, as_of, config)
+        assessed, changed = _assess_candidates(conn, sql, as_of, config, stored=opened)
+    conn.execute(text(f"DROP TABLE {_OWED_CHANGES}"))
     dequeue_assessed(conn)
     _reage_charged_off(conn, sql, as_of, config)
     _record_history(conn, sql, as_of)
@@ -175,7 +205,7 @@ def dequeue_assessed(conn: Connection) -> None:
 
 
 def _assess_candidates(
-    conn: Connection, sql: Dialect, as_of: date, config: RunConfig
+    conn: Connection, sql: Dialect, as_of: date, config: RunConfig, *, stored: bool
 ) -> tuple[int, int]:
     # every branch has its index; statistics of yesterday's accounts would say "scan"
     with planner(conn, jit="off", enable_seqscan="off"):
@@ -189,17 +219,35 @@ def _assess_candidates(
         )
     conn.execute(text(f"DELETE FROM {_CANDIDATES} WHERE id IN {QUARANTINED}"))
     assessed = conn.execute(text(f"SELECT COUNT(*) FROM {_CANDIDATES}")).scalar_one()
+    if stored:
+        _split_stored(conn, sql)
     if sql.sqlite:
-        changed = _update_assessed(conn, sql, as_of, config, candidates=True)
+        changed = _update_assessed(conn, sql, as_of, config, candidates=True, stored=stored)
     else:
         analyze_temporary(conn, _CANDIDATES)
         # A few accounts (a steady day): their items by index, not a scan of every item.
         few = assessed * 5 < count_accounts(conn)
         joins = {"enable_hashjoin": "off", "enable_mergejoin": "off"} if few else {}
         with planner(conn, jit="off", **joins):
-            changed = _update_assessed(conn, sql, as_of, config, candidates=True)
+            changed = _update_assessed(conn, sql, as_of, config, candidates=True, stored=stored)
     conn.execute(text(f"DROP TABLE {_CANDIDATES}"))
+    if stored:
+        conn.execute(text(f"DROP TABLE {_STORED}"))
     return assessed, changed
+
+
+def _split_stored(conn: Connection, sql: Dialect) -> None:
+    """Move to `_STORED` the candidates whose stored outstanding is right but for tonight's
+    changes: all but those queued to be assessed again (their items changed outside the run's
+    writers), which stay to be assessed from all their items."""
+    conn.execute(
+        text(
+            f"""CREATE TEMPORARY TABLE {_STORED} AS SELECT c.id FROM {_CANDIDATES} c
+                WHERE c.id NOT IN (SELECT u.account_id FROM unassessed_accounts u)"""
+        )
+    )
+    conn.execute(text(f"DELETE FROM {_CANDIDATES} WHERE id IN (SELECT id FROM {_STORED})"))
+    analyze_temporary(conn, _STORED)
 
 
 def _plan_dpd_sql(sql: Dialect) -> str:
@@ -230,22 +278,87 @@ def _by_tolerance(config: RunConfig, currency: str, by_minor: dict[int, str]) ->
 
 
 def _update_assessed(
-    conn: Connection, sql: Dialect, as_of: date, config: RunConfig, *, candidates: bool
+    conn: Connection,
+    sql: Dialect,
+    as_of: date,
+    config: RunConfig,
+    *,
+    candidates: bool,
+    stored: bool = False,
 ) -> int:
+    """Assess every account, or the candidates; with `stored`, the candidates of `_STORED` too,
+    each from its overdue items and its stored outstanding (`_split_stored`)."""
     d = sql.date_param("d")
-    # DPD counts from the oldest item at which the running overdue, oldest first, passes the
-    # tolerance: a small residue on an old item does not age a later miss.
     # an item beyond what the run sums exactly counts 0 here: no integer sum overflows before
     # its account is set aside by its total (`gross`)
     owed = f"CASE WHEN {item_total(sql, 'i')} > {TOTAL_LIMIT} THEN 0 ELSE {_OWED} END"
     overdue_part = f"CASE WHEN i.due_on < {d} THEN {owed} ELSE 0 END"
     behind = f"CASE WHEN {principal_overdue('i', d)} THEN 1 ELSE 0 END"
+    tolerances = config.tolerance_values()
     if not candidates:
-        items = f"due_items i WHERE i.account_id NOT IN {QUARANTINED}"
+        agg = _scan_all_sql(owed, overdue_part, behind, item_total(sql, "i"), tolerances)
     elif sql.sqlite:  # the candidates drive the join: CROSS JOIN keeps SQLite from scanning
         items = f"{_CANDIDATES} cand CROSS JOIN due_items i WHERE i.account_id = cand.id"
+        agg = _agg_sql(sql, items, owed, overdue_part, behind, tolerances)
     else:
         items = f"due_items i WHERE {sql.among('i.account_id', _CANDIDATES)}"
+        agg = _agg_sql(sql, items, owed, overdue_part, behind, tolerances)
+    state = _state_sql(sql, config, f"({agg}) AS agg JOIN accounts a ON a.id = agg.account_id")
+    if stored:
+        state += " UNION ALL " + _stored_state_sql(sql, config, owed, overdue_part, behind)
+    # The plans' DPD by borrower first, indexed: each account finds its own by key, where a
+    # subquery in the statement was run again for every account when few were estimated.
+    # The figures gathered first (PostgreSQL may run the statement in parallel, an UPDATE never
+    # is), the accounts whose items total more than the run sums exactly set aside (the check
+    # made in this read: the accounts behind are not read again for it), the rest written.
+    with staged(conn, "plan_dpd", _plan_dpd_sql(sql), {"d": as_of}, "d") as plan_dpd:
+        conn.execute(text(f"CREATE INDEX ix_{plan_dpd} ON {plan_dpd} (borrower_id)"))
+        with staged(conn, "assessed", state, {"d": as_of}, "d") as figures:
+            over = f"SELECT n.id AS account_id, '{ITEMS_OVER}' AS reason FROM {figures} AS n"
+            set_aside(conn, as_of, f"{over} WHERE n.gross > {TOTAL_LIMIT}")
+            return _write_assessed(conn, sql, as_of, config, figures)
+
+
+def _stored_state_sql(
+    sql: Dialect, config: RunConfig, owed: str, overdue_part: str, behind: str
+) -> str:
+    """The new figures of the accounts in `_STORED`: from the night's overdue items and the
+    stored outstanding with the night's changes of it. Put together by one grouping, not
+    joined: with the nested loops a few accounts' look-ups want, a join of the figures to the
+    accounts compared every row with every other."""
+    tolerances = config.tolerance_values()
+    overdue_items = f"due_items i WHERE {overdue_unpaid('i', sql.date_param('d'))}"
+    agg = _agg_sql(sql, overdue_items, owed, overdue_part, behind, tolerances)
+    columns = ["overdue", "principal_behind", "gross"]
+    columns += [f"oldest_due_{n}" for n in range(len(tolerances))]
+    nulls = ", ".join(f"NULL AS {c}" for c in columns)
+    parts = f"""
+        SELECT s.id AS account_id, 1 AS stored, 0 AS change, {nulls} FROM {_STORED} s
+        UNION ALL
+        SELECT agg.account_id, 0, 0, {", ".join(f"agg.{c}" for c in columns)} FROM ({agg}) AS agg
+        UNION ALL
+        SELECT ch.account_id, 0, ch.amount, {nulls} FROM {_OWED_CHANGES} ch
+    """
+    grouped = f"""
+        SELECT p.account_id, SUM(p.change) AS change,
+               {", ".join(f"MAX(p.{c}) AS {c}" for c in columns)}
+        FROM ({parts}) AS p GROUP BY p.account_id HAVING MAX(p.stored) = 1
+    """
+    source = f"({grouped}) AS agg JOIN accounts a ON a.id = agg.account_id"
+    return _state_sql(sql, config, source, "a.outstanding + agg.change")
+
+
+def _agg_sql(
+    sql: Dialect, items: str, owed: str, overdue_part: str, behind: str, tolerances: list[int]
+) -> str:
+    """Per account of `items`: overdue, outstanding, principal behind, gross total, and the
+    oldest due date past each tolerance.
+
+    DPD counts from the oldest item at which the running overdue, oldest first, passes the
+    tolerance: a small residue on an old item does not age a later miss. The tolerance is the
+    account's currency's; the items do not carry it, so the group-by finds the oldest due date
+    past each tolerance there is (a handful: 0, 1, 100, 1000), and the account's currency picks
+    one (`_state_sql`). An overdue part above 0 is due before d."""
     running = f"""
         SELECT i.account_id, i.due_on, {owed} AS owed, {overdue_part} AS overdue_part,
                {behind} AS principal_behind, {item_total(sql, "i")} AS gross,
@@ -254,22 +367,25 @@ def _update_assessed(
                    AS running
         FROM {items}
     """
-    # The tolerance is the account's currency's; the items do not carry it, so the group-by
-    # finds the oldest due date past each tolerance there is (a handful: 0, 1, 100, 1000), and
-    # the account's currency picks one. (An overdue part above 0 is due before d.)
-    tolerances = config.tolerance_values()
     past = ", ".join(
         f"MIN(CASE WHEN r.overdue_part > 0 AND r.running > {minor} THEN r.due_on END)"
         f" AS oldest_due_{n}"
         for n, minor in enumerate(tolerances)
     )
-    agg = f"""
+    return f"""
         SELECT r.account_id, SUM(r.overdue_part) AS overdue, SUM(r.owed) AS outstanding,
                MAX(r.principal_behind) AS principal_behind, SUM(r.gross) AS gross, {past}
         FROM ({running}) AS r GROUP BY r.account_id
     """
-    if not candidates:
-        agg = _scan_all_sql(owed, overdue_part, behind, item_total(sql, "i"), tolerances)
+
+
+def _state_sql(
+    sql: Dialect, config: RunConfig, source: str, outstanding: str = "agg.outstanding"
+) -> str:
+    """The new figures (id, dpd, overdue, outstanding, principal_behind, gross, status) of the
+    accounts `a` of `source`, from their `agg` (`_agg_sql`; absent: nothing overdue)."""
+    d = sql.date_param("d")
+    tolerances = config.tolerance_values()
     oldest_due = _by_tolerance(
         config, "a.currency", {minor: f"agg.oldest_due_{n}" for n, minor in enumerate(tolerances)}
     )
@@ -278,21 +394,16 @@ def _update_assessed(
     new_dpd = (
         f"CASE WHEN {raw_dpd} > 0 AND pd.borrower_id IS NOT NULL THEN pd.dpd ELSE {raw_dpd} END"
     )
-    state = f"""
-        SELECT a.id, {new_dpd} AS dpd, agg.overdue, agg.outstanding, agg.principal_behind,
-               agg.gross, CASE WHEN agg.outstanding <= 0 THEN 'paid_off' ELSE 'active' END AS status
-        FROM ({agg}) AS agg
-        JOIN accounts a ON a.id = agg.account_id
-        LEFT JOIN ({_plan_dpd_sql(sql)}) AS pd ON pd.borrower_id = a.borrower_id
+    return f"""
+        SELECT a.id, {new_dpd} AS dpd, COALESCE(agg.overdue, 0) AS overdue,
+               {outstanding} AS outstanding,
+               COALESCE(agg.principal_behind, 0) AS principal_behind,
+               COALESCE(agg.gross, 0) AS gross,
+               CASE WHEN {outstanding} <= 0 THEN 'paid_off' ELSE 'active' END AS status
+        FROM {source}
+        LEFT JOIN {_PLAN_DPD} AS pd ON pd.borrower_id = a.borrower_id
         WHERE a.status NOT IN ('charged_off', 'sold')
     """
-    # The figures gathered first (PostgreSQL may run the statement in parallel, an UPDATE never
-    # is), the accounts whose items total more than the run sums exactly set aside (the check
-    # made in this read: the accounts behind are not read again for it), the rest written.
-    with staged(conn, "assessed", state, {"d": as_of}, "d") as figures:
-        over = f"SELECT n.id AS account_id, '{ITEMS_OVER}' AS reason FROM {figures} AS n"
-        set_aside(conn, as_of, f"{over} WHERE n.gross > {TOTAL_LIMIT}")
-        return _write_assessed(conn, sql, as_of, config, figures)
 
 
 def _write_assessed(

@@ -14,13 +14,12 @@ account (one write of the row a night); alone (the Spark run's ledger steps), he
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from datetime import date
 
 from sqlalchemy import Connection, text
 
 from arrears.engine.config import RunConfig
-from arrears.engine.delinquency import marker_before, overdue_unpaid
+from arrears.engine.delinquency import marker_before, overdue_unpaid, owed_changed
 from arrears.engine.quarantine import (
     PENALTY_OVER,
     PENALTY_PRODUCT_LIMIT,
@@ -68,11 +67,12 @@ def breathing_spaces_sql(sql: Dialect) -> str:
 
 
 def accrue_penalty(
-    conn: Connection, as_of: date, config: RunConfig, *, advance_marker: bool = True
+    conn: Connection, as_of: date, config: RunConfig, *, assessment_follows: bool = False
 ) -> int:
-    """Accrue the day's penalty; returns the items that accrued. `advance_marker=False`: the
-    run's assessment, later in the same transaction, advances the marker in its own write of
-    the account (`delinquency._update_assessed`)."""
+    """Accrue the day's penalty; returns the items that accrued. `assessment_follows`: the
+    run's assessment, later in the same transaction (`delinquency.open_assessment`), advances
+    the marker in its own write of the account and takes the amounts accrued here as changes
+    of what the accounts owe."""
     sql = Dialect.of(conn)
     d = sql.date_param("d")
     start = sql.greatest("COALESCE(a.penalty_accrued_through, i.due_on)", "i.due_on")
@@ -100,29 +100,21 @@ def accrue_penalty(
               WHERE c.borrower_id = a.borrower_id AND pl.status = 'active' AND pl.waive_penalty
           )
     """
-    # the few borrowers in a breathing space drive: their accounts' items found by key (joined
-    # inside the statement below, every overdue item was read a second time for them)
-    spared = f"""
-        SELECT b.account_id, b.seq, SUM({spared_days}) AS days
-        FROM ({breathing_spaces_sql(sql)}) AS bs
-        JOIN ({base}) AS b ON b.borrower_id = bs.borrower_id
-        GROUP BY b.account_id, b.seq
+    # each overdue item read once, with its borrower's breathing spaces beside it (a join of
+    # the spaces to the items in a statement of their own read every overdue item again)
+    accrued_days = f"{sql.days_between(d, 'b.start')} - COALESCE(SUM({spared_days}), 0)"
+    accruing = f"""
+        SELECT b.account_id, b.seq, b.over,
+               CASE WHEN b.over = 0 THEN
+                   (b.unpaid * b.rate * ({accrued_days}) + {_DENOMINATOR // 2}) / {_DENOMINATOR}
+               END AS amount
+        FROM ({base}) AS b
+        LEFT JOIN ({breathing_spaces_sql(sql)}) AS bs ON bs.borrower_id = b.borrower_id
+        GROUP BY b.account_id, b.seq, b.over, b.unpaid, b.rate, b.start
     """
-    with ExitStack() as stack:
-        with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
-            sp = stack.enter_context(staged(conn, "penalty_spared", spared, {"d": as_of}, "d"))
-        accrued_days = f"{sql.days_between(d, 'b.start')} - COALESCE(sp.days, 0)"
-        accruing = f"""
-            SELECT b.account_id, b.seq, b.over,
-                   CASE WHEN b.over = 0 THEN
-                       (b.unpaid * b.rate * ({accrued_days}) + {_DENOMINATOR // 2}) / {_DENOMINATOR}
-                   END AS amount
-            FROM ({base}) AS b
-            LEFT JOIN {sp} AS sp ON sp.account_id = b.account_id AND sp.seq = b.seq
-        """
-        with planner(conn, jit="off"):
-            accrued = _apply(conn, sql, accruing, as_of)
-    if advance_marker:  # the few accounts with principal overdue, each found by its key
+    with planner(conn, jit="off"):
+        accrued = _apply(conn, sql, accruing, as_of, keep=assessment_follows)
+    if not assessment_follows:  # the few accounts with principal overdue, each found by its key
         with planner(conn, jit="off", enable_hashjoin="off", enable_mergejoin="off"):
             _advance_marker(conn, sql, as_of)
     return accrued
@@ -134,15 +126,18 @@ def _offenders(amounts: str) -> str:
     return f"SELECT DISTINCT o.account_id, {reason} FROM {amounts} AS o WHERE o.over = 1"
 
 
-def _apply(conn: Connection, sql: Dialect, accruing: str, as_of: date) -> int:
+def _apply(conn: Connection, sql: Dialect, accruing: str, as_of: date, *, keep: bool) -> int:
     """Add each item's accrued amount to its penalty, but on none of the items of an account
-    whose product would pass 64 bits (set aside); returns how many items accrued."""
+    whose product would pass 64 bits (set aside); returns how many items accrued. `keep`: the
+    amounts per account kept for the assessment (`owed_changed`)."""
+    per_account = "SELECT acc.account_id, SUM(acc.amount) FROM {} AS acc GROUP BY acc.account_id"
     update = """UPDATE due_items SET penalty = penalty + acc.amount FROM {} AS acc
                 WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq"""
     if sql.sqlite:  # one statement: SQLite looks each item up by its key from the amounts
-        set_aside(
-            conn, as_of, _offenders(f"({accruing})")
-        )  # then skipped, as every quarantined one
+        # then skipped, as every account set aside
+        set_aside(conn, as_of, _offenders(f"({accruing})"))
+        if keep:  # the amounts made twice: the accrual reads nothing the update writes
+            owed_changed(conn, per_account.format(f"({accruing})"), {"d": as_of})
         statement = update.format(f"({accruing})") + " AND acc.amount > 0"
         return conn.execute(dated(statement, "d"), {"d": as_of}).rowcount or 0
     # PostgreSQL, joined to the items inside one statement, found each by its account alone
@@ -154,6 +149,8 @@ def _apply(conn: Connection, sql: Dialect, accruing: str, as_of: date) -> int:
     with staged(conn, "penalty_accrued", gathered, {"d": as_of}, "d") as acc:
         if set_aside(conn, as_of, _offenders(acc)):
             conn.execute(text(f"DELETE FROM {acc} WHERE account_id IN {QUARANTINED}"))
+        if keep:
+            owed_changed(conn, per_account.format(acc), {})
         return conn.execute(text(update.format(acc))).rowcount or 0
 
 

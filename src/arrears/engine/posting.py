@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy import Connection
 
+from arrears.engine.delinquency import owed_changed
 from arrears.engine.quarantine import QUARANTINED
 from arrears.store.sql import Dialect, dated, planner
 
@@ -100,6 +101,17 @@ WHERE due_items.account_id = agg.account_id AND due_items.seq = agg.seq
 """
 
 
+def _paid_sql(sql: Dialect) -> str:
+    """Per account, what tonight's allocations pay of its items (less owed: negative)."""
+    d = sql.date_param("d")
+    return f"""
+SELECT al.account_id, -SUM(al.amount)
+FROM allocations al JOIN payments p ON p.id = al.payment_id
+WHERE p.posted_on IS NULL AND p.received_on <= {d} AND al.seq > 0
+GROUP BY al.account_id
+"""
+
+
 def _credit_sql(sql: Dialect) -> str:
     d = sql.date_param("d")
     return f"""
@@ -114,11 +126,15 @@ WHERE accounts.id = agg.account_id
 """
 
 
-def post_payments(conn: Connection, as_of: date) -> int:
-    """Allocate and post every unposted payment received on or before as_of; returns how many."""
+def post_payments(conn: Connection, as_of: date, *, assessment_follows: bool = False) -> int:
+    """Allocate and post every unposted payment received on or before as_of; returns how many.
+    `assessment_follows`: what the allocations pay of each account's items is kept for the
+    run's assessment (`delinquency.open_assessment`)."""
     sql = Dialect.of(conn)
     with planner(conn, jit="off"):
         conn.execute(dated(_allocation_sql(sql), "d"), {"d": as_of})
+    if assessment_follows:
+        owed_changed(conn, _paid_sql(sql), {"d": as_of})
     conn.execute(dated(_apply_sql(sql), "d"), {"d": as_of})
     conn.execute(dated(_credit_sql(sql), "d"), {"d": as_of})
     d = sql.date_param("d")

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from arrears.engine.cases import update_cases
 from arrears.engine.charge_off import charge_off
 from arrears.engine.config import RunConfig
-from arrears.engine.delinquency import assess_accounts, note_overdue
+from arrears.engine.delinquency import assess_accounts, open_assessment
 from arrears.engine.enqueue import MESSAGE_CHANNELS, enqueue_messages
 from arrears.engine.gate import DayGate, schedule_without_rules
 from arrears.engine.legal_referral import refer_to_legal
@@ -93,15 +93,16 @@ def run_day(
     # lossy and its hashes to disk (ten million accounts: 6,000,000 rows rechecked for 619,000)
     with engine.begin() as conn, planner(conn, jit="off", work_mem=RUN_WORK_MEM):
         step("quarantine", lambda: quarantine(conn, as_of))
-        step("note_overdue", lambda: note_overdue(conn, as_of))
-        posted = step("post_payments", lambda: post_payments(conn, as_of))
+        step("open_assessment", lambda: open_assessment(conn, as_of))
+        posted = step("post_payments", lambda: post_payments(conn, as_of, assessment_follows=True))
         penalty = step(
-            "accrue_penalty", lambda: accrue_penalty(conn, as_of, config, advance_marker=False)
+            "accrue_penalty",
+            lambda: accrue_penalty(conn, as_of, config, assessment_follows=True),
         )
         settled = step("settle", lambda: settle(conn, as_of))
         offers = step("settlement_offers", lambda: decide_offers(conn, as_of))
         assessed = step(
-            "assess_accounts", lambda: assess_accounts(conn, as_of, config, overdue_noted=True)
+            "assess_accounts", lambda: assess_accounts(conn, as_of, config, opened=True)
         )
         charged_off = step("charge_off", lambda: charge_off(conn, as_of, config))
         cases = step("update_cases", lambda: update_cases(conn, as_of))

@@ -29,6 +29,7 @@ from arrears.domain.plans import (
     propose,
 )
 from arrears.domain.products import Component
+from arrears.engine.delinquency import reassess
 from arrears.services.outcomes import CaseNotFound
 from arrears.store import tables as t
 
@@ -219,6 +220,8 @@ def _write_off(
     i = t.due_items
     borrower = select(t.cases.c.borrower_id).where(t.cases.c.id == case_id).scalar_subquery()
     accounts = select(t.accounts.c.id).where(t.accounts.c.borrower_id == borrower)
+    if waive_penalty or waive_interest:  # assessed from their items again: they owe less
+        reassess(conn, conn.execute(accounts).scalars())
     for waive, part in ((waive_penalty, "penalty"), (waive_interest, "interest")):
         if not waive:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, bindparam, update
 
+from arrears.engine.delinquency import reassess
 from arrears.privacy.keyring import KeyRing
 from arrears.services.importing import import_rows
 from arrears.sim.portfolio import Portfolio
@@ -37,3 +38,5 @@ def load_portfolio(engine: Engine, keyring: KeyRing, portfolio: Portfolio) -> No
             ),
             [{"aid": aid, "s": seq} for aid, seq in portfolio.paid_before_start],
         )
+        # items changed past the import: their accounts are assessed from them again
+        reassess(conn, {aid for aid, _ in portfolio.paid_before_start})
