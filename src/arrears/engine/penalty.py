@@ -130,7 +130,10 @@ def _apply(conn: Connection, sql: Dialect, accruing: str, as_of: date, *, keep: 
     """Add each item's accrued amount to its penalty, but on none of the items of an account
     whose product would pass 64 bits (set aside); returns how many items accrued. `keep`: the
     amounts per account kept for the assessment (`owed_changed`)."""
-    per_account = "SELECT acc.account_id, SUM(acc.amount) FROM {} AS acc GROUP BY acc.account_id"
+    per_account = (
+        "SELECT acc.account_id, SUM(acc.amount) FROM {} AS acc WHERE acc.amount > 0"
+        " GROUP BY acc.account_id"
+    )
     update = """UPDATE due_items SET penalty = penalty + acc.amount FROM {} AS acc
                 WHERE due_items.account_id = acc.account_id AND due_items.seq = acc.seq"""
     if sql.sqlite:  # one statement: SQLite looks each item up by its key from the amounts
