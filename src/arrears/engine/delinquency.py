@@ -220,7 +220,7 @@ def _assess_candidates(
     conn.execute(text(f"DELETE FROM {_CANDIDATES} WHERE id IN {QUARANTINED}"))
     assessed = conn.execute(text(f"SELECT COUNT(*) FROM {_CANDIDATES}")).scalar_one()
     if stored:
-        _split_stored(conn, sql)
+        _split_stored(conn)
     if sql.sqlite:
         changed = _update_assessed(conn, sql, as_of, config, candidates=True, stored=stored)
     else:
@@ -236,7 +236,7 @@ def _assess_candidates(
     return assessed, changed
 
 
-def _split_stored(conn: Connection, sql: Dialect) -> None:
+def _split_stored(conn: Connection) -> None:
     """Move to `_STORED` the candidates whose stored outstanding is right but for tonight's
     changes: all but those queued to be assessed again (their items changed outside the run's
     writers), which stay to be assessed from all their items."""
